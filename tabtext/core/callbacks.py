@@ -1,0 +1,386 @@
+"""Callbacks: a small base class of ordered no-op hooks, and the built-in callbacks.
+
+Each hook receives the learner explicitly: ``def before_batch(self, learn): ...``.
+Raise :class:`CancelBatch`, :class:`CancelStep`, :class:`CancelEpoch` or
+:class:`CancelFit` from a hook to skip the rest of that unit of work cleanly.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from tqdm.auto import tqdm
+
+from .io import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+EVENTS = (
+    "before_fit",
+    "before_epoch",
+    "before_train",
+    "before_batch",
+    "after_pred",
+    "after_loss",
+    "after_backward",
+    "before_step",
+    "after_step",
+    "after_cancel_batch",
+    "after_batch",
+    "after_train",
+    "before_validate",
+    "after_validate",
+    "after_cancel_epoch",
+    "after_epoch",
+    "after_cancel_fit",
+    "after_fit",
+)
+
+
+class CancelBatch(Exception):
+    """Skip the rest of this batch (no step); ``after_cancel_batch`` runs."""
+
+
+class CancelStep(Exception):
+    """Skip the optimizer step (and the gradient reset) of this batch."""
+
+
+class CancelEpoch(Exception):
+    """Skip the rest of this epoch; ``after_cancel_epoch`` runs."""
+
+
+class CancelFit(Exception):
+    """Stop training cleanly; ``after_cancel_fit`` then ``after_fit`` run."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised by :class:`NaNGuard` when the loss or the gradients stop being finite."""
+
+
+class Callback:
+    """Base class: every hook is a no-op; ``order`` sets the calling order (low first).
+
+    A subclass overrides the hooks it needs (any name in :data:`EVENTS`); the learner
+    only calls overridden hooks, so an unused hook costs nothing per batch.
+    """
+
+    order: int = 50
+
+    def before_fit(self, learn) -> None: ...
+    def before_epoch(self, learn) -> None: ...
+    def before_train(self, learn) -> None: ...
+    def before_batch(self, learn) -> None: ...
+    def after_pred(self, learn) -> None: ...
+    def after_loss(self, learn) -> None: ...
+    def after_backward(self, learn) -> None: ...
+    def before_step(self, learn) -> None: ...
+    def after_step(self, learn) -> None: ...
+    def after_cancel_batch(self, learn) -> None: ...
+    def after_batch(self, learn) -> None: ...
+    def after_train(self, learn) -> None: ...
+    def before_validate(self, learn) -> None: ...
+    def after_validate(self, learn) -> None: ...
+    def after_cancel_epoch(self, learn) -> None: ...
+    def after_epoch(self, learn) -> None: ...
+    def after_cancel_fit(self, learn) -> None: ...
+    def after_fit(self, learn) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-serialisable state for checkpoints (stateful callbacks override)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+
+def _metric_value(learn, monitor: str) -> float:
+    results = learn.epoch_results
+    if monitor not in results:
+        raise ValueError(
+            f"monitor {monitor!r} is not among the epoch results {sorted(results)}"
+        )
+    return float(results[monitor])
+
+
+class _Monitor(Callback):
+    """Shared logic for callbacks that track the best value of an epoch result."""
+
+    def __init__(
+        self, monitor: str, mode: Literal["auto", "min", "max"], min_delta: float
+    ):
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        self.monitor, self.mode, self.min_delta = monitor, mode, min_delta
+        self.best: float | None = None
+
+    @property
+    def _sign(self) -> float:
+        mode = self.mode
+        if mode == "auto":
+            mode = "min" if "loss" in self.monitor or "error" in self.monitor else "max"
+        return 1.0 if mode == "min" else -1.0
+
+    def _improved(self, learn) -> bool:
+        value = _metric_value(learn, self.monitor)
+        if math.isnan(value):
+            return False
+        if self.best is None or self._sign * (self.best - value) > self.min_delta:
+            self.best = value
+            return True
+        return False
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = state.get("best")
+
+
+class EarlyStopping(_Monitor):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs."""
+
+    order = 70
+
+    def __init__(
+        self,
+        monitor: str = "valid_loss",
+        patience: int = 3,
+        min_delta: float = 0.0,
+        mode: Literal["auto", "min", "max"] = "auto",
+    ):
+        super().__init__(monitor, mode, min_delta)
+        if patience < 1:
+            raise ValueError(f"patience must be >= 1, got {patience}")
+        self.patience, self.wait = patience, 0
+
+    def before_fit(self, learn) -> None:
+        self.best, self.wait = None, 0
+
+    def after_epoch(self, learn) -> None:
+        self.wait = 0 if self._improved(learn) else self.wait + 1
+        if self.wait >= self.patience:
+            log.info(
+                "early stopping after epoch %d: no better %s", learn.epoch, self.monitor
+            )
+            raise CancelFit
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "wait": self.wait}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.wait = state.get("best"), state.get("wait", 0)
+
+
+class SaveBest(_Monitor):
+    """Keep the weights of the best epoch (in memory, or in ``path`` via ``learn.save``).
+
+    With ``restore=True`` the best weights are loaded back when the fit ends.
+    """
+
+    order = 80
+
+    def __init__(
+        self,
+        monitor: str = "valid_loss",
+        path: str | Path | None = None,
+        restore: bool = True,
+        mode: Literal["auto", "min", "max"] = "auto",
+    ):
+        super().__init__(monitor, mode, 0.0)
+        self.path, self.restore = path, restore
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_epoch: int | None = None
+
+    def before_fit(self, learn) -> None:
+        self.best, self.best_state, self.best_epoch = None, None, None
+
+    def after_epoch(self, learn) -> None:
+        if not self._improved(learn):
+            return
+        self.best_epoch = learn.epoch
+        if self.path is not None:
+            learn.save(self.path, with_opt=False)
+        else:
+            self.best_state = copy.deepcopy(learn.model.state_dict())
+
+    def after_fit(self, learn) -> None:
+        if not self.restore or self.best_epoch is None:
+            return
+        if self.path is not None:
+            learn.load(self.path, with_opt=False)
+        else:
+            learn.model.load_state_dict(self.best_state)
+
+
+class GradientClip(Callback):
+    """Clip the global gradient norm to ``max_norm`` before each optimizer step."""
+
+    order = 40
+
+    def __init__(self, max_norm: float = 1.0):
+        if not max_norm > 0:
+            raise ValueError(f"max_norm must be > 0, got {max_norm}")
+        self.max_norm = max_norm
+
+    def before_step(self, learn) -> None:
+        torch.nn.utils.clip_grad_norm_(
+            learn.trainable_params(), self.max_norm, foreach=True
+        )
+
+
+class GradientAccumulation(Callback):
+    """Step the optimizer once every ``n_acc`` batches, with the loss scaled by 1/n_acc."""
+
+    order = 30
+
+    def __init__(self, n_acc: int = 2):
+        if not isinstance(n_acc, int) or n_acc < 1:
+            raise ValueError(f"n_acc must be an int >= 1, got {n_acc!r}")
+        self.n_acc, self.count = n_acc, 0
+
+    def before_fit(self, learn) -> None:
+        self.count = 0
+
+    def after_loss(self, learn) -> None:
+        if learn.training:
+            learn.loss_grad = learn.loss_grad / self.n_acc
+
+    def after_backward(self, learn) -> None:
+        self.count += 1
+        if self.count % self.n_acc:
+            raise CancelStep
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"count": self.count}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.count = state.get("count", 0)
+
+
+class NaNGuard(Callback):
+    """Stop with :class:`NonFiniteLossError` when the loss or a gradient is NaN/inf.
+
+    The check runs before the optimizer step, so the bad update is never applied and the
+    model keeps its last good weights; if the weights themselves are no longer finite,
+    the snapshot taken at the start of the epoch is restored.
+    """
+
+    order = 20
+
+    def before_epoch(self, learn) -> None:
+        self._snapshot = {
+            k: v.detach().clone() for k, v in learn.model.state_dict().items()
+        }
+
+    def after_loss(self, learn) -> None:
+        if learn.training and not torch.isfinite(learn.loss.detach()).all():
+            self._stop(learn, f"loss is {learn.loss.detach().float().item()}")
+
+    def before_step(self, learn) -> None:
+        grads = [p.grad for p in learn.trainable_params() if p.grad is not None]
+        if grads and not torch.isfinite(torch.stack(torch._foreach_norm(grads))).all():
+            self._stop(learn, "a gradient is not finite")
+
+    def _stop(self, learn, what: str) -> None:
+        learn.opt.zero_grad(set_to_none=True)
+        state = [v for v in learn.model.state_dict().values() if v.is_floating_point()]
+        if not torch.isfinite(torch.stack(torch._foreach_norm(state))).all():
+            learn.model.load_state_dict(
+                self._snapshot
+            )  # e.g. NaN batch-norm statistics
+        lrs = ", ".join(f"{g['lr']:.3g}" for g in learn.opt.param_groups)
+        raise NonFiniteLossError(
+            f"{what} at epoch {learn.epoch}, batch {learn.iter_in_epoch} "
+            f"(training step {learn.iter}) with lr [{lrs}]; the update was not applied "
+            "and the model keeps its last good weights. Lower the LR (try lr_find), "
+            "add GradientClip, or check the data for NaN/inf."
+        )
+
+
+class ProgressBar(Callback):
+    """tqdm bars over batches; quiet when stderr is not a terminal (``enabled=None``)."""
+
+    order = 60
+
+    def __init__(self, enabled: bool | None = None, show_epochs: bool = True):
+        self.enabled, self.show_epochs = enabled, show_epochs
+        self.bar = None
+
+    def _on(self) -> bool:
+        return sys.stderr.isatty() if self.enabled is None else self.enabled
+
+    def before_train(self, learn) -> None:
+        self._open(learn, f"epoch {learn.epoch + 1}/{learn.n_epochs} train")
+
+    def before_validate(self, learn) -> None:
+        self._open(learn, "valid", learn.valid_dl)
+
+    def _open(self, learn, desc: str, dl=None) -> None:
+        if self._on():
+            dl = learn.train_dl if dl is None else dl
+            total = len(dl) if hasattr(dl, "__len__") else None
+            self.bar = tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)
+
+    def after_batch(self, learn) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def after_train(self, learn) -> None:
+        self._close()
+
+    def after_validate(self, learn) -> None:
+        self._close()
+
+    def after_epoch(self, learn) -> None:
+        if self._on() and self.show_epochs:
+            row = "  ".join(f"{k} {_fmt(v)}" for k, v in learn.epoch_results.items())
+            tqdm.write(row, file=sys.stderr)
+
+    def after_fit(self, learn) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+class CSVLogger(Callback):
+    """Write the epoch table to ``path`` after each epoch (rewritten atomically)."""
+
+    order = 90
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def after_epoch(self, learn) -> None:
+        atomic_write_text(self.path, learn.history.to_csv(index=False))
+
+
+class Checkpoint(Callback):
+    """Save the whole learner (``learn.save``) to ``path`` every ``every`` epochs.
+
+    Resume with ``learn.load(path)`` then the same ``fit*`` call with
+    ``start_epoch=learn.resume_epoch``.
+    """
+
+    order = 95
+
+    def __init__(self, path: str | Path, every: int = 1):
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.path, self.every = Path(path), every
+
+    def after_epoch(self, learn) -> None:
+        if (learn.epoch + 1) % self.every == 0 or learn.epoch + 1 == learn.n_epochs:
+            learn.save(self.path, epochs_done=learn.epoch + 1)

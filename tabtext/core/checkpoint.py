@@ -1,0 +1,184 @@
+"""Learner checkpoints: weights, optimizer, schedule position, RNG, callbacks, history.
+
+Tensors go to safetensors files and everything else to JSON, inside a directory written
+atomically with checksums (see ``io.py``); loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .io import (
+    CheckpointError,
+    bytes_to_tensors,
+    dumps_json,
+    loads_json,
+    read_dir,
+    tensors_to_bytes,
+    write_dir,
+)
+
+KIND = "tabtext.learner"
+
+
+def rng_state() -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The global Python, NumPy and torch RNG states as (JSON part, tensor part)."""
+    version, internal, gauss = random.getstate()
+    np_state = np.random.get_state(legacy=False)
+    np_state["state"] = {
+        k: np.asarray(v).tolist() for k, v in np_state["state"].items()
+    }
+    tensors = {"torch_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        tensors["torch_cuda"] = torch.stack(torch.cuda.get_rng_state_all())
+    return {"python": [version, list(internal), gauss], "numpy": np_state}, tensors
+
+
+def set_rng_state(js: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+    version, internal, gauss = js["python"]
+    random.setstate((version, tuple(internal), gauss))
+    np_state = dict(js["numpy"])
+    mt = np_state["state"]
+    np_state["state"] = {
+        "key": np.asarray(mt["key"], dtype=np.uint32),
+        "pos": int(mt["pos"]),
+    }
+    np.random.set_state(np_state)
+    torch.set_rng_state(tensors["torch_cpu"])
+    if "torch_cuda" in tensors and torch.cuda.is_available():
+        states = list(tensors["torch_cuda"])
+        if len(states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(states)
+
+
+def _callback_keys(callbacks) -> list[str]:
+    keys, seen = [], {}
+    for cb in callbacks:
+        name = type(cb).__name__
+        seen[name] = seen.get(name, -1) + 1
+        keys.append(f"{name}.{seen[name]}")
+    return keys
+
+
+def optimizer_to_files(
+    opt: torch.optim.Optimizer,
+) -> tuple[dict, dict[str, torch.Tensor]]:
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for pid, st in sd["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"{pid}.{k}"] = v
+            else:
+                scalars.setdefault(str(pid), {})[k] = v
+    groups = [
+        {k: list(v) if isinstance(v, tuple) else v for k, v in g.items()}
+        for g in sd["param_groups"]
+    ]
+    return {"param_groups": groups, "scalars": scalars}, tensors
+
+
+def optimizer_from_files(js: dict, tensors: dict[str, torch.Tensor]) -> dict:
+    state: dict[int, dict] = {}
+    for key, v in tensors.items():
+        pid, name = key.split(".", 1)
+        state.setdefault(int(pid), {})[name] = v
+    for pid, st in js["scalars"].items():
+        state.setdefault(int(pid), {}).update(st)
+    groups = [
+        {k: tuple(v) if k == "betas" else v for k, v in g.items()}
+        for g in js["param_groups"]
+    ]
+    return {"state": state, "param_groups": groups}
+
+
+def save_learner(
+    learn, path: str | Path, with_opt: bool = True, epochs_done: int | None = None
+) -> Path:
+    rng_js, rng_t = rng_state()
+    state = {
+        "epochs_done": epochs_done or 0,
+        "n_epochs": learn.n_epochs,
+        "n_frozen": learn.n_frozen,
+        "rng": rng_js,
+        "callbacks": {
+            k: cb.state_dict()
+            for k, cb in zip(_callback_keys(learn.callbacks), learn.callbacks)
+        },
+    }
+    if callable(getattr(learn.train_dl, "state_dict", None)):
+        state["train_dl"] = learn.train_dl.state_dict()
+    files = {
+        "model.safetensors": tensors_to_bytes(learn.model.state_dict()),
+        "rng.safetensors": tensors_to_bytes(rng_t),
+    }
+    if with_opt:
+        opt_js, opt_t = optimizer_to_files(learn.opt)
+        state["optimizer"] = opt_js
+        files["optimizer.safetensors"] = tensors_to_bytes(opt_t)
+    files["learner.json"] = dumps_json(state)
+    return write_dir(path, files, KIND)
+
+
+def load_model_weights(
+    model: torch.nn.Module, tensors: dict[str, torch.Tensor], where: str
+) -> None:
+    """``load_state_dict`` with errors that name the missing/unexpected/mis-shaped keys."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(tensors))
+    unexpected = sorted(set(tensors) - set(own))
+    shapes = [
+        f"{k}: file {tuple(tensors[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in tensors and tensors[k].shape != own[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing keys {missing}")
+    if unexpected:
+        problems.append(f"unexpected keys {unexpected}")
+    if shapes:
+        problems.append("wrong shapes: " + "; ".join(shapes))
+    if problems:
+        raise CheckpointError(
+            f"{where} does not fit this model: "
+            + ", ".join(problems)
+            + ". Build the model with the configuration it was saved with."
+        )
+    model.load_state_dict(tensors)
+
+
+def load_learner(learn, path: str | Path, with_opt: bool = True) -> None:
+    files = read_dir(path, KIND)
+    where = Path(path)
+    state = loads_json(files["learner.json"], str(where / "learner.json"))
+    weights = bytes_to_tensors(
+        files["model.safetensors"], str(where / "model.safetensors")
+    )
+    load_model_weights(learn.model, weights, str(where / "model.safetensors"))
+    learn.freeze_to(int(state.get("n_frozen", 0)))
+    if with_opt and "optimizer" in state:
+        opt_t = bytes_to_tensors(
+            files["optimizer.safetensors"], str(where / "optimizer")
+        )
+        try:
+            learn.opt.load_state_dict(optimizer_from_files(state["optimizer"], opt_t))
+        except (ValueError, KeyError) as e:
+            raise CheckpointError(
+                f"{where}: optimizer state does not fit: {e}"
+            ) from None
+    for key, cb in zip(_callback_keys(learn.callbacks), learn.callbacks):
+        if key in state["callbacks"]:
+            cb.load_state_dict(state["callbacks"][key])
+    if "train_dl" in state and callable(
+        getattr(learn.train_dl, "load_state_dict", None)
+    ):
+        learn.train_dl.load_state_dict(state["train_dl"])
+    rng_t = bytes_to_tensors(files["rng.safetensors"], str(where / "rng.safetensors"))
+    set_rng_state(state["rng"], rng_t)
+    learn.resume_epoch = int(state.get("epochs_done", 0))

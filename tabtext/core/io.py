@@ -1,0 +1,183 @@
+"""Persistence without pickle: safetensors for tensors, JSON for everything else.
+
+Every file is written to a temporary name in the same folder, flushed to disk, then
+renamed over the target, so a crash never leaves a half-written file. A checkpoint
+directory is written whole into a sibling temporary folder and swapped in; its
+``manifest.json`` carries a SHA-256 per file, checked on load, so a truncated or
+corrupted checkpoint is refused with a message naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+class CheckpointError(ValueError):
+    """A model or checkpoint directory is missing, corrupted, or of an unknown format."""
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def dumps_json(obj: Any) -> bytes:
+    return json.dumps(obj, indent=1, allow_nan=True).encode("utf-8")
+
+
+def tensors_to_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
+    """Serialise tensors with safetensors (copies, so tied weights do not clash)."""
+    return st_save(
+        {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    )
+
+
+def bytes_to_tensors(data: bytes, where: str) -> dict[str, torch.Tensor]:
+    try:
+        return st_load(data)
+    except (SafetensorError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{where} is not a valid safetensors file: {e}") from None
+
+
+def write_dir(path: str | Path, files: dict[str, bytes], kind: str) -> Path:
+    """Write ``files`` (name -> bytes) as the directory ``path``, atomically.
+
+    The whole directory is written next to ``path`` under a temporary name and then
+    swapped in; a ``manifest.json`` with the format version, ``kind`` and a SHA-256 of
+    every file is written last.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        manifest = {"format_version": FORMAT_VERSION, "kind": kind, "files": {}}
+        for name, data in files.items():
+            atomic_write_bytes(tmp / name, data)
+            manifest["files"][name] = {
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "bytes": len(data),
+            }
+        atomic_write_bytes(tmp / MANIFEST, dumps_json(manifest))
+        _swap_in(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _swap_in(tmp: Path, path: Path) -> None:
+    old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+    if path.exists():
+        os.replace(path, old)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover(path: Path) -> Path:
+    """If a crash hit between the two renames of :func:`_swap_in`, use the old copy."""
+    if path.exists():
+        return path
+    olds = sorted(
+        path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime
+    )
+    return olds[-1] if olds else path
+
+
+def read_dir(path: str | Path, kind: str | None = None) -> dict[str, bytes]:
+    """Read and verify a directory written by :func:`write_dir`; never unpickles.
+
+    Raises
+    ------
+    CheckpointError
+        If the directory or a file is missing, a checksum does not match, or the format
+        version is newer than this tabtext understands.
+    """
+    path = _recover(Path(path))
+    mpath = path / MANIFEST
+    if not mpath.is_file():
+        raise CheckpointError(
+            f"{path} is not a tabtext model/checkpoint directory: {MANIFEST} is missing"
+        )
+    try:
+        manifest = json.loads(mpath.read_bytes())
+        version, files = manifest["format_version"], manifest["files"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(
+            f"{mpath} is corrupted ({e}); re-save the model"
+        ) from None
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{mpath} has format version {version!r}, this tabtext reads up to "
+            f"{FORMAT_VERSION}; upgrade tabtext to load it"
+        )
+    if kind is not None and manifest.get("kind") != kind:
+        raise CheckpointError(
+            f"{path} holds a {manifest.get('kind')!r}, expected {kind!r}"
+        )
+    out = {}
+    for name, info in files.items():
+        fpath = path / name
+        if not fpath.is_file():
+            raise CheckpointError(f"{fpath} is listed in {MANIFEST} but missing")
+        data = fpath.read_bytes()
+        if hashlib.sha256(data).hexdigest() != info.get("sha256"):
+            raise CheckpointError(
+                f"{fpath} is corrupted or truncated (checksum mismatch, {len(data)} bytes, "
+                f"expected {info.get('bytes')}); restore it or re-save the checkpoint"
+            )
+        out[name] = data
+    return out
+
+
+def loads_json(data: bytes, where: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as e:
+        raise CheckpointError(f"{where} is not valid JSON: {e}") from None

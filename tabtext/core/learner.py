@@ -1,0 +1,567 @@
+"""The Learner: a model, data, a loss, an optimizer, and the epoch/batch loop.
+
+Training schedules (SGDR, 1cycle, slanted triangular LRs) live in ``schedules.py``, the
+LR range test in ``lr_finder.py``, persistence in ``checkpoint.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from . import checkpoint
+from .callbacks import (
+    EVENTS,
+    Callback,
+    CancelBatch,
+    CancelEpoch,
+    CancelFit,
+    CancelStep,
+    NaNGuard,
+    ProgressBar,
+)
+from .param_groups import (
+    LR,
+    Splitter,
+    lrs_for_groups,
+    norm_param_ids,
+    set_frozen,
+    split_model,
+)
+from .recorder import Recorder
+from .schedules import (
+    ParamScheduler,
+    Schedule,
+    one_cycle_lr,
+    one_cycle_mom,
+    sgdr,
+    sgdr_epochs,
+    slanted_triangular,
+)
+
+OptFunc = Callable[..., torch.optim.Optimizer]
+
+
+def adamw(
+    params, lr: float = 1e-3, weight_decay: float = 0.01
+) -> torch.optim.Optimizer:
+    """The default optimizer: AdamW (decoupled weight decay), betas (0.9, 0.99), eps 1e-5."""
+    return torch.optim.AdamW(
+        params,
+        lr=lr,
+        betas=(0.9, 0.99),
+        eps=1e-5,
+        weight_decay=weight_decay,
+        foreach=True,
+    )
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+class Learner:
+    """Train ``model`` on ``train_dl`` with ``loss_fn``, validating on ``valid_dl``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Called as ``model(x)``, ``model(*x)`` for a tuple/list ``x`` or ``model(**x)``
+        for a dict. ``model.param_groups()`` (or ``splitter``) gives its layer groups;
+        ``model.reset()``, if defined, is called at the start of every epoch and
+        validation pass (stateful models such as an LSTM language model).
+    train_dl, valid_dl : iterable of ``(x, y)`` batches
+        ``train_dl`` must have ``len``.
+    loss_fn : callable ``(pred, y) -> scalar tensor``
+    metrics : callables ``(preds, targets) -> float`` over the whole validation set.
+    opt_func : callable ``(param_groups, lr, weight_decay) -> Optimizer``
+    wd : float
+        Weight decay passed to ``opt_func``.
+    callbacks : Callback instances added to the recorder, progress bar and NaN guard.
+    device : torch.device or str, default CUDA when available else CPU.
+    mixed_precision : bool, default True on CUDA (bf16 autocast), never on CPU.
+    progress : bool or None; None shows bars only when stderr is a terminal.
+
+    Examples
+    --------
+    >>> learn = Learner(model, train_dl, valid_dl, loss_fn=nn.functional.mse_loss)
+    >>> learn.fit_one_cycle(3, 1e-2)          # doctest: +SKIP
+    >>> learn.fit(0.1, 3, cycle_len=1, cycle_mult=2)   # SGDR, 7 epochs  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        train_dl: Iterable,
+        valid_dl: Iterable | None = None,
+        loss_fn: Callable | None = None,
+        metrics: Sequence[Callable] = (),
+        opt_func: OptFunc = adamw,
+        wd: float = 0.01,
+        callbacks: Sequence[Callback] = (),
+        splitter: Splitter | None = None,
+        device: torch.device | str | None = None,
+        mixed_precision: bool | None = None,
+        progress: bool | None = None,
+    ):
+        loss_fn = loss_fn if loss_fn is not None else getattr(model, "loss_fn", None)
+        if not callable(loss_fn):
+            raise ValueError(
+                "loss_fn is required (a callable (pred, y) -> scalar tensor)"
+            )
+        self.device = torch.device(device) if device is not None else default_device()
+        self.model = model.to(self.device)
+        self.train_dl, self.valid_dl = train_dl, valid_dl
+        self.loss_fn, self.metrics = loss_fn, list(metrics)
+        self.groups = split_model(model, splitter)
+        self._keep_trainable = norm_param_ids(model)
+        self.wd = wd
+        self.opt = opt_func(
+            [{"params": g} for g in self.groups], lr=1e-3, weight_decay=wd
+        )
+        self.n_frozen = 0
+        self._trainable = [p for p in model.parameters() if p.requires_grad]
+        cuda = self.device.type == "cuda"
+        self.mixed_precision = (
+            cuda if mixed_precision is None else bool(mixed_precision and cuda)
+        )
+        self.recorder = Recorder()
+        self.callbacks: list[Callback] = []
+        self.add_cbs([self.recorder, ProgressBar(progress), NaNGuard(), *callbacks])
+        self.epoch, self.n_epochs, self.iter, self.n_iter, self.iter_in_epoch = (
+            0,
+            0,
+            0,
+            1,
+            0,
+        )
+        self.training, self.loss, self.epoch_results = False, None, {}
+        self.resume_epoch = 0
+
+    # ---- callbacks -------------------------------------------------------------------
+    def add_cbs(self, cbs: Iterable[Callback]) -> None:
+        for cb in cbs:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be Callback instances, got {cb!r}")
+            self.callbacks.append(cb)
+        self._index_handlers()
+
+    def remove_cbs(self, cbs: Iterable[Callback]) -> None:
+        for cb in cbs:
+            self.callbacks.remove(cb)
+        self._index_handlers()
+
+    @contextlib.contextmanager
+    def added_cbs(self, cbs: Iterable[Callback]):
+        cbs = list(cbs)
+        self.add_cbs(cbs)
+        try:
+            yield self
+        finally:
+            self.remove_cbs(cbs)
+
+    def _index_handlers(self) -> None:
+        cbs = sorted(self.callbacks, key=lambda c: c.order)
+        self._handlers = {
+            e: [
+                getattr(cb, e)
+                for cb in cbs
+                if getattr(type(cb), e) is not getattr(Callback, e)
+            ]
+            for e in EVENTS
+        }
+
+    def __call__(self, event: str) -> None:
+        for handler in self._handlers[event]:
+            handler(self)
+
+    # ---- hyper-parameters and layer groups ---------------------------------------------
+    @property
+    def n_groups(self) -> int:
+        return len(self.groups)
+
+    def set_lrs(self, lr: LR) -> list[float]:
+        lrs = lrs_for_groups(lr, self.n_groups)
+        for group, v in zip(self.opt.param_groups, lrs, strict=True):
+            group["lr"] = v
+        return lrs
+
+    def set_mom(self, mom: float) -> None:
+        """Set SGD momentum or Adam's beta1 in every group."""
+        for group in self.opt.param_groups:
+            if "betas" in group:
+                group["betas"] = (mom, group["betas"][1])
+            elif "momentum" in group:
+                group["momentum"] = mom
+
+    def freeze_to(self, n: int) -> None:
+        """Freeze the first ``n`` layer groups (negative ``n`` counts from the end).
+
+        Normalisation layers in frozen groups keep training, as in fastai.
+        """
+        if not isinstance(n, int) or not -self.n_groups <= n <= self.n_groups:
+            raise ValueError(
+                f"freeze_to takes an int in [-{self.n_groups}, {self.n_groups}] "
+                f"for {self.n_groups} layer groups, got {n!r}"
+            )
+        self.n_frozen = n % self.n_groups if n < 0 else n
+        set_frozen(self.groups, self.n_frozen, self._keep_trainable)
+        self._trainable = [p for g in self.groups for p in g if p.requires_grad]
+
+    def freeze(self) -> None:
+        """Train only the last layer group (plus normalisation layers)."""
+        self.freeze_to(-1)
+
+    def unfreeze(self) -> None:
+        self.freeze_to(0)
+
+    def trainable_params(self) -> list[nn.Parameter]:
+        return self._trainable
+
+    def set_data(self, train_dl: Iterable, valid_dl: Iterable | None = None) -> None:
+        """Swap the training data (and validation data, if given) between fits.
+
+        The model and the optimizer state are untouched (progressive resizing).
+        """
+        self.train_dl = train_dl
+        if valid_dl is not None:
+            self.valid_dl = valid_dl
+
+    # ---- fitting -----------------------------------------------------------------------
+    def fit(
+        self,
+        lr: LR,
+        n_cycles: int = 1,
+        cycle_len: float = 1,
+        cycle_mult: float = 1,
+        start_epoch: int = 0,
+    ) -> None:
+        """SGDR: ``n_cycles`` cosine annealings from ``lr`` to 0 with warm restarts.
+
+        Cycle ``i`` lasts ``cycle_len * cycle_mult**i`` epochs; the LR is set per batch.
+        ``fit(0.1, 3, cycle_len=1, cycle_mult=2)`` trains 1 + 2 + 4 = 7 epochs.
+        """
+        n_epochs = sum(sgdr_epochs(n_cycles, cycle_len, cycle_mult))
+        if abs(n_epochs - round(n_epochs)) > 1e-9:
+            raise ValueError(
+                f"the cycles add up to {n_epochs} epochs; make it a whole number"
+            )
+        self.fit_schedule(
+            round(n_epochs),
+            lr,
+            sgdr(n_cycles, cycle_len, cycle_mult),
+            start_epoch=start_epoch,
+        )
+
+    def fit_one_cycle(
+        self,
+        n_epochs: int,
+        lr_max: LR,
+        div: float = 25.0,
+        div_final: float = 1e4,
+        pct_start: float = 0.25,
+        moms: tuple[float, float, float] | None = (0.95, 0.85, 0.95),
+        start_epoch: int = 0,
+    ) -> None:
+        """1cycle (Smith 2018): LR up from lr_max/div to lr_max then down to lr_max/div_final,
+        momentum (Adam's beta1) cycling the other way through ``moms``."""
+        mom_sched = one_cycle_mom(moms, pct_start) if moms is not None else None
+        self.fit_schedule(
+            n_epochs,
+            lr_max,
+            one_cycle_lr(div, div_final, pct_start),
+            mom_sched,
+            start_epoch=start_epoch,
+        )
+
+    def fit_stlr(
+        self,
+        n_epochs: int,
+        lr_max: LR,
+        cut_frac: float = 0.1,
+        ratio: float = 32.0,
+        start_epoch: int = 0,
+    ) -> None:
+        """ULMFiT's slanted triangular LRs (Howard & Ruder 2018) over ``n_epochs``."""
+        self.fit_schedule(
+            n_epochs,
+            lr_max,
+            slanted_triangular(cut_frac, ratio),
+            start_epoch=start_epoch,
+        )
+
+    def fit_schedule(
+        self,
+        n_epochs: int,
+        lr: LR,
+        lr_sched: Schedule,
+        mom_sched: Schedule | None = None,
+        start_epoch: int = 0,
+        validate: bool = True,
+    ) -> None:
+        """Train ``n_epochs`` with LR = base LR of each group x ``lr_sched(progress)``."""
+        if not isinstance(n_epochs, int) or n_epochs < 1:
+            raise ValueError(f"n_epochs must be an int >= 1, got {n_epochs!r}")
+        if not isinstance(start_epoch, int) or not 0 <= start_epoch <= n_epochs:
+            raise ValueError(
+                f"start_epoch must be in [0, {n_epochs}], got {start_epoch!r}"
+            )
+        base = lrs_for_groups(lr, self.n_groups)
+        if not hasattr(self.train_dl, "__len__") or len(self.train_dl) == 0:
+            raise ValueError("train_dl must have a length and at least one batch")
+        self.n_batches = len(self.train_dl)
+        self.n_epochs, self.n_iter = n_epochs, n_epochs * self.n_batches
+        with self.added_cbs([ParamScheduler(base, lr_sched, mom_sched)]):
+            self._fit_loop(start_epoch, validate)
+        self.resume_epoch = 0
+
+    def _fit_loop(self, start_epoch: int, validate: bool) -> None:
+        try:
+            self("before_fit")
+            for epoch in range(start_epoch, self.n_epochs):
+                self.epoch, self.iter = epoch, epoch * self.n_batches
+                self.epoch_results = {"epoch": epoch}
+                try:
+                    self("before_epoch")
+                    self._train_epoch()
+                    if validate:
+                        self._validate_epoch()
+                except CancelEpoch:
+                    self("after_cancel_epoch")
+                self("after_epoch")
+        except CancelFit:
+            self("after_cancel_fit")
+        finally:
+            self("after_fit")
+            self.training = False
+
+    def _reset_model(self) -> None:
+        reset = getattr(self.model, "reset", None)
+        if callable(reset):
+            reset()
+
+    def _train_epoch(self) -> None:
+        self.training = True
+        self.model.train()
+        self._reset_model()
+        self("before_train")
+        for i, batch in enumerate(self.train_dl):
+            self.iter_in_epoch = i
+            self._one_batch(batch)
+            self.iter += 1
+        self("after_train")
+
+    def _validate_epoch(self) -> None:
+        if self.valid_dl is None:
+            return
+        self.training = False
+        self.model.eval()
+        self._reset_model()
+        self("before_validate")
+        total, weight, preds, targs = 0.0, 0, [], []
+        with torch.no_grad():
+            for i, batch in enumerate(self.valid_dl):
+                self.iter_in_epoch = i
+                self._one_batch(batch)
+                if self.loss is None:
+                    continue
+                w = _n_targets(self.yb)
+                total, weight = total + float(self.loss) * w, weight + w
+                if self.metrics:
+                    preds.append(_to_cpu(self.pred))
+                    targs.append(_to_cpu(self.yb))
+        self.epoch_results["valid_loss"] = total / weight if weight else float("nan")
+        if self.metrics and preds:
+            p, t = _cat(preds), _cat(targs)
+            for m in self.metrics:
+                self.epoch_results[_name(m)] = float(m(p, t))
+        self("after_validate")
+
+    def _one_batch(self, batch) -> None:
+        self.xb, self.yb = _split_batch(self._to_device(batch))
+        self.loss = None
+        try:
+            self("before_batch")
+            with self._autocast():
+                self.pred = _call(self.model, self.xb)
+                self("after_pred")
+                self.loss = self.loss_fn(self.pred, self.yb)
+            self.loss_grad = self.loss
+            self("after_loss")
+            if self.training:
+                self.loss_grad.backward()
+                self._step()
+        except CancelBatch:
+            self("after_cancel_batch")
+        self("after_batch")
+
+    def _step(self) -> None:
+        try:
+            self("after_backward")
+            self("before_step")
+            self.opt.step()
+            self("after_step")
+            self.opt.zero_grad(set_to_none=True)
+        except CancelStep:
+            pass
+
+    def _autocast(self):
+        if self.mixed_precision:
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _to_device(self, b):
+        return to_device(b, self.device)
+
+    # ---- inference ---------------------------------------------------------------------
+    def get_preds(
+        self,
+        dl: Iterable | None = None,
+        act: Callable | None = None,
+        augment: Callable | None = None,
+    ) -> tuple[torch.Tensor, Any]:
+        """Predictions (and targets, or None) over ``dl`` (default: the validation set).
+
+        Batches are ``(x, y)`` or just ``x``. ``act`` is applied to the model outputs
+        (e.g. ``torch.softmax``); ``augment(x)`` transforms each input batch first.
+        """
+        dl = self.valid_dl if dl is None else dl
+        if dl is None:
+            raise ValueError(
+                "get_preds needs a loader: pass dl or give the learner valid_dl"
+            )
+        self.model.eval()
+        self._reset_model()
+        preds, targs = [], []
+        with torch.no_grad(), self._autocast():
+            for batch in dl:
+                batch = self._to_device(batch)
+                x, y = _split_batch(batch) if _is_pair(batch) else (batch, None)
+                if augment is not None:
+                    x = augment(x)
+                out = _call(self.model, x)
+                preds.append(_to_cpu(act(out) if act is not None else out))
+                if y is not None:
+                    targs.append(_to_cpu(y))
+        return _cat(preds), (_cat(targs) if targs else None)
+
+    def tta(
+        self,
+        dl: Iterable | None = None,
+        augment: Callable | None = None,
+        n: int = 4,
+        act: Callable | None = None,
+        beta: float | None = None,
+    ):
+        """Test-time augmentation: average predictions over ``n`` augmented passes.
+
+        With ``beta`` the result is ``beta * augmented + (1 - beta) * plain``.
+        """
+        if augment is None or n < 1:
+            raise ValueError("tta needs an augment callable and n >= 1")
+        runs = [self.get_preds(dl, act=act, augment=augment) for _ in range(n)]
+        aug = torch.stack([r[0] for r in runs]).float().mean(0)
+        if beta is not None:
+            plain, _ = self.get_preds(dl, act=act)
+            aug = beta * aug + (1 - beta) * plain.float()
+        return aug, runs[0][1]
+
+    # ---- LR finder, history, plots, persistence ------------------------------------------
+    def lr_find(
+        self,
+        start_lr: float = 1e-7,
+        end_lr: float = 10.0,
+        num_it: int = 100,
+        stop_div: bool = True,
+        suggest: str = "valley",
+    ):
+        """The LR range test; see :func:`tabtext.core.lr_finder.lr_find`."""
+        from .lr_finder import lr_find
+
+        return lr_find(self, start_lr, end_lr, num_it, stop_div, suggest)
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """One row per epoch: epoch, train_loss, valid_loss, metrics, time."""
+        return self.recorder.history
+
+    def plot_lr(self, path: str | Path) -> Path:
+        return self.recorder.plot_lr(path)
+
+    def plot_loss(self, path: str | Path) -> Path:
+        return self.recorder.plot_loss(path)
+
+    def save(
+        self, path: str | Path, with_opt: bool = True, epochs_done: int | None = None
+    ):
+        """Save weights (safetensors) and optimizer/RNG/schedule/history state (JSON)."""
+        return checkpoint.save_learner(self, path, with_opt, epochs_done)
+
+    def load(self, path: str | Path, with_opt: bool = True) -> Learner:
+        """Load what :meth:`save` wrote; sets ``resume_epoch`` to the epochs done."""
+        checkpoint.load_learner(self, path, with_opt)
+        return self
+
+
+def to_device(b, device: torch.device):
+    """Move a tensor, or tensors nested in tuples/lists/dicts, to ``device``."""
+    if isinstance(b, torch.Tensor):
+        return b.to(device, non_blocking=device.type == "cuda")
+    if isinstance(b, dict):
+        return {k: to_device(v, device) for k, v in b.items()}
+    if isinstance(b, (list, tuple)):
+        return type(b)(to_device(v, device) for v in b)
+    return b
+
+
+def _is_pair(batch) -> bool:
+    return isinstance(batch, (tuple, list)) and len(batch) == 2
+
+
+def _split_batch(batch):
+    if not _is_pair(batch):
+        raise ValueError(
+            f"a batch must be an (x, y) pair, got {type(batch).__name__}"
+            + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
+        )
+    return batch[0], batch[1]
+
+
+def _call(model: nn.Module, x):
+    if isinstance(x, dict):
+        return model(**x)
+    if isinstance(x, (tuple, list)):
+        return model(*x)
+    return model(x)
+
+
+def _n_targets(y) -> int:
+    return y.numel() if isinstance(y, torch.Tensor) else 1
+
+
+def _to_cpu(t):
+    if isinstance(t, torch.Tensor):
+        t = t.detach()
+        return (t.float() if t.dtype in (torch.bfloat16, torch.float16) else t).cpu()
+    if isinstance(t, (tuple, list)):
+        return _to_cpu(
+            t[0]
+        )  # models returning (output, extras): metrics see the output
+    return t
+
+
+def _cat(ts: list):
+    if not ts:
+        return torch.empty(0)
+    return torch.cat(ts) if ts[0].dim() > 0 else torch.stack(ts)
+
+
+def _name(m) -> str:
+    name = getattr(m, "__name__", None) or type(m).__name__
+    return "metric" if name == "<lambda>" else name
