@@ -264,14 +264,20 @@ class GradientAccumulation(Callback):
 
 
 class NaNGuard(Callback):
-    """Stop with :class:`NonFiniteLossError` when the loss or a gradient is NaN/inf.
+    """Stop with :class:`NonFiniteLossError` when the loss (or a gradient) is NaN/inf.
 
-    The check runs before the optimizer step, so the bad update is never applied and the
-    model keeps its last good weights; if the weights themselves are no longer finite,
-    the snapshot taken at the start of the epoch is restored.
+    The loss is checked before the backward pass, so the bad update is never applied and
+    the model keeps the weights it had (the last good ones). With ``check_grads=True``
+    the gradients are checked too before each step (exact, but it costs a reduction
+    over all gradients per batch); without it, a finite loss whose gradients overflow
+    is caught one batch later, and if the weights are then no longer finite the
+    snapshot taken at the start of the epoch is restored.
     """
 
     order = 20
+
+    def __init__(self, check_grads: bool = False):
+        self.check_grads = check_grads
 
     def before_epoch(self, learn) -> None:
         self._snapshot = {
@@ -283,6 +289,8 @@ class NaNGuard(Callback):
             self._stop(learn, f"loss is {learn.loss.detach().float().item()}")
 
     def before_step(self, learn) -> None:
+        if not self.check_grads:
+            return
         grads = [p.grad for p in learn.trainable_params() if p.grad is not None]
         if grads and not torch.isfinite(torch.stack(torch._foreach_norm(grads))).all():
             self._stop(learn, "a gradient is not finite")
