@@ -1,0 +1,98 @@
+"""Save/load a fitted EmbeddingModel as safetensors weights + JSON (never pickle)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..core.checkpoint import load_model_weights
+from ..core.io import (
+    CheckpointError,
+    bytes_to_tensors,
+    dumps_json,
+    loads_json,
+    read_dir,
+    tensors_to_bytes,
+    write_dir,
+)
+from .model import TabularConfig, TabularModel
+from .preprocessing import TabularPreprocessor
+from .targets import TargetEncoder
+
+KIND = "tabtext.EmbeddingModel"
+
+
+def save_estimator(est, path: str | Path) -> Path:
+    state = {
+        "class": type(est).__name__,
+        "params": _jsonable_params(est.get_params()),
+        "task": est.task_,
+        "input_columns": est.input_columns_,
+        "feature_names_in": (
+            list(est.feature_names_in_) if hasattr(est, "feature_names_in_") else None
+        ),
+        "n_features_in": int(est.n_features_in_),
+        "lr": est.lr_,
+        "preprocessor": est.preprocessor_.to_dict(),
+        "target": est.target_.to_dict(),
+        "model": est.config_.to_dict(),
+        "history": est.history_.to_dict(orient="list"),
+    }
+    files = {
+        "model.safetensors": tensors_to_bytes(est.model_.state_dict()),
+        "estimator.json": dumps_json(state),
+    }
+    return write_dir(path, files, KIND)
+
+
+def _jsonable_params(params: dict) -> dict:
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, tuple):
+            v = list(v)
+        if isinstance(v, np.random.RandomState):
+            v = None
+        out[k] = v
+    return out
+
+
+def load_estimator(path: str | Path):
+    from . import estimator as est_mod
+
+    path = Path(path)
+    files = read_dir(path, KIND)
+    state = loads_json(files["estimator.json"], str(path / "estimator.json"))
+    classes = {c: getattr(est_mod, c) for c in est_mod.__all__}
+    if state.get("class") not in classes:
+        raise CheckpointError(f"{path}: unknown estimator class {state.get('class')!r}")
+    params = dict(state["params"])
+    for k in ("layers", "ps", "y_range"):
+        if isinstance(params.get(k), list):
+            params[k] = tuple(params[k])
+    try:
+        est = classes[state["class"]](**params)
+        est.task_ = state["task"]
+        est.input_columns_ = state["input_columns"]
+        if state["feature_names_in"] is not None:
+            est.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
+        est.n_features_in_ = state["n_features_in"]
+        est.lr_ = state["lr"]
+        est.preprocessor_ = TabularPreprocessor.from_dict(state["preprocessor"])
+        est.target_ = TargetEncoder.from_dict(state["target"])
+        if est.task_ == "classification":
+            est.classes_ = est.target_.classes
+        est.config_ = TabularConfig.from_dict(state["model"])
+        est.history_ = pd.DataFrame(state["history"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(
+            f"{path}/estimator.json is incomplete or invalid: {e}"
+        ) from None
+    est.model_ = TabularModel(est.config_)
+    weights = bytes_to_tensors(
+        files["model.safetensors"], str(path / "model.safetensors")
+    )
+    load_model_weights(est.model_, weights, str(path / "model.safetensors"))
+    est.model_.eval()
+    return est

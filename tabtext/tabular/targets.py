@@ -1,0 +1,209 @@
+"""Target handling for EmbeddingModel: task inference, encoding, loss, and decoding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from torch import nn
+
+Task = Literal["auto", "classification", "multilabel", "regression"]
+TASKS = ("auto", "classification", "multilabel", "regression")
+
+
+def as_target_array(y, n_rows: int) -> np.ndarray:
+    """y as a 1-D or 2-D array of ``n_rows`` rows, with clear errors."""
+    if y is None:
+        raise ValueError(
+            "this estimator requires y to be passed, but the target y is None"
+        )
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        import warnings
+
+        from sklearn.exceptions import DataConversionWarning
+
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; "
+            "it was raveled to shape (n_samples,).",
+            DataConversionWarning,
+            stacklevel=3,
+        )
+        y = y.ravel()
+    if y.ndim not in (1, 2):
+        raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}")
+    if len(y) != n_rows:
+        raise ValueError(
+            f"X has {n_rows} rows but y has {len(y)}; they must have the same length"
+        )
+    if y.dtype.kind in "fc" and not np.isfinite(y).all():
+        bad = np.argwhere(~np.isfinite(y))[0]
+        raise ValueError(
+            f"y has NaN or inf values (first at row {bad[0]}); drop or impute those rows"
+        )
+    if y.dtype.kind == "O":
+        missing = [i for i, v in enumerate(y.ravel()) if v is None or v != v]
+        if missing:
+            raise ValueError(
+                f"y has missing values (first at row {missing[0]}); drop those rows"
+            )
+    return y
+
+
+def infer_task(y: np.ndarray, task: Task) -> str:
+    """'classification', 'multilabel' or 'regression', from ``task`` or from y."""
+    kind = type_of_target(y)
+    if task == "auto_classifier":  # EmbeddingClassifier(task="auto")
+        task = "multilabel" if kind == "multilabel-indicator" else "classification"
+    elif task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if task == "auto":
+        if kind in ("binary", "multiclass"):
+            return "classification"
+        if kind == "multilabel-indicator":
+            return "multilabel"
+        if kind in ("continuous", "continuous-multioutput"):
+            return "regression"
+        raise ValueError(
+            f"cannot infer the task from a target of type {kind!r}; "
+            "set task= or use EmbeddingClassifier / EmbeddingRegressor"
+        )
+    if task == "classification":
+        check_classification_targets(y)
+        if y.ndim == 2:
+            raise ValueError(
+                f"task='classification' needs a 1-D y, got shape {y.shape}; "
+                "for a 0/1 label matrix use task='multilabel'"
+            )
+    if task == "multilabel" and kind != "multilabel-indicator":
+        raise ValueError(f"task='multilabel' needs a 2-D 0/1 y, got a {kind!r} target")
+    if task == "regression" and y.dtype.kind not in "biuf":
+        try:
+            y.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"task='regression' needs a numeric y, got dtype {y.dtype}"
+            ) from None
+    return task
+
+
+@dataclass
+class TargetEncoder:
+    """Turns y into training tensors and model outputs back into predictions."""
+
+    task: str
+    classes: np.ndarray | None = None
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
+    log_target: bool = False
+    n_out: int = 1
+
+    @classmethod
+    def fit(
+        cls, y: np.ndarray, task: str, log_target: bool, scale: bool
+    ) -> TargetEncoder:
+        if task == "classification":
+            classes = np.unique(y)
+            if len(classes) < 2:
+                raise ValueError(
+                    f"classification needs at least 2 classes in y, got 1 class "
+                    f"({classes[0]!r})"
+                )
+            return cls(
+                task, classes=classes, n_out=1 if len(classes) == 2 else len(classes)
+            )
+        if task == "multilabel":
+            return cls(task, n_out=y.shape[1])
+        yt = _log(y) if log_target else y.astype(np.float64)
+        yt = yt.reshape(len(yt), -1)
+        mean = yt.mean(0) if scale else np.zeros(yt.shape[1])
+        std = yt.std(0) if scale else np.ones(yt.shape[1])
+        std[std == 0] = 1.0
+        return cls(task, mean=mean, std=std, log_target=log_target, n_out=yt.shape[1])
+
+    def encode(self, y: np.ndarray) -> torch.Tensor:
+        if self.task == "classification":
+            idx = np.searchsorted(self.classes, y)
+            bad = (idx >= len(self.classes)) | (
+                self.classes[np.minimum(idx, len(self.classes) - 1)] != y
+            )
+            if bad.any():
+                raise ValueError(
+                    f"y has labels not seen in training: {np.unique(y[bad])[:5]}"
+                )
+            if self.n_out == 1:
+                return torch.as_tensor(idx, dtype=torch.float32).unsqueeze(1)
+            return torch.as_tensor(idx, dtype=torch.long)
+        if self.task == "multilabel":
+            return torch.as_tensor(np.asarray(y, dtype=np.float32))
+        yt = _log(y) if self.log_target else y.astype(np.float64)
+        yt = (yt.reshape(len(yt), -1) - self.mean) / self.std
+        return torch.as_tensor(yt, dtype=torch.float32)
+
+    def loss(self, y: np.ndarray, class_weight) -> nn.Module:
+        if self.task == "regression":
+            return nn.MSELoss()
+        if self.task == "multilabel":
+            return nn.BCEWithLogitsLoss()
+        weights = None
+        if class_weight is not None:
+            weights = compute_class_weight(class_weight, classes=self.classes, y=y)
+        if self.n_out == 1:
+            pos = None if weights is None else torch.tensor([weights[1] / weights[0]])
+            return nn.BCEWithLogitsLoss(pos_weight=pos)
+        w = None if weights is None else torch.as_tensor(weights, dtype=torch.float32)
+        return nn.CrossEntropyLoss(weight=w)
+
+    def proba(self, out: torch.Tensor) -> np.ndarray:
+        """Class (or label) probabilities from raw model outputs."""
+        if self.task == "multilabel" or self.n_out == 1:
+            p = torch.sigmoid(out.float()).numpy()
+            return np.hstack([1 - p, p]) if self.task == "classification" else p
+        return torch.softmax(out.float(), 1).numpy()
+
+    def decode(self, out: torch.Tensor) -> np.ndarray:
+        """Predictions in the units and labels of the training y."""
+        if self.task == "classification":
+            return self.classes[self.proba(out).argmax(1)]
+        if self.task == "multilabel":
+            return (self.proba(out) > 0.5).astype(np.int64)
+        y = out.double().numpy() * self.std + self.mean
+        y = np.expm1(y) if self.log_target else y
+        return y.ravel() if y.shape[1] == 1 else y
+
+    def to_dict(self) -> dict:
+        d = {"task": self.task, "log_target": self.log_target, "n_out": self.n_out}
+        if self.classes is not None:
+            d["classes"] = self.classes.tolist()
+            d["classes_dtype"] = (
+                self.classes.dtype.str if self.classes.dtype.kind != "O" else "O"
+            )
+        if self.mean is not None:
+            d["mean"], d["std"] = self.mean.tolist(), self.std.tolist()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TargetEncoder:
+        classes = None
+        if "classes" in d:
+            dtype = (
+                object if d["classes_dtype"] == "O" else np.dtype(d["classes_dtype"])
+            )
+            classes = np.array(d["classes"], dtype=dtype)
+        mean = np.array(d["mean"]) if "mean" in d else None
+        std = np.array(d["std"]) if "std" in d else None
+        return cls(d["task"], classes, mean, std, d["log_target"], d["n_out"])
+
+
+def _log(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64)
+    if (y <= -1).any():
+        raise ValueError(
+            "log_target=True takes log1p(y), so y must be > -1; "
+            f"the smallest y is {y.min()}"
+        )
+    return np.log1p(y)

@@ -1,0 +1,54 @@
+"""Input checks shared by EmbeddingModel's fit/predict/transform, in sklearn's terms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.utils.validation import _check_feature_names, _check_n_features
+
+from ._frame import as_frame
+
+
+def check_X(est, X, reset: bool) -> pd.DataFrame:
+    """Validate ``X`` (DataFrame or 2-D array-like) and return it as a DataFrame.
+
+    On ``reset`` (fit) records ``n_features_in_`` / ``feature_names_in_``; otherwise
+    checks them with sklearn's own messages, so Pipelines and GridSearchCV behave.
+    """
+    if sp.issparse(X):
+        raise TypeError(
+            "sparse input is not supported: EmbeddingModel needs dense columns; "
+            "convert with X.toarray() or pass a DataFrame"
+        )
+    if not isinstance(X, pd.DataFrame):
+        if hasattr(X, "__dataframe__") or hasattr(X, "to_pandas"):
+            X = (
+                X.to_pandas()
+                if hasattr(X, "to_pandas")
+                else pd.api.interchange.from_dataframe(X)
+            )
+        else:
+            X = np.asarray(X)
+            if X.dtype.kind == "c":
+                raise ValueError("Complex data not supported; pass real numbers")
+            if X.ndim != 2:
+                raise ValueError(
+                    f"Expected 2D array, got {X.ndim}D array instead. Reshape your data "
+                    "with X.reshape(-1, 1) for a single feature or X.reshape(1, -1) "
+                    "for a single sample"
+                )
+    elif any(pd.api.types.is_complex_dtype(t) for t in X.dtypes):
+        raise ValueError("Complex data not supported; pass real numbers")
+    _check_feature_names(est, X, reset=reset)
+    _check_n_features(est, X, reset=reset)
+    frame, _ = as_frame(X, type(est).__name__)
+    if not reset:
+        frame = frame.set_axis(est.input_columns_, axis=1) if not _named(X) else frame
+    else:
+        est.input_columns_ = list(frame.columns)
+    return frame
+
+
+def _named(X) -> bool:
+    return isinstance(X, pd.DataFrame)
