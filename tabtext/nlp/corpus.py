@@ -1,0 +1,265 @@
+"""Cached numericalized corpora for ULMFiT (Howard & Ruder 2018).
+
+``numericalize_corpus`` tokenizes a corpus and maps it to ids once, then caches the
+result on disk: flat ``ids.npy`` (int32) + ``offsets.npy`` (int64 document
+boundaries), ``vocab.json`` and ``meta.json``, keyed by the texts' content, the
+tokenizer settings key and the vocabulary settings. A rerun memory-maps the arrays
+and skips tokenization entirely. Re-exported by :mod:`tabtext.nlp.data`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from tabtext.nlp import vocab as vocab_module
+from tabtext.nlp.tokenize import Tokenizer
+from tabtext.nlp.vocab import Vocab, atomic_write_text
+
+__all__ = ["Corpus", "default_cache_dir", "numericalize_corpus"]
+
+logger = logging.getLogger(__name__)
+
+CORPUS_FORMAT = "tabtext.corpus"
+CORPUS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A numericalized corpus: document ``i`` is ``ids[offsets[i]:offsets[i+1]]``.
+
+    ``ids`` (int32) and ``offsets`` (int64, ``len(self) + 1`` entries) are read-only
+    memory maps when loaded from the cache; copy before writing to them.
+    """
+
+    ids: np.ndarray
+    offsets: np.ndarray
+    vocab: Vocab
+    key: str = ""
+    path: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def doc(self, i: int) -> np.ndarray:
+        """Token ids of document ``i``."""
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"document {i} out of range for a corpus of {n}")
+        i %= n
+        return self.ids[self.offsets[i] : self.offsets[i + 1]]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Number of tokens of each document (int64)."""
+        return np.diff(self.offsets)
+
+    def text(self, i: int) -> str:
+        """Document ``i`` as space-joined tokens (for inspection)."""
+        return self.vocab.textify(self.doc(i))
+
+
+def default_cache_dir() -> Path:
+    """``$TABTEXT_CACHE`` if set, else ``~/.cache/tabtext``."""
+    env = os.environ.get("TABTEXT_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "tabtext"
+
+
+def numericalize_corpus(
+    texts: Sequence[str],
+    tokenizer: Tokenizer | None = None,
+    vocab: Vocab | None = None,
+    min_freq: int = 3,
+    max_vocab: int = 60000,
+    cache_dir: str | os.PathLike[str] | None = None,
+    use_cache: bool = True,
+    n_workers: int | None = None,
+    progress: bool | None = None,
+) -> Corpus:
+    """Tokenize and numericalize ``texts``, reusing an on-disk cache when possible.
+
+    Parameters
+    ----------
+    texts : sequence of str
+        The documents, in order.
+    tokenizer : Tokenizer, optional
+        Default settings when ``None``.
+    vocab : Vocab, optional
+        Use this vocabulary (e.g. the one of the training corpus); when ``None``
+        one is built from ``texts`` with ``min_freq`` and ``max_vocab``.
+    min_freq, max_vocab : int
+        See :meth:`Vocab.from_counts`; ignored when ``vocab`` is given.
+    cache_dir : path, optional
+        Cache root; :func:`default_cache_dir` when ``None``. Entries live in
+        ``<cache_dir>/corpus/<key>/``.
+    use_cache : bool
+        ``False`` neither reads nor writes the cache.
+    n_workers, progress
+        Passed to :meth:`Tokenizer.tokenize_joined`.
+
+    Returns
+    -------
+    Corpus
+    """
+    tok = Tokenizer() if tokenizer is None else tokenizer
+    texts = list(texts)
+    key = _corpus_key(texts, tok, vocab, min_freq, max_vocab)
+    entry = Path(cache_dir or default_cache_dir()) / "corpus" / key[:32]
+    if use_cache:
+        cached = _load_entry(entry, key)
+        if cached is not None:
+            logger.info("corpus cache hit: %s", entry)
+            return cached
+    t0 = time.perf_counter()
+    joined = tok.tokenize_joined(texts, n_workers=n_workers, progress=progress)
+    if vocab is None:
+        vocab = Vocab.from_counts(_count(joined), min_freq, max_vocab)
+    ids, offsets = _numericalize_joined(joined, vocab)
+    logger.info(
+        "numericalized %d texts (%d tokens) in %.1fs",
+        len(texts),
+        len(ids),
+        time.perf_counter() - t0,
+    )
+    if not use_cache:
+        return Corpus(ids, offsets, vocab, key, None)
+    meta = {
+        "format": CORPUS_FORMAT,
+        "version": CORPUS_VERSION,
+        "key": key,
+        "n_docs": len(texts),
+        "n_tokens": int(len(ids)),
+        "tokenizer": asdict(tok),
+        "tokenizer_key": tok.settings_key(),
+        "min_freq": min_freq,
+        "max_vocab": max_vocab,
+        "vocab_fingerprint": vocab.fingerprint,
+    }
+    _write_entry(entry, ids, offsets, vocab, meta)
+    return _load_entry(entry, key) or Corpus(ids, offsets, vocab, key, None)
+
+
+def _corpus_key(
+    texts: list[str],
+    tok: Tokenizer,
+    vocab: Vocab | None,
+    min_freq: int,
+    max_vocab: int,
+) -> str:
+    h = hashlib.sha256()
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"text {i} is a {type(t).__name__}, expected str")
+        b = t.encode("utf-8", "surrogatepass")
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    settings = {
+        "format": [CORPUS_FORMAT, CORPUS_VERSION],
+        "texts": h.hexdigest(),
+        "tokenizer": tok.settings_key(),
+        "vocab": vocab.fingerprint if vocab is not None else [min_freq, max_vocab],
+        "vocab_code": _vocab_code_hash(),
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _vocab_code_hash() -> str:
+    # Vocabulary building rules live in vocab.py: a change there invalidates entries.
+    return hashlib.sha256(Path(vocab_module.__file__).read_bytes()).hexdigest()
+
+
+def _count(joined: list[str], step: int = 1000) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for start in range(0, len(joined), step):
+        chunk = [s for s in joined[start : start + step] if s]
+        if chunk:
+            counts.update(" ".join(chunk).split(" "))
+    return counts
+
+
+def _numericalize_joined(
+    joined: list[str], vocab: Vocab, step: int = 1000
+) -> tuple[np.ndarray, np.ndarray]:
+    n = len(joined)
+    lengths = np.fromiter((s.count(" ") + 1 if s else 0 for s in joined), np.int64, n)
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    ids = np.empty(int(offsets[-1]), np.int32)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        chunk = [s for s in joined[start:stop] if s]
+        if chunk:
+            ids[offsets[start] : offsets[stop]] = vocab.numericalize(
+                " ".join(chunk).split(" ")
+            )
+    return ids, offsets
+
+
+def _load_entry(entry: Path, key: str) -> Corpus | None:
+    if not (entry / "meta.json").is_file():
+        return None
+    try:
+        meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+        ids = np.load(entry / "ids.npy", mmap_mode="r", allow_pickle=False)
+        offsets = np.load(entry / "offsets.npy", mmap_mode="r", allow_pickle=False)
+        vocab = Vocab.load(entry / "vocab.json")
+        ok = (
+            meta.get("key") == key
+            and ids.dtype == np.int32
+            and offsets.dtype == np.int64
+            and offsets.shape == (meta["n_docs"] + 1,)
+            and ids.shape == (meta["n_tokens"],)
+            and int(offsets[-1]) == len(ids)
+            and vocab.fingerprint == meta["vocab_fingerprint"]
+        )
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        logger.warning("corpus cache %s is unreadable (%s); rebuilding it", entry, err)
+        return None
+    if not ok:
+        logger.warning("corpus cache %s does not match its key; rebuilding it", entry)
+        return None
+    return Corpus(ids, offsets, vocab, key, entry)
+
+
+def _write_entry(
+    entry: Path, ids: np.ndarray, offsets: np.ndarray, vocab: Vocab, meta: dict
+) -> None:
+    """Write the entry into a sibling temporary folder, then rename it into place."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = entry.parent / f".tmp-{entry.name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        for name, arr in (("ids.npy", ids), ("offsets.npy", offsets)):
+            with open(tmp / name, "wb") as f:
+                np.save(f, arr, allow_pickle=False)
+                f.flush()
+                os.fsync(f.fileno())
+        vocab.save(tmp / "vocab.json")
+        atomic_write_text(tmp / "meta.json", json.dumps(meta, indent=1))
+        if entry.exists():  # a stale or broken entry: move it aside first
+            old = entry.parent / f".old-{entry.name}-{uuid.uuid4().hex[:8]}"
+            os.replace(entry, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, entry)
+    except OSError as err:
+        if (entry / "meta.json").is_file():  # another process finished first
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OSError(f"cannot write the corpus cache {entry}: {err}") from err
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

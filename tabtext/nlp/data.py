@@ -1,0 +1,357 @@
+"""Text data for ULMFiT (Howard & Ruder 2018): loading, splitting, numericalizing.
+
+``load_texts`` reads labelled texts from a parquet/CSV file, a folder in the aclImdb
+layout, or a Hugging Face hub dataset; ``resolve_imdb`` finds the IMDB data;
+``stratified_split`` makes a validation split. ``numericalize_corpus`` and
+``Corpus`` (tokenize + map to ids, cached on disk) live in :mod:`tabtext.nlp.corpus`
+and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tabtext.nlp.corpus import Corpus, default_cache_dir, numericalize_corpus
+
+__all__ = [
+    "Corpus",
+    "TextDataset",
+    "default_cache_dir",
+    "load_texts",
+    "numericalize_corpus",
+    "resolve_imdb",
+    "stratified_split",
+]
+
+logger = logging.getLogger(__name__)
+
+_TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv")
+_NUM_NAME = re.compile(r"^(\d+)")
+
+
+@dataclass
+class TextDataset:
+    """Texts with optional integer labels ``0..C-1`` and the class of each label id."""
+
+    texts: list[str]
+    labels: np.ndarray | None
+    classes: list[Any]
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def load_texts(
+    source: str | os.PathLike[str],
+    text_col: str = "text",
+    label_col: str | None = "label",
+    split: str = "train",
+) -> TextDataset:
+    """Load labelled texts from a file, an aclImdb-style folder or the HF hub.
+
+    Parameters
+    ----------
+    source : str or path
+        A ``.parquet``/``.csv``/``.tsv`` file; a folder holding ``{split}.parquet``
+        (or ``.csv``), or ``{split}/<class>/*.txt`` (aclImdb: ``train/pos``,
+        ``train/neg``), or directly ``<class>/*.txt``; else the name of a Hugging
+        Face hub dataset (e.g. ``"imdb"``), which needs a network the first time.
+    text_col, label_col : str
+        Column names in tables and hub datasets. ``label_col=None`` loads texts
+        only (language-model corpora).
+    split : str
+        Which split of a folder or hub dataset.
+
+    Returns
+    -------
+    TextDataset
+        Empty texts are dropped (with a logged count); labels are mapped to
+        ``0..C-1`` in sorted order of the original values, kept in ``classes``.
+    """
+    path = Path(source).expanduser()
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix in (".parquet", ".pq"):
+            return _load_parquet(path, text_col, label_col)
+        if suffix in (".csv", ".tsv"):
+            return _load_csv(path, text_col, label_col)
+        raise ValueError(
+            f"{path}: unknown file type {suffix!r}; expected one of {_TABLE_SUFFIXES}"
+        )
+    if path.is_dir():
+        return _load_folder(path, split, text_col, label_col)
+    name = str(source)
+    if path.suffix.lower() in _TABLE_SUFFIXES or name.startswith((".", "/", "~")):
+        raise ValueError(f"{name}: no such file or folder")
+    return _load_hub(name, split, text_col, label_col)
+
+
+def resolve_imdb(data: str | os.PathLike[str] | None = None) -> Path | str:
+    """Find the IMDB data: the first of these that exists.
+
+    ``data`` if given; ``$TABTEXT_DATA/imdb``; ``data/imdb`` and
+    ``../shared/data/imdb`` relative to the working directory; ``../shared/data/imdb``
+    relative to the repository holding this package; else the hub name ``"imdb"``.
+    """
+    if data is not None:
+        return Path(data).expanduser()
+    candidates = []
+    if os.environ.get("TABTEXT_DATA"):
+        candidates.append(Path(os.environ["TABTEXT_DATA"]).expanduser() / "imdb")
+    repo_root = Path(__file__).resolve().parents[2]
+    candidates += [
+        Path("data/imdb"),
+        Path("../shared/data/imdb"),
+        repo_root / "data" / "imdb",
+        repo_root.parent / "shared" / "data" / "imdb",
+    ]
+    for cand in candidates:
+        if cand.exists():
+            logger.info("IMDB data: %s", cand.resolve())
+            return cand
+    logger.info("no local IMDB folder found; using the Hugging Face hub dataset 'imdb'")
+    return "imdb"
+
+
+def stratified_split(
+    labels: Sequence[Any] | np.ndarray, valid_pct: float = 0.1, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices so that each class keeps its share in both parts.
+
+    Parameters
+    ----------
+    labels : array-like, 1-D
+        Class of each item.
+    valid_pct : float
+        Fraction of each class (rounded) put in the validation part, in (0, 1).
+    seed : int
+        Seed of the shuffle; the same seed gives the same split.
+
+    Returns
+    -------
+    train_idx, valid_idx : np.ndarray of int64
+        Sorted, disjoint, together ``0..len(labels)-1``.
+    """
+    y = np.asarray(labels)
+    if y.ndim != 1:
+        raise ValueError(f"labels must be 1-D, got shape {y.shape}")
+    if not 0.0 < float(valid_pct) < 1.0:
+        raise ValueError(f"valid_pct={valid_pct!r}: expected a fraction in (0, 1)")
+    rng = np.random.default_rng(seed)
+    _, inverse = np.unique(y, return_inverse=True)
+    valid = []
+    for c in range(int(inverse.max()) + 1 if len(y) else 0):
+        idx = np.flatnonzero(inverse == c)
+        n_valid = min(int(round(len(idx) * valid_pct)), len(idx) - 1)
+        valid.append(rng.permutation(idx)[:n_valid])
+    valid_idx = np.sort(np.concatenate(valid)).astype(np.int64) if valid else None
+    if valid_idx is None:
+        valid_idx = np.zeros(0, np.int64)
+    mask = np.ones(len(y), bool)
+    mask[valid_idx] = False
+    return np.flatnonzero(mask).astype(np.int64), valid_idx
+
+
+# -- loaders ---------------------------------------------------------------------
+
+
+def _check_columns(where: str, available: list[str], wanted: list[str]) -> None:
+    missing = [c for c in wanted if c not in available]
+    if missing:
+        hint = " (pass label_col=None for unlabelled text)" if len(wanted) > 1 else ""
+        raise ValueError(
+            f"{where}: no column {', '.join(map(repr, missing))}; available columns: "
+            f"{available}. Pass text_col=/label_col= with the right names{hint}."
+        )
+
+
+def _load_parquet(path: Path, text_col: str, label_col: str | None) -> TextDataset:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cols = [text_col] + ([label_col] if label_col else [])
+    try:
+        names = pq.read_schema(path).names
+        _check_columns(str(path), names, cols)
+        table = pq.read_table(path, columns=cols)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise ValueError(f"{path}: cannot read as parquet ({err})") from err
+    texts = table.column(text_col).to_pylist()
+    labels = table.column(label_col).to_pylist() if label_col else None
+    return _finish(texts, labels, str(path), text_col, label_col)
+
+
+def _decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise ValueError(
+            f"{where}: bytes {data[err.start : err.start + 4]!r} at byte offset "
+            f"{err.start} (line {line}) are not valid UTF-8; re-save the file as "
+            "UTF-8 (e.g. `iconv -f latin1 -t utf-8`)."
+        ) from None
+
+
+def _load_csv(path: Path, text_col: str, label_col: str | None) -> TextDataset:
+    import pandas as pd
+
+    content = _decode(path.read_bytes(), str(path))
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        df = pd.read_csv(
+            io.StringIO(content), sep=sep, dtype=str, keep_default_na=False
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ValueError(f"{path}: cannot parse as CSV ({err})") from err
+    cols = [text_col] + ([label_col] if label_col else [])
+    _check_columns(str(path), list(df.columns), cols)
+    labels = None
+    if label_col:
+        raw = df[label_col]
+        as_num = pd.to_numeric(raw, errors="coerce")
+        numeric = not as_num.isna().any() and (as_num == as_num.round()).all()
+        values = as_num.astype("int64") if numeric else raw.replace("", None)
+        labels = values.tolist()
+    return _finish(df[text_col].tolist(), labels, str(path), text_col, label_col)
+
+
+def _load_folder(
+    root: Path, split: str, text_col: str, label_col: str | None
+) -> TextDataset:
+    for suffix in (".parquet", ".csv", ".tsv"):
+        table = root / f"{split}{suffix}"
+        if table.is_file():
+            return load_texts(table, text_col, label_col)
+    class_root = root / split if (root / split).is_dir() else root
+    class_dirs = sorted(
+        d
+        for d in class_root.iterdir()
+        if d.is_dir() and d.name != "unsup" and any(d.glob("*.txt"))
+    )
+    if not class_dirs:
+        raise ValueError(
+            f"{root}: found neither {split}.parquet/{split}.csv nor class folders of "
+            f".txt files (aclImdb layout: {split}/pos/*.txt, {split}/neg/*.txt)."
+        )
+    texts, names = [], []
+    for d in class_dirs:
+        files = sorted(d.glob("*.txt"), key=_file_order)
+        for f in files:
+            texts.append(_decode(f.read_bytes(), str(f)))
+        names += [d.name] * len(files)
+    labels = names if label_col else None
+    return _finish(texts, labels, str(class_root), text_col, label_col)
+
+
+def _file_order(path: Path) -> tuple[int, str]:
+    m = _NUM_NAME.match(path.name)  # aclImdb: <id>_<rating>.txt
+    return (int(m.group(1)) if m else -1, path.name)
+
+
+def _load_hub(
+    name: str, split: str, text_col: str, label_col: str | None
+) -> TextDataset:
+    try:
+        import datasets
+
+        ds = datasets.load_dataset(name, split=split)
+    except Exception as err:
+        raise ValueError(
+            f"could not load the Hugging Face dataset {name!r} (split {split!r}): "
+            f"{type(err).__name__}: {err}. This needs network access the first time; "
+            "otherwise pass a local parquet/CSV file or an aclImdb folder "
+            "(or set $TABTEXT_DATA to a folder holding imdb/)."
+        ) from err
+    where = f"hub dataset {name!r} split {split!r}"
+    cols = [text_col] + ([label_col] if label_col else [])
+    _check_columns(where, list(ds.column_names), cols)
+    labels, classes = None, None
+    if label_col:
+        labels = ds[label_col]
+        names = getattr(ds.features[label_col], "names", None)
+        if names is not None:  # a ClassLabel: ids already index `names`
+            labels = [None if x < 0 else names[x] for x in labels]
+            classes = list(names)
+    return _finish(ds[text_col], labels, where, text_col, label_col, classes)
+
+
+def _finish(
+    texts: list[Any],
+    labels: list[Any] | None,
+    where: str,
+    text_col: str,
+    label_col: str | None,
+    classes: list[Any] | None = None,
+) -> TextDataset:
+    clean, dropped = [], []
+    for i, t in enumerate(texts):
+        if isinstance(t, bytes):
+            t = _decode(t, f"{where}, column {text_col!r}, row {i}")
+        elif t is None or (isinstance(t, float) and np.isnan(t)):
+            t = ""
+        elif not isinstance(t, str):
+            t = str(t)
+        if t.strip():
+            clean.append(t)
+        else:
+            dropped.append(i)
+    if dropped:
+        logger.warning(
+            "%s: dropped %d empty text(s) in column %r (rows %s%s)",
+            where,
+            len(dropped),
+            text_col,
+            dropped[:5],
+            " ..." if len(dropped) > 5 else "",
+        )
+    if labels is None:
+        return TextDataset(clean, None, [], where)
+    keep = np.ones(len(labels), bool)
+    keep[dropped] = False
+    kept = [y for y, k in zip(labels, keep) if k]
+    y, classes = _encode_labels(kept, np.flatnonzero(keep), where, label_col, classes)
+    return TextDataset(clean, y, classes, where)
+
+
+def _encode_labels(
+    values: list[Any],
+    rows: np.ndarray,
+    where: str,
+    label_col: str | None,
+    classes: list[Any] | None,
+) -> tuple[np.ndarray, list[Any]]:
+    for v, row in zip(values, rows):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            raise ValueError(
+                f"{where}: label missing in column {label_col!r} at row {row}; "
+                "fill or drop unlabelled rows, or pass label_col=None."
+            )
+    values = [v.item() if isinstance(v, np.generic) else v for v in values]
+    present = set(values)
+    if classes is None:
+        try:
+            classes = sorted(present)
+        except TypeError:
+            kinds = sorted({type(v).__name__ for v in present})
+            raise TypeError(
+                f"{where}: labels in column {label_col!r} mix types {kinds}; "
+                "make them all str or all int."
+            ) from None
+    if len(present) < 2:
+        raise ValueError(
+            f"{where}: column {label_col!r} has {len(present)} distinct label(s) "
+            f"{sorted(present, key=str)}; a classifier needs two or more classes."
+        )
+    index = {c: i for i, c in enumerate(classes)}
+    return np.fromiter((index[v] for v in values), np.int64, len(values)), classes
