@@ -1,0 +1,186 @@
+"""Batches for ULMFiT: a language-model stream and length-sorted classifier batches.
+
+- Language model (Merity et al. 2017, "Regularizing and Optimizing LSTM Language
+  Models"): documents shuffled each epoch and concatenated into one token stream, cut
+  into ``batch_size`` contiguous rows, read in windows of variable length (``bptt`` with
+  probability 0.95, else ``bptt / 2``, then normal with sigma 5); the LR is rescaled by
+  ``seq_len / bptt`` (:class:`BPTTScaleLR`) so every token weighs the same.
+- Classifier (Howard & Ruder 2018): "sortish" batches — shuffled, then sorted by length
+  inside large chunks — padded on the right with ``pad_idx``.
+
+Under ``torch.distributed`` each rank takes its own contiguous slice of the LM stream
+(``rank``/``world_size``), so the stream is never broken up by a sampler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..core import Callback
+
+
+def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    return rng.bit_generator.state
+
+
+class LMLoader:
+    """``(x, y)`` batches of shape ``(batch_size, seq_len)``, ``y`` shifted by one token.
+
+    Parameters
+    ----------
+    ids, offsets : the corpus, document ``i`` being ``ids[offsets[i]:offsets[i+1]]``.
+    batch_size, bptt : rows per batch and base window length.
+    shuffle : shuffle the document order every epoch (training).
+    variable_bptt : draw each window length as in AWD-LSTM (training).
+    seed : seeds the loader's own generator (checkpointed with ``state_dict``).
+    rank, world_size : this process' share of the stream under DDP.
+    backwards : reverse every document (for a backward language model).
+    """
+
+    def __init__(self, ids: np.ndarray, offsets: np.ndarray, batch_size: int = 64,
+                 bptt: int = 70, shuffle: bool = True, variable_bptt: bool = True,
+                 seed: int = 0, rank: int = 0, world_size: int = 1,
+                 backwards: bool = False):
+        if batch_size < 1 or bptt < 2:
+            raise ValueError(f"need batch_size >= 1 and bptt >= 2, got {batch_size}, {bptt}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is outside world_size {world_size}")
+        self.ids, self.offsets = ids, np.asarray(offsets, dtype=np.int64)
+        self.batch_size, self.bptt = batch_size, bptt
+        self.shuffle, self.variable_bptt, self.backwards = shuffle, variable_bptt, backwards
+        self.rank, self.world_size = rank, world_size
+        self.rng = np.random.default_rng(seed)
+        n_tokens = int(self.offsets[-1] - self.offsets[0])
+        self.row_len = n_tokens // world_size // batch_size
+        if self.row_len < 2:
+            raise ValueError(
+                f"{n_tokens} tokens are too few for {world_size} x {batch_size} rows; "
+                "lower batch_size or give more text"
+            )
+
+    def __len__(self) -> int:
+        return max(1, (self.row_len - 1) // self.bptt)
+
+    def _stream(self) -> np.ndarray:
+        n_docs = len(self.offsets) - 1
+        order = self.rng.permutation(n_docs) if self.shuffle else np.arange(n_docs)
+        lo, hi = self.offsets[order], self.offsets[order + 1]
+        # gather all documents in `order` at once: positions of every token, no Python loop
+        lengths = hi - lo
+        starts = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+        pos = starts + np.arange(lengths.sum())
+        if self.backwards:  # the reversed stream = every document reversed, in reverse order
+            pos = pos[::-1]
+        per_rank = self.row_len * self.batch_size
+        return np.asarray(self.ids[pos[self.rank * per_rank:(self.rank + 1) * per_rank]])
+
+    def _seq_len(self) -> int:
+        if not self.variable_bptt:
+            return self.bptt
+        base = self.bptt if self.rng.random() < 0.95 else self.bptt / 2
+        return max(5, int(self.rng.normal(base, 5)))
+
+    def __iter__(self):
+        rows = torch.from_numpy(self._stream().astype(np.int64)).view(self.batch_size, -1)
+        i, n = 0, rows.size(1) - 1
+        while i < n:
+            seq_len = min(self._seq_len(), n - i)
+            yield rows[:, i : i + seq_len], rows[:, i + 1 : i + 1 + seq_len]
+            i += seq_len
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": _rng_state(self.rng)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
+
+class BPTTScaleLR(Callback):
+    """Scale every group's LR by ``seq_len / bptt`` for variable-length LM windows."""
+
+    order = 12  # after the ParamScheduler (10) and the LR finder (11)
+
+    def __init__(self, bptt: int):
+        self.bptt = bptt
+
+    def before_batch(self, learn) -> None:
+        if learn.training:
+            factor = learn.xb.shape[1] / self.bptt
+            for group in learn.opt.param_groups:
+                group["lr"] *= factor
+
+
+class ClassifierLoader:
+    """Right-padded ``(ids, label)`` batches, sortish when shuffling.
+
+    Parameters
+    ----------
+    docs : list of 1-D int arrays (token ids per document).
+    labels : int array, or None for unlabeled prediction batches (then ``x`` only).
+    max_tokens : keep at most this many tokens per document (the first ones, with
+        ``xxbos``), or None for all — on a CPU the main lever of the classifier's cost.
+    """
+
+    def __init__(self, docs: list[np.ndarray], labels: np.ndarray | None,
+                 batch_size: int = 32, shuffle: bool = False, pad_idx: int = 1,
+                 max_tokens: int | None = None, seed: int = 0, rank: int = 0,
+                 world_size: int = 1):
+        if labels is not None and len(labels) != len(docs):
+            raise ValueError(f"{len(docs)} documents but {len(labels)} labels")
+        if len(docs) == 0:
+            raise ValueError("no documents to batch")
+        self.docs = [d[:max_tokens] if max_tokens else d for d in docs]
+        self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
+        self.batch_size, self.shuffle, self.pad_idx = batch_size, shuffle, pad_idx
+        self.rank, self.world_size = rank, world_size
+        self.lengths = np.array([max(len(d), 1) for d in self.docs])
+        self.rng = np.random.default_rng(seed)
+
+    def _batches(self) -> list[np.ndarray]:
+        n = len(self.docs)
+        if not self.shuffle:  # longest first: predictable memory, little padding
+            order = np.argsort(-self.lengths, kind="stable")
+            return [order[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
+        idx = self.rng.permutation(n)
+        chunk = self.batch_size * 50
+        parts = [idx[i : i + chunk] for i in range(0, n, chunk)]
+        idx = np.concatenate([p[np.argsort(-self.lengths[p], kind="stable")] for p in parts])
+        batches = [idx[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
+        first = int(np.argmax([self.lengths[b].max() for b in batches]))
+        rest = [b for i, b in enumerate(batches) if i != first]
+        rest = [rest[i] for i in self.rng.permutation(len(rest))]
+        return [batches[first], *rest]
+
+    def __len__(self) -> int:
+        n = -(-len(self.docs) // self.batch_size)
+        return -(-n // self.world_size)
+
+    def __iter__(self):
+        batches = self._batches()
+        if self.world_size > 1:  # every rank gets the same number of batches
+            n = len(self) * self.world_size
+            batches = (batches * 2)[:n][self.rank :: self.world_size]
+        for b in batches:
+            x = self.pad(b)
+            yield x if self.labels is None else (x, torch.from_numpy(self.labels[b]))
+
+    def pad(self, batch: np.ndarray) -> torch.Tensor:
+        width = int(self.lengths[batch].max())
+        out = np.full((len(batch), width), self.pad_idx, dtype=np.int64)
+        for row, i in enumerate(batch):
+            d = self.docs[i]
+            out[row, : len(d)] = d
+        return torch.from_numpy(out)
+
+    def order(self) -> np.ndarray:
+        """Document indices in the order :meth:`__iter__` yields them (unshuffled)."""
+        return np.concatenate(self._batches())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": _rng_state(self.rng)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
