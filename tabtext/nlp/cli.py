@@ -1,0 +1,99 @@
+"""Shared argparse plumbing: one ``--flag`` per ULMFiTConfig field, logging setup."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+import typing
+
+from .recipe import PRESET_NAMES, PRESETS, ULMFiTConfig, make_config
+
+HELP = {
+    "model": "AWD-LSTM size preset: small (emb 200, hidden 400, 2 layers) or paper "
+    "(400/1152/3)",
+    "emb_sz": "embedding size (overrides --model)",
+    "n_hid": "LSTM hidden size (overrides --model)",
+    "n_layers": "number of LSTM layers (overrides --model)",
+    "max_vocab": "keep at most this many tokens in the vocabulary",
+    "min_freq": "drop tokens seen fewer times than this",
+    "adaptive_softmax": "adaptive softmax output layer for the LM (faster on CPU)",
+    "lm_docs": "texts used for the language-model stages ('all' for every one)",
+    "clas_docs": "labeled texts used by the classifier ('all' for every one)",
+    "max_labels": "the classifier sees only N labeled reviews, balanced and seeded "
+    "(semi-supervised setting; the LM stages still use all texts)",
+    "valid_pct": "share of the training file held out for validation (stratified)",
+    "bptt": "back-propagation-through-time window (tokens)",
+    "lm_bs": "language-model batch size",
+    "lm_epochs": "epochs of LM training on the target texts (when not --pretrained)",
+    "lm_lr": "max LR of LM training",
+    "lm_ft_epochs": "epochs of LM fine-tuning (discriminative LRs, STLR)",
+    "lm_ft_lr": "max LR of LM fine-tuning (last layer group)",
+    "lm_drop_mult": "multiplier of all LM dropouts",
+    "clas_bs": "classifier batch size",
+    "clas_lr": "classifier LR of the first gradual-unfreezing step (halved per step)",
+    "clas_epochs": "epochs with all groups unfrozen at the end",
+    "clas_drop_mult": "multiplier of all classifier dropouts",
+    "max_len": "BPT3C: back-propagate through the last N tokens of each document",
+    "max_tokens": "read at most N tokens of each document ('all' for whole documents)",
+    "unfreeze": "gradual unfreezing steps: train the last K groups for one epoch each, "
+    "e.g. 1 2 3",
+    "lr_decay": "discriminative LRs: each group's LR = the next group's / this",
+    "wd": "weight decay",
+    "clip": "gradient-norm clipping",
+    "seed": "random seed (splits, subsets, initialisation, dropout, shuffling)",
+    "backwards": "train on reversed text",
+}
+
+
+def _optional_int(value: str) -> int | str:
+    if value == "all":
+        return "all"
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or 'all', got {value!r}") from None
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """``--preset`` plus one flag per :class:`ULMFiTConfig` field (default: preset's)."""
+    parser.add_argument("--preset", choices=PRESET_NAMES, default="quick",
+                        help="hyper-parameter preset; every flag below overrides it. "
+                        + "; ".join(f"{k}: {v}" for k, v in PRESETS.items()))
+    hints = typing.get_type_hints(ULMFiTConfig)
+    for f in dataclasses.fields(ULMFiTConfig):
+        if f.name == "preset":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        hint, help_ = hints[f.name], HELP.get(f.name, f.name)
+        if hint is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                help=help_)
+        elif f.name == "unfreeze":
+            parser.add_argument(flag, type=int, nargs="+", default=None, help=help_)
+        elif typing.get_origin(hint) is typing.Union or "None" in str(hint):
+            parser.add_argument(flag, type=_optional_int, default=None, help=help_)
+        else:
+            base = int if hint is int else float if hint is float else str
+            parser.add_argument(flag, type=base, default=None, help=help_)
+
+
+def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                     **extra) -> ULMFiTConfig:
+    """Build the config, turning a bad value into a clear usage error before any work."""
+    values = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(ULMFiTConfig)
+              if f.name != "preset"}
+    if values.get("unfreeze") is not None:
+        values["unfreeze"] = tuple(values["unfreeze"])
+    values.update(extra)
+    try:
+        return make_config(args.preset, **values)
+    except (TypeError, ValueError) as e:
+        parser.error(str(e))
+        raise  # unreachable: parser.error exits
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)

@@ -1,0 +1,106 @@
+"""ULMFiT on a labeled text file, end to end: ``python -m tabtext.nlp.finetune``.
+
+Stages: (1) a language model — from ``--pretrained`` or trained on the target texts —
+(2) LM fine-tuning with discriminative LRs and slanted triangular LRs, (3) a classifier
+with concat pooling, BPT3C and gradual unfreezing (Howard & Ruder 2018). Every stage is
+resumable with ``--resume``. Without ``--data`` the IMDB training split is found in
+``$TABTEXT_DATA/imdb``, ``data/imdb`` or ``../shared/data/imdb``, else downloaded from
+the Hugging Face hub.
+
+Example: ``python -m tabtext.nlp.finetune --preset quick --out runs/imdb-quick``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .cli import add_config_flags, config_from_args, setup_logging
+from .data import load_texts, resolve_imdb
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m tabtext.nlp.finetune", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", default=None,
+                   help="labeled training data: parquet/CSV file, aclImdb-style folder or "
+                   "hub dataset name (default: IMDB, see above)")
+    p.add_argument("--valid", default=None,
+                   help="labeled validation file (default: a stratified share of --data)")
+    p.add_argument("--text-col", default="text", help="text column of --data/--valid")
+    p.add_argument("--label-col", default="label", help="label column of --data/--valid")
+    p.add_argument("--out", default=None, help="output directory (default runs/<preset>)")
+    p.add_argument("--pretrained", default=None,
+                   help="directory written by tabtext.nlp.pretrain: start from its LM")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run in --out from its last checkpoint")
+    p.add_argument("--ensemble", action="store_true",
+                   help="train forward and backward models and average their probabilities")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: auto)")
+    p.add_argument("--cache-dir", default=None,
+                   help="tokenization cache (default $TABTEXT_CACHE or ~/.cache/tabtext)")
+    p.add_argument("--verbose", action="store_true", help="log each phase's results")
+    add_config_flags(p)
+    return p
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    cfg = config_from_args(parser, args)
+    if args.pretrained is not None and not Path(args.pretrained).is_dir():
+        parser.error(f"--pretrained {args.pretrained}: no such directory")
+    if args.ensemble and cfg.backwards:
+        parser.error("--ensemble trains both directions; drop --backwards")
+    setup_logging(args.verbose)
+    from .pipeline import run_ulmfit  # heavy imports only after the arguments are valid
+
+    data = resolve_imdb(args.data) if args.data is None else args.data
+    train = load_texts(data, args.text_col, args.label_col)
+    valid = load_texts(args.valid, args.text_col, args.label_col) if args.valid else None
+    out = Path(args.out or f"runs/{cfg.preset}")
+    common = dict(pretrained=args.pretrained, resume=args.resume, device=args.device,
+                  cache_dir=args.cache_dir)
+    if not args.ensemble:
+        metrics = run_ulmfit(train, valid, cfg, out, **common)
+    else:
+        import dataclasses
+
+        fwd = run_ulmfit(train, valid, cfg, out / "fwd", **common)
+        bwd = run_ulmfit(train, valid, dataclasses.replace(cfg, backwards=True),
+                         out / "bwd", **common)
+        metrics = _ensemble(out, fwd, bwd)
+    _report(metrics, out)
+    return metrics
+
+
+def _ensemble(out: Path, fwd: dict, bwd: dict) -> dict:
+    from ..core.io import atomic_write_text
+    from .pipeline import ensemble_accuracy
+
+    acc = ensemble_accuracy(out / "fwd", out / "bwd")
+    metrics = {"valid_accuracy": acc, "forward": fwd, "backward": bwd,
+               "wall_s": fwd["wall_s"] + bwd["wall_s"]}
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1))
+    return metrics
+
+
+def _report(metrics: dict, out: Path) -> None:
+    lines = [f"validation accuracy {metrics['valid_accuracy']:.4f}  "
+             f"wall time {metrics['wall_s']:.0f}s  -> {out}"]
+    for name, res in metrics.get("phases", {}).items():
+        extra = ", ".join(f"{k} {v:.4g}" for k, v in res.items()
+                          if k in ("valid_loss", "accuracy", "valid_perplexity",
+                                   "tokens_per_s", "wall_s") and v is not None
+                          and np.isfinite(v))
+        lines.append(f"  {name}: {extra}")
+    print("\n".join(lines), file=sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

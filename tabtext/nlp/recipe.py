@@ -1,0 +1,122 @@
+"""ULMFiT's hyper-parameters (Howard & Ruder 2018) as one flat, validated config.
+
+Three presets: ``quick`` (the README's command, <= 10 minutes on 2 CPU cores: a subset
+and the small model), ``cpu`` (<= 60 minutes here, the best this machine allows) and
+``paper`` (the paper's sizes and schedule, for a GPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+PRESET_NAMES = ("quick", "cpu", "paper")
+
+
+@dataclass(frozen=True)
+class ULMFiTConfig:
+    """Every knob of the three ULMFiT stages; each is a ``--flag`` of the CLIs.
+
+    Sizes: ``model`` names an AWD-LSTM preset ("small" or "paper"); ``emb_sz``,
+    ``n_hid`` and ``n_layers`` override it. Data: ``lm_docs`` texts feed the language
+    model stages and ``clas_docs`` labeled texts the classifier (None = all);
+    ``max_tokens`` truncates each document for the classifier (None = whole).
+    """
+
+    preset: str = "quick"
+    model: str = "small"
+    emb_sz: int | None = None
+    n_hid: int | None = None
+    n_layers: int | None = None
+    max_vocab: int = 60000
+    min_freq: int = 3
+    adaptive_softmax: bool = False
+    lm_docs: int | None = None
+    clas_docs: int | None = None
+    max_labels: int | None = None
+    valid_pct: float = 0.1
+    bptt: int = 70
+    lm_bs: int = 64
+    lm_epochs: int = 1
+    lm_lr: float = 1e-2
+    lm_ft_epochs: int = 1
+    lm_ft_lr: float = 2e-3
+    lm_drop_mult: float = 0.5
+    clas_bs: int = 32
+    clas_lr: float = 2e-2
+    clas_epochs: int = 1
+    clas_drop_mult: float = 0.5
+    max_len: int = 1400
+    max_tokens: int | None = None
+    unfreeze: tuple[int, ...] = (1, 2, 3)
+    lr_decay: float = 2.6
+    wd: float = 0.1
+    clip: float = 0.25
+    seed: int = 0
+    backwards: bool = False
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESET_NAMES:
+            raise ValueError(f"preset must be one of {PRESET_NAMES}, got {self.preset!r}")
+        if self.model not in ("small", "paper"):
+            raise ValueError(f"model must be 'small' or 'paper', got {self.model!r}")
+        if not 0 < self.valid_pct < 1:
+            raise ValueError(f"valid_pct must be in (0, 1), got {self.valid_pct}")
+        for name in ("bptt", "lm_bs", "clas_bs", "max_len", "max_vocab", "min_freq"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("lm_epochs", "lm_ft_epochs", "clas_epochs"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("lm_lr", "lm_ft_lr", "clas_lr", "lr_decay"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("lm_docs", "clas_docs", "max_labels", "max_tokens"):
+            value = getattr(self, name)
+            if value is not None and value < 2:
+                raise ValueError(f"{name} must be >= 2 or unset, got {value}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["unfreeze"] = list(d["unfreeze"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ULMFiTConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown ULMFiT config keys {unknown}")
+        d = dict(d)
+        if "unfreeze" in d:
+            d["unfreeze"] = tuple(d["unfreeze"])
+        return cls(**d)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # <= 10 min on 2 CPU cores: small model, small vocabulary, a subset, short reads
+    "quick": dict(model="small", max_vocab=12000, adaptive_softmax=True, lm_docs=4000,
+                  clas_docs=8000, lm_epochs=1, lm_ft_epochs=0, lm_bs=32, clas_bs=32,
+                  max_tokens=200, max_len=200, unfreeze=(1,), clas_epochs=1),
+    # <= 60 min on 2 CPU cores
+    "cpu": dict(model="small", max_vocab=30000, adaptive_softmax=True, lm_docs=None,
+                clas_docs=None, lm_epochs=1, lm_ft_epochs=1, max_tokens=400,
+                max_len=400, unfreeze=(1, 2), clas_epochs=1),
+    # the paper's sizes and schedule, for a GPU
+    "paper": dict(model="paper", max_vocab=60000, adaptive_softmax=False, lm_epochs=10,
+                  lm_lr=1e-2, lm_ft_epochs=10, lm_ft_lr=2e-3, lm_drop_mult=1.0,
+                  clas_drop_mult=1.0, lm_bs=64, clas_bs=64, max_tokens=None,
+                  max_len=1400, unfreeze=(1, 2, 3), clas_epochs=2),
+}
+
+
+def make_config(preset: str = "quick", **overrides: Any) -> ULMFiTConfig:
+    """The preset's values, then ``overrides`` (ignoring those that are None)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {PRESET_NAMES}")
+    values = dict(PRESETS[preset], preset=preset)
+    for k, v in overrides.items():
+        if v is not None:  # "all" sets an optional count (lm_docs, ...) to None
+            values[k] = None if v == "all" else v
+    return ULMFiTConfig(**values)
