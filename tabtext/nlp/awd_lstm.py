@@ -94,7 +94,10 @@ class AWDLSTM(nn.Module):
         ):
             state = None  # new batch size (or device): the old rows do not continue
         out, state = self.run(ids, state)
-        self.hidden = [(h.detach(), c.detach()) for h, c in state]
+        # Stored in the weights' dtype: a state left by an autocast step must not
+        # break a later full-precision call (autocast casts it down when on).
+        dtype = self.embedding.weight.dtype
+        self.hidden = [(h.detach().to(dtype), c.detach().to(dtype)) for h, c in state]
         return out
 
     def run(

@@ -123,7 +123,10 @@ class SentenceEncoder(nn.Module):
                 outs.append(out)
                 continue
             state = [
-                (h.index_copy(1, rows, nh), c.index_copy(1, rows, nc))
+                (
+                    h.index_copy(1, rows, nh.to(h.dtype)),
+                    c.index_copy(1, rows, nc.to(c.dtype)),
+                )
                 for (h, c), (nh, nc) in zip(state, new, strict=True)
             ]
             outs.append(out.new_zeros(bs, *out.shape[1:]).index_copy(0, rows, out))

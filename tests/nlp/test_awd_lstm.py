@@ -257,3 +257,11 @@ def test_generate_is_seeded_respects_bans_and_restores_mode():
     model.eval()
     first = model.log_probs(model(torch.tensor([[2, 3, 4]])))[0, -1].argmax().item()
     assert greedy[0] == first
+
+
+def test_state_left_by_an_autocast_step_does_not_break_a_plain_call(ids):
+    model = LanguageModel(tiny())
+    with torch.autocast("cpu", torch.bfloat16):
+        model.loss_fn()(model(ids), ids).backward()
+    assert model.encoder.hidden[0][0].dtype == torch.float32
+    assert model(ids).logits.dtype == torch.float32  # carries on from that state

@@ -157,3 +157,13 @@ def test_classifier_and_lm_run_on_cuda_like_on_cpu():
     lm = LanguageModel(tiny()).cuda()
     lm.loss_fn()(lm(ids.cuda()), ids.cuda()).backward()
     assert lm.encoder.rnns[0].module.weight_hh_l0.grad.abs().sum() > 0
+
+
+def test_classifier_under_autocast_matches_full_precision():
+    torch.manual_seed(0)
+    model = TextClassifierModel(tiny(), n_classes=3, bptt=8, max_len=16).eval()
+    ids = docs([37, 5, 21, 16])  # rows drop out of different chunks
+    expected = model(ids)
+    with torch.autocast("cpu", torch.bfloat16):
+        got = model(ids)
+    assert torch.allclose(got.float(), expected, atol=0.05)
