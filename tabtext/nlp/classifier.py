@@ -2,7 +2,7 @@
 
 BPT3C ("backpropagation through time for text classification") runs the AWD-LSTM
 encoder over a document in ``bptt``-sized chunks, carrying the hidden state, and keeps
-gradients only for the last ``max_len`` tokens; concat pooling of the final layer
+gradients only for (about) the last ``max_len`` tokens; concat pooling of the final layer
 (last state, max-pool, mean-pool) then feeds a small BatchNorm/Dropout/Linear head.
 
 Padding convention: batches are padded on the RIGHT with ``config.pad_idx``. Because the
