@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from tabtext.nlp import vocab as vocab_module
-from tabtext.nlp.tokenize import Tokenizer
+from tabtext.nlp.tokenize import Tokenizer, doc_tokens
 from tabtext.nlp.vocab import Vocab, atomic_write_text
 
 __all__ = ["Corpus", "default_cache_dir", "numericalize_corpus"]
@@ -123,10 +123,10 @@ def numericalize_corpus(
             logger.info("corpus cache hit: %s", entry)
             return cached
     t0 = time.perf_counter()
-    joined = tok.tokenize_joined(texts, n_workers=n_workers, progress=progress)
+    chunks = tok.map_chunks(_encode_chunk, texts, n_workers, progress)
     if vocab is None:
-        vocab = Vocab.from_counts(_count(joined), min_freq, max_vocab)
-    ids, offsets = _numericalize_joined(joined, vocab)
+        vocab = Vocab.from_counts(_count(chunks), min_freq, max_vocab)
+    ids, offsets = _to_global_ids(chunks, vocab)
     logger.info(
         "numericalized %d texts (%d tokens) in %.1fs",
         len(texts),
@@ -181,31 +181,42 @@ def _vocab_code_hash() -> str:
     return hashlib.sha256(Path(vocab_module.__file__).read_bytes()).hexdigest()
 
 
-def _count(joined: list[str], step: int = 1000) -> Counter[str]:
+def _encode_chunk(
+    tok: Tokenizer, texts: list[str]
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Worker: tokens of a chunk as ids into a chunk-local vocabulary.
+
+    Returns the local vocabulary, the flat local ids and the document lengths:
+    compact to send back, and enough for the parent to count tokens and map them
+    to the global vocabulary with one array lookup.
+    """
+    local: dict[str, int] = {}
+    ids: list[int] = []
+    lengths: list[int] = []
+    for toks in doc_tokens(tok, texts):
+        ids.extend([local.setdefault(w, len(local)) for w in toks])
+        lengths.append(len(toks))
+    return list(local), np.array(ids, np.int32), np.array(lengths, np.int64)
+
+
+def _count(chunks: list[tuple[list[str], np.ndarray, np.ndarray]]) -> Counter[str]:
     counts: Counter[str] = Counter()
-    for start in range(0, len(joined), step):
-        chunk = [s for s in joined[start : start + step] if s]
-        if chunk:
-            counts.update(" ".join(chunk).split(" "))
+    for local_itos, local_ids, _ in chunks:
+        n = np.bincount(local_ids, minlength=len(local_itos)).tolist()
+        counts.update(dict(zip(local_itos, n)))
     return counts
 
 
-def _numericalize_joined(
-    joined: list[str], vocab: Vocab, step: int = 1000
+def _to_global_ids(
+    chunks: list[tuple[list[str], np.ndarray, np.ndarray]], vocab: Vocab
 ) -> tuple[np.ndarray, np.ndarray]:
-    n = len(joined)
-    lengths = np.fromiter((s.count(" ") + 1 if s else 0 for s in joined), np.int64, n)
-    offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    ids = np.empty(int(offsets[-1]), np.int32)
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        chunk = [s for s in joined[start:stop] if s]
-        if chunk:
-            ids[offsets[start] : offsets[stop]] = vocab.numericalize(
-                " ".join(chunk).split(" ")
-            )
-    return ids, offsets
+    parts = [vocab.numericalize(itos)[ids] for itos, ids, _ in chunks]
+    ids = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+    lengths = [c[2] for c in chunks]
+    offsets = np.zeros(sum(len(x) for x in lengths) + 1, np.int64)
+    if lengths:
+        np.cumsum(np.concatenate(lengths), out=offsets[1:])
+    return ids.astype(np.int32, copy=False), offsets
 
 
 def _load_entry(entry: Path, key: str) -> Corpus | None:

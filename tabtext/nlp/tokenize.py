@@ -7,10 +7,11 @@ ones fastai uses with that method: HTML fixes, ``xxbos`` at each document start,
 ``xxwrep n w`` for repeated characters and words, then lowercasing. Words come from
 spaCy's rule-based tokenizer (``spacy.blank(lang)``, no model download).
 
-Speed: the string rules are a handful of precompiled regexes run over whole documents,
-spaCy's tokenizer is called directly (no pipeline), the case markers and lowercasing
-are one pass over the tokens, and large corpora are split into chunks handed to
-worker processes that send back one space-joined string per document.
+Speed: the string rules are a few precompiled regexes run over whole documents;
+spaCy's tokenizer is called directly (no pipeline); the token pass reads spaCy's
+token hashes and converts each distinct token once per process (case markers,
+lowercasing, whitespace), with word repetitions found by comparing hash arrays; and
+large corpora go in chunks to worker processes that send back compact results.
 """
 
 from __future__ import annotations
@@ -18,19 +19,17 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import logging
-import multiprocessing as mp
-import os
 import re
-import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from tqdm.auto import tqdm
+import numpy as np
+
+from tabtext.nlp.parallel import map_chunks
 
 __all__ = [
     "EOS",
@@ -45,10 +44,11 @@ __all__ = [
     "UNK",
     "Tokenizer",
     "apply_text_rules",
+    "doc_tokens",
     "tokenize_texts",
 ]
 
-logger = logging.getLogger(__name__)
+R = TypeVar("R")
 
 TK_BOS = "xxbos"
 TK_MAJ = "xxmaj"
@@ -64,8 +64,6 @@ SPECIAL_TOKENS = (UNK, PAD, TK_BOS, EOS, FLD, TK_MAJ, TK_UP, TK_REP, TK_WREP)
 
 #: Bump when a rule changes in a way the settings do not show (also in the cache key).
 RULES_VERSION = 1
-#: Below this many texts, ``n_workers=None`` tokenizes in the calling process.
-PARALLEL_MIN_TEXTS = 1000
 _SPACE_MARK = "\u2581"  # stands in for a space inside a token, as in fastai
 
 _RE_BR = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
@@ -83,34 +81,16 @@ _LITERAL_FIXES = (
     ("...", " \u2026 "),
 )
 _RE_SPEC = re.compile(r"([/#\\])")
-_RE_HSPACE = re.compile(r"[^\S\n]{2,}|[^\S \n]")  # runs of 2+, or one tab/nbsp/...
-_RE_NEWLINES = re.compile(r" ?\n[\s]*")
+_RE_WORD = re.compile(r"\w+")
 
 
 @cache
 def _char_rep_regex(min_rep: int) -> re.Pattern[str]:
-    return re.compile(r"(\S)\1{" + str(min_rep - 1) + ",}")
-
-
-@cache
-def _word_rep_regex(min_rep: int) -> re.Pattern[str]:
-    # A whole word followed by (min_rep - 1) or more copies of itself, any case.
-    pattern = r"(?<!\S)(\w+)(?:\s+\1(?!\w)){" + str(min_rep - 1) + ",}"
-    return re.compile(pattern, re.IGNORECASE)
+    return re.compile(r"(\S)" + r"\1" * (min_rep - 2) + r"\1+")
 
 
 def _sub_char_rep(m: re.Match[str]) -> str:
     return f" {TK_REP} {len(m.group())} {m.group(1)} "
-
-
-def _sub_word_rep(m: re.Match[str]) -> str:
-    word = m.group(1)
-    return f" {TK_WREP} {len(m.group().split())} {word} "
-
-
-def _sub_newlines(m: re.Match[str]) -> str:
-    # Keep paragraph structure as one "\n" or "\n\n" token, whatever the spacing.
-    return " \n\n" if m.group().count("\n") > 1 else " \n"
 
 
 def _fix_html(text: str) -> str:
@@ -142,8 +122,8 @@ class Tokenizer:
         Replace a character repeated ``min_char_rep`` times or more by
         ``xxrep n c``.
     replace_wrep : bool
-        Replace a word repeated ``min_word_rep`` times or more in a row (any case)
-        by ``xxwrep n w``.
+        Replace a word token repeated ``min_word_rep`` times or more in a row (any
+        case) by ``xxwrep n w``.
     spec_add_spaces : bool
         Put spaces around ``/``, ``#`` and ``\\`` so they become their own tokens.
     mark_case : bool
@@ -201,18 +181,18 @@ class Tokenizer:
         return self.settings_key()[:16]
 
     def apply_rules(self, text: str) -> str:
-        """Apply the string rules (before word splitting) to one text."""
+        """Apply the string rules (before word splitting) to one text.
+
+        Whitespace, case and word repetitions are handled on the tokens after
+        splitting: runs of spaces vanish, line breaks become one ``"\\n"`` or
+        ``"\\n\\n"`` token.
+        """
         if self.fix_html:
             text = _fix_html(text)
         if self.replace_rep:
             text = _char_rep_regex(self.min_char_rep).sub(_sub_char_rep, text)
-        if self.replace_wrep:
-            text = _word_rep_regex(self.min_word_rep).sub(_sub_word_rep, text)
         if self.spec_add_spaces and ("/" in text or "#" in text or "\\" in text):
             text = _RE_SPEC.sub(r" \1 ", text)
-        text = _RE_HSPACE.sub(" ", text)
-        if "\n" in text:
-            text = _RE_NEWLINES.sub(_sub_newlines, text)
         return text.strip()
 
     def tokenize(
@@ -229,8 +209,8 @@ class Tokenizer:
             The documents.
         n_workers : int, optional
             Worker processes. ``None`` uses the available CPUs (at most 8) for
-            ``PARALLEL_MIN_TEXTS`` texts or more and the calling process below
-            that; ``0`` or ``1`` never starts a process.
+            1000 texts or more and the calling process below that; ``0`` or
+            ``1`` never starts a process.
         progress : bool, optional
             Show a progress bar; ``None`` shows it only when stderr is a terminal.
 
@@ -254,19 +234,33 @@ class Tokenizer:
 
         Tokens never contain a space (one inside a token becomes ``"\u2581"``), so
         ``s.split(" ")`` gives the token list back. This compact form is what
-        worker processes send back, and what corpus numericalization reads.
+        worker processes send back.
         """
-        texts = _check_texts(texts)
-        workers = _resolve_workers(n_workers, len(texts))
-        if workers <= 1:
-            with _progress_bar(len(texts), progress) as bar:
-                return _tokenize_serial(self, texts, bar)
-        # Load spaCy once in the parent (forked workers inherit it), and fork before
-        # the progress bar starts its monitor thread.
-        _spacy_tokenizer(self.lang)
-        with _mp_context().Pool(workers) as pool:
-            with _progress_bar(len(texts), progress) as bar:
-                return _tokenize_parallel(self, texts, workers, pool, bar)
+        chunks = self.map_chunks(_joined_chunk, texts, n_workers, progress)
+        return [s for chunk in chunks for s in chunk]
+
+    def map_chunks(
+        self,
+        fn: Callable[[Tokenizer, list[str]], R],
+        texts: Sequence[str],
+        n_workers: int | None = None,
+        progress: bool | None = None,
+    ) -> list[R]:
+        """Run ``fn(self, chunk)`` over consecutive chunks of ``texts``, in order.
+
+        Chunks go to worker processes as :meth:`tokenize` describes. ``fn`` must be
+        a module-level function; it usually iterates :func:`doc_tokens` and returns
+        a compact summary of its chunk, all that crosses process boundaries.
+        """
+        return map_chunks(
+            fn,
+            self,
+            _check_texts(texts),
+            n_workers,
+            progress,
+            desc="tokenize",
+            before_fork=partial(_spacy_tokenizer, self.lang),
+        )
 
 
 def tokenize_texts(
@@ -329,83 +323,102 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     return texts
 
 
-def _resolve_workers(n_workers: int | None, n_texts: int) -> int:
-    if n_workers is None:
-        if n_texts < PARALLEL_MIN_TEXTS:
-            return 1
-        try:
-            cpus = len(os.sched_getaffinity(0))
-        except AttributeError:  # not on Linux
-            cpus = os.cpu_count() or 1
-        return max(1, min(cpus, 8))
-    if not isinstance(n_workers, int) or n_workers < 0:
-        raise ValueError(f"n_workers={n_workers!r}: expected None or an int >= 0")
-    return min(n_workers, max(n_texts, 1))
+def doc_tokens(tok: Tokenizer, texts: list[str]) -> Iterator[list[str]]:
+    """Yield the tokens of each text: string rules, spaCy, then the token pass.
 
+    The core of every worker (no processes are started here).
+    """
+    from spacy.attrs import LOWER, ORTH
 
-def _tokenize_chunk(tok: Tokenizer, texts: list[str]) -> list[str]:
-    """Worker body: rules, spaCy, then case markers + lowercasing in one pass."""
     spacy_tok = _spacy_tokenizer(tok.lang)
-    rules = [tok.apply_rules(t) for t in texts]
-    mark, lower = tok.mark_case, tok.lower
-    out: list[str] = []
-    for doc in spacy_tok.pipe(rules, batch_size=1000):
+    strings = spacy_tok.vocab.strings
+    cache = _token_cache(tok.mark_case, tok.lower)
+    get = cache.get
+    k = tok.min_word_rep if tok.replace_wrep else 0
+    for doc in spacy_tok.pipe(map(tok.apply_rules, texts), batch_size=1000):
+        hashes = doc.to_array([ORTH, LOWER])  # (n_tokens, 2) uint64
         toks: list[str] = [TK_BOS] if tok.add_bos else []
-        append = toks.append
-        for t in doc:
-            w = t.text
-            lw = w.lower()
-            if lw == w:
-                append(w)
-                continue
-            if mark and len(w) > 1:
-                if w.isupper():
-                    append(TK_UP)
-                elif w[0].isupper() and w[1:].islower():
-                    append(TK_MAJ)
-            append(lw if lower else w)
+        if k and _has_run(hashes[:, 1], k):
+            toks += _with_word_reps(hashes, strings, cache, k, tok)
+        else:
+            extend = toks.extend
+            for h in hashes[:, 0].tolist():
+                out = get(h)
+                if out is None:
+                    out = cache[h] = _convert(strings[h], tok.mark_case, tok.lower)
+                extend(out)
         if tok.add_eos:
-            append(EOS)
+            toks.append(EOS)
+        yield toks
+
+
+_TOKEN_CACHES: dict[tuple[bool, bool], dict[int, tuple[str, ...]]] = {}
+
+
+def _token_cache(mark_case: bool, lower: bool) -> dict[int, tuple[str, ...]]:
+    """Per-process map: spaCy token hash -> output tokens, for these settings."""
+    cache = _TOKEN_CACHES.setdefault((mark_case, lower), {})
+    if len(cache) > 2_000_000:  # bound the memory of a long-lived process
+        cache.clear()
+    return cache
+
+
+def _convert(w: str, mark_case: bool, lower: bool) -> tuple[str, ...]:
+    """Output tokens for one spaCy token (the same whatever its neighbours)."""
+    if w.isspace():  # spaCy's token for extra whitespace: keep line breaks only
+        n = w.replace("\r\n", "\n").replace("\r", "\n").count("\n")
+        return () if n == 0 else ("\n",) if n == 1 else ("\n\n",)
+    lw = w.lower()
+    if lw == w:
+        return (w,)
+    out = lw if lower else w
+    if mark_case and len(w) > 1:
+        if w.isupper():
+            return (TK_UP, out)
+        if w[0].isupper() and w[1:].islower():
+            return (TK_MAJ, out)
+    return (out,)
+
+
+def _has_run(lower_hashes: np.ndarray, k: int) -> bool:
+    """Whether some k consecutive tokens are equal (ignoring case)."""
+    if len(lower_hashes) < k:
+        return False
+    same = lower_hashes[1:] == lower_hashes[:-1]
+    run = same[: len(same) - k + 2].copy()
+    for j in range(1, k - 1):
+        run &= same[j : j + len(run)]
+    return bool(run.any())
+
+
+def _with_word_reps(
+    hashes: np.ndarray, strings: Any, cache: dict, k: int, tok: Tokenizer
+) -> list[str]:
+    """The token pass for the rare document with a run of >= k equal tokens."""
+    orth, low = hashes[:, 0].tolist(), hashes[:, 1].tolist()
+    out: list[str] = []
+    i, n = 0, len(orth)
+    while i < n:
+        j = i + 1
+        while j < n and low[j] == low[i]:
+            j += 1
+        first = strings[orth[i]]
+        if j - i >= k and _RE_WORD.fullmatch(first):
+            out += [TK_WREP, str(j - i), *_convert(first, tok.mark_case, tok.lower)]
+        else:
+            for h in orth[i:j]:
+                if h not in cache:
+                    cache[h] = _convert(strings[h], tok.mark_case, tok.lower)
+                out += cache[h]
+        i = j
+    return out
+
+
+def _joined_chunk(tok: Tokenizer, texts: list[str]) -> list[str]:
+    out = []
+    for toks in doc_tokens(tok, texts):
         joined = " ".join(toks)
         if joined.count(" ") != len(toks) - 1:  # a whitespace token holds a space
             joined = " ".join(w.replace(" ", _SPACE_MARK) for w in toks)
         out.append(joined)
-    return out
-
-
-def _tokenize_serial(tok: Tokenizer, texts: list[str], bar: tqdm) -> list[str]:
-    out: list[str] = []
-    step = 1000
-    for start in range(0, len(texts), step):
-        chunk = texts[start : start + step]
-        out.extend(_tokenize_chunk(tok, chunk))
-        bar.update(len(chunk))
-    return out
-
-
-def _mp_context() -> mp.context.BaseContext:
-    # fork starts workers in milliseconds and shares the loaded spaCy tables; the
-    # workers run only Python and spaCy, never torch, so forking a process that has
-    # torch loaded is safe here. Elsewhere (macOS, Windows) spawn is the safe choice.
-    if sys.platform.startswith("linux"):
-        return mp.get_context("fork")
-    return mp.get_context("spawn")
-
-
-def _progress_bar(total: int, progress: bool | None) -> tqdm:
-    disable = (not progress) if progress is not None else None  # None: tty only
-    return tqdm(total=total, unit="doc", desc="tokenize", disable=disable, leave=False)
-
-
-def _tokenize_parallel(
-    tok: Tokenizer, texts: list[str], workers: int, pool: Any, bar: tqdm
-) -> list[str]:
-    # ~16 chunks per worker balances the load; at most 1000 texts keeps IPC cheap.
-    size = max(1, min(1000, -(-len(texts) // (workers * 16))))
-    chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
-    out: list[str] = []
-    for result in pool.imap(partial(_tokenize_chunk, tok), chunks):
-        out.extend(result)
-        bar.update(len(result))
-    logger.debug("tokenized %d texts with %d workers", len(texts), workers)
     return out

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tabtext.nlp.parallel import resolve_workers
 from tabtext.nlp.tokenize import (
     TK_BOS,
     Tokenizer,
@@ -38,6 +39,8 @@ def toks(text: str, tokenizer: Tokenizer = TOK) -> list[str]:
         ("very very very very bad", "xxbos xxwrep 4 very bad"),
         ("Very very VERY bad", "xxbos xxwrep 3 xxmaj very bad"),
         ("the the film", "xxbos the the film"),  # two are not a repetition
+        ("no, no, no. . . !", "xxbos no , no , no . . . !"),  # words only, in a row
+        ("ha ha ha HA", "xxbos xxwrep 4 ha"),
         ("A B-movie, I think", "xxbos a b - movie , i think"),
         ("don't#hate/me", "xxbos do n't # hate / me"),
         ("  tabs\tand\xa0spaces   everywhere \n", "xxbos tabs and spaces everywhere"),
@@ -63,7 +66,19 @@ def test_br_variants_become_newline_tokens():
 
 
 def test_newline_runs_collapse_to_one_or_two():
-    assert toks("a\n\n\n\nb \n c") == ["xxbos", "a", "\n\n", "b", "\n", "c"]
+    assert toks("a\n\n\n\nb \n c\r\nd") == [
+        "xxbos", "a", "\n\n", "b", "\n", "c", "\n", "d"
+    ]  # fmt: skip
+
+
+def test_repetition_thresholds():
+    assert toks("aa bbb", Tokenizer(min_char_rep=2)) == [
+        "xxbos", "xxrep", "2", "a", "xxrep", "3", "b"
+    ]  # fmt: skip
+    assert toks("go go now", Tokenizer(min_word_rep=2)) == [
+        "xxbos", "xxwrep", "2", "go", "now"
+    ]  # fmt: skip
+    assert toks("go go go", Tokenizer(replace_wrep=False)).count("go") == 3
 
 
 def test_bare_entities_without_ampersand_are_fixed():
@@ -135,3 +150,11 @@ def test_tokens_are_never_empty_nor_contain_spaces(text):
     assert all(t and " " not in t for t in out)
     assert all(t.strip() or t in ("\n", "\n\n") for t in out)
     assert out == toks(text)
+
+
+def test_resolve_workers():
+    assert resolve_workers(None, 10) == 1  # small inputs stay in this process
+    assert resolve_workers(None, 5000) >= 1
+    assert resolve_workers(4, 2) == 2 and resolve_workers(0, 100) == 1
+    with pytest.raises(ValueError, match="n_workers"):
+        resolve_workers(True, 10)
