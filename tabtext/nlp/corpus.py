@@ -36,7 +36,7 @@ CORPUS_FORMAT = "tabtext.corpus"
 CORPUS_VERSION = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Corpus:
     """A numericalized corpus: document ``i`` is ``ids[offsets[i]:offsets[i+1]]``.
 

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -56,7 +57,7 @@ class Vocab:
     --------
     >>> v = Vocab.from_tokens([["xxbos", "a", "b", "a"]], min_freq=1)
     >>> v.itos[9:]
-    ['a', 'b']
+    ('a', 'b')
     >>> v.numericalize(["a", "zzz"]).tolist()
     [9, 0]
     """
@@ -78,8 +79,9 @@ class Vocab:
         for special in (UNK, PAD):
             if special not in stoi:
                 raise ValueError(f"Vocab has no {special!r} token; add it to itos")
-        self._itos = itos
+        self._itos = tuple(itos)
         self._stoi = stoi
+        self._fingerprint: str | None = None
         self.unk_id: int = stoi[UNK]
         self.pad_id: int = stoi[PAD]
 
@@ -140,14 +142,14 @@ class Vocab:
         return cls.from_counts(counts, min_freq, max_vocab, specials)
 
     @property
-    def itos(self) -> list[str]:
-        """Tokens in id order (a copy)."""
-        return list(self._itos)
+    def itos(self) -> tuple[str, ...]:
+        """Tokens in id order."""
+        return self._itos
 
     @property
-    def stoi(self) -> dict[str, int]:
-        """Token -> id (a copy); unknown tokens are not in it, see :meth:`numericalize`."""
-        return dict(self._stoi)
+    def stoi(self) -> Mapping[str, int]:
+        """Token -> id, read-only; unknown tokens are absent (see :meth:`numericalize`)."""
+        return MappingProxyType(self._stoi)
 
     def __len__(self) -> int:
         return len(self._itos)
@@ -187,12 +189,14 @@ class Vocab:
     @property
     def fingerprint(self) -> str:
         """SHA-256 hex digest of the token list: equal iff the vocabularies are."""
-        data = json.dumps(self._itos, ensure_ascii=False).encode("utf-8")
-        return hashlib.sha256(data).hexdigest()
+        if self._fingerprint is None:
+            data = json.dumps(self._itos, ensure_ascii=False).encode("utf-8")
+            self._fingerprint = hashlib.sha256(data).hexdigest()
+        return self._fingerprint
 
     def save(self, path: str | Path) -> None:
         """Write the vocabulary to ``path`` as JSON, atomically."""
-        doc = {"format": FORMAT, "version": FORMAT_VERSION, "itos": self._itos}
+        doc = {"format": FORMAT, "version": FORMAT_VERSION, "itos": list(self._itos)}
         atomic_write_text(path, json.dumps(doc, ensure_ascii=False))
 
     @classmethod

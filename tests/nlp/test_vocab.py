@@ -17,20 +17,22 @@ DOCS = [
 
 def test_specials_first_then_count_then_text():
     v = Vocab.from_tokens(DOCS, min_freq=1)
-    assert v.itos[:9] == [
+    assert list(v.itos[:9]) == [
         "xxunk", "xxpad", "xxbos", "xxeos", "xxfld",
         "xxmaj", "xxup", "xxrep", "xxwrep",
     ]  # fmt: skip
-    assert v.itos[9:] == ["a", "b", "c", "e", "d", "f"]
+    assert v.itos[9:] == ("a", "b", "c", "e", "d", "f")
     assert v.unk_id == 0 and v.pad_id == 1
     assert v.stoi["a"] == 9 and len(v) == 15
+    with pytest.raises(TypeError):
+        v.stoi["new"] = 3  # read-only views: the vocabulary cannot drift
 
 
 def test_min_freq_and_max_vocab():
-    assert Vocab.from_tokens(DOCS).itos[9:] == ["a", "b", "c"]  # default min_freq=3
-    assert Vocab.from_tokens(DOCS, min_freq=2).itos[9:] == ["a", "b", "c", "e"]
+    assert Vocab.from_tokens(DOCS).itos[9:] == ("a", "b", "c")  # default min_freq=3
+    assert Vocab.from_tokens(DOCS, min_freq=2).itos[9:] == ("a", "b", "c", "e")
     capped = Vocab.from_tokens(DOCS, min_freq=1, max_vocab=11)
-    assert len(capped) == 11 and capped.itos[9:] == ["a", "b"]
+    assert len(capped) == 11 and capped.itos[9:] == ("a", "b")
     with pytest.raises(ValueError, match="max_vocab"):
         Vocab.from_tokens(DOCS, max_vocab=5)
     with pytest.raises(ValueError, match="min_freq"):
