@@ -23,6 +23,7 @@ from ..core.io import (
     bytes_to_tensors,
     read_dir,
     tensors_to_bytes,
+    write_dir,
 )
 from .awd_lstm import LanguageModel, load_pretrained_embeddings
 from .classifier import TextClassifierModel
@@ -33,6 +34,8 @@ from .recipe import ULMFiTConfig
 from .tokenize import Tokenizer
 from .ulmfit import (
     Docs,
+    EpochReporter,
+    Phase,
     Run,
     balanced_subset,
     classifier_learner,
@@ -47,6 +50,7 @@ from .ulmfit import (
 from .vocab import Vocab
 
 log = logging.getLogger(__name__)
+LM_KIND = "tabtext.LanguageModel"
 
 
 @dataclass
@@ -158,7 +162,9 @@ def _language_model(run: Run, cfg: ULMFiTConfig, corpus, valid_corpus, pretraine
 def _pretrained_lm_state(path, model: LanguageModel, vocab: Vocab) -> dict:
     """A pretrained LM's weights with its vocabulary aligned to ``vocab`` (ULMFiT)."""
     path = Path(path)
-    files = read_dir(path, "tabtext.LanguageModel")
+    if (path / "model" / "manifest.json").exists():
+        path = path / "model"
+    files = read_dir(path, LM_KIND)
     state = bytes_to_tensors(files["model.safetensors"], str(path / "model.safetensors"))
     old_itos = json.loads(files["vocab.json"])["itos"]
     state = load_pretrained_embeddings(state, old_itos, vocab.itos)
@@ -200,3 +206,70 @@ def ensemble_accuracy(*dirs: str | Path) -> float:
     probs = [np.load(Path(d) / "valid_probs.npy", allow_pickle=False) for d in dirs]
     labels = np.load(Path(dirs[0]) / "valid_labels.npy", allow_pickle=False)
     return float((np.mean(probs, 0).argmax(1) == labels).mean())
+
+
+def pretrain_lm(texts: list[str], cfg: ULMFiTConfig, out: str | Path, resume: bool = False,
+                device: str | None = None, cache_dir: str | Path | None = None,
+                on_epoch=None) -> dict:
+    """Train a language model on ``texts`` (held-out share for perplexity).
+
+    Writes ``out/model`` (safetensors weights + vocab/config JSON), logs and plots.
+    """
+    t_start = time.perf_counter()
+    run = Run(out, resume)
+    rng = np.random.default_rng(cfg.seed)
+    order = rng.permutation(len(texts))
+    n_valid = max(1, int(len(texts) * cfg.valid_pct))
+    valid_idx, train_idx = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+    if cfg.lm_docs is not None:
+        train_idx = train_idx[_subset(len(train_idx), cfg.lm_docs, cfg.seed)]
+    tok = Tokenizer()
+    corpus = numericalize_corpus([texts[i] for i in train_idx], tok, min_freq=cfg.min_freq,
+                                 max_vocab=cfg.max_vocab, cache_dir=cache_dir)
+    valid_corpus = numericalize_corpus([texts[i] for i in valid_idx], tok,
+                                       vocab=corpus.vocab, cache_dir=cache_dir)
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.seed)
+        model = LanguageModel(lm_config(cfg, len(corpus.vocab)))
+    learn = lm_learner(model, Docs(corpus.ids, corpus.offsets),
+                       Docs(valid_corpus.ids, valid_corpus.offsets), cfg, device)
+    phase = Phase("lm", cfg.lm_epochs, cfg.lm_lr, discriminative=False,
+                  schedule="one_cycle")
+    cbs = [EpochReporter(on_epoch)] if on_epoch is not None else []
+    res = run_phase(learn, phase, run, cfg, 0, resume, extra_cbs=cbs)
+    save_lm(model, corpus.vocab, tok, run.out / "model")
+    learn.plot_loss(run.out / "lm_loss.png")
+    learn.plot_lr(run.out / "lm_lr.png")
+    hist = learn.history
+    hist["valid_perplexity"] = np.exp(hist["valid_loss"].clip(upper=50))
+    metrics = {"epochs": hist.to_dict(orient="records"), "tokens_per_s": res["tokens_per_s"],
+               "train_tokens": res["train_tokens"], "vocab_size": len(corpus.vocab),
+               "wall_s": round(time.perf_counter() - t_start, 1)}
+    atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=1))
+    return metrics
+
+
+def save_lm(model: LanguageModel, vocab: Vocab, tok: Tokenizer, path: str | Path) -> Path:
+    """A language-model directory: weights, vocabulary, AWD-LSTM and tokenizer config."""
+    import dataclasses
+
+    config = {"awd_lstm": model.config.to_dict(), "tokenizer": dataclasses.asdict(tok)}
+    files = {"model.safetensors": tensors_to_bytes(model.state_dict()),
+             "config.json": json.dumps(config, indent=1).encode(),
+             "vocab.json": json.dumps({"itos": vocab.itos}, ensure_ascii=False).encode()}
+    return write_dir(path, files, LM_KIND)
+
+
+def load_lm(path: str | Path) -> tuple[LanguageModel, Vocab]:
+    """Load what :func:`save_lm` wrote (for ``generate`` or inspection)."""
+    from .awd_lstm import AWDLSTMConfig
+
+    path = Path(path)
+    if (path / "model" / "manifest.json").exists():
+        path = path / "model"
+    files = read_dir(path, LM_KIND)
+    cfg = json.loads(files["config.json"])
+    model = LanguageModel(AWDLSTMConfig.from_dict(cfg["awd_lstm"]))
+    state = bytes_to_tensors(files["model.safetensors"], str(path / "model.safetensors"))
+    load_model_weights(model, state, str(path / "model.safetensors"))
+    return model.eval(), Vocab(json.loads(files["vocab.json"])["itos"])

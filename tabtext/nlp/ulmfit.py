@@ -105,6 +105,7 @@ class Phase:
     lr: float
     freeze_to: int | None = None  # None: all groups train
     discriminative: bool = True
+    schedule: str = "stlr"  # or "one_cycle"
     results: dict = field(default_factory=dict)
 
 
@@ -164,7 +165,9 @@ def run_phase(learn: Learner, phase: Phase, run: Run, cfg: ULMFiTConfig, index: 
             learn.load(run.ckpt(phase.name))
             start = learn.resume_epoch
             log.info("phase %s: resuming after epoch %d", phase.name, start)
-        if start < phase.epochs:
+        if start < phase.epochs and phase.schedule == "one_cycle":
+            learn.fit_one_cycle(phase.epochs, lrs, moms=(0.8, 0.7, 0.8), start_epoch=start)
+        elif start < phase.epochs:
             learn.fit_stlr(phase.epochs, lrs, start_epoch=start)
     hist = learn.history
     last = hist.iloc[-1].to_dict() if len(hist) else {}
@@ -273,3 +276,18 @@ def predict_docs(model: TextClassifierModel, docs: list[np.ndarray], bs: int,
     out = np.empty_like(probs)
     out[dl.order()] = probs
     return out
+
+
+class EpochReporter(Callback):
+    """Calls ``report(row)`` with each epoch's results (the CLIs print them)."""
+
+    order = 96
+
+    def __init__(self, report: Callable[[dict], None]):
+        self.report = report
+
+    def after_epoch(self, learn) -> None:
+        row = dict(learn.epoch_results)
+        if "valid_loss" in row:
+            row["valid_perplexity"] = float(np.exp(min(row["valid_loss"], 50.0)))
+        self.report(row)
