@@ -12,6 +12,8 @@ same texts in a subprocess, with the same number of workers. Prints a markdown t
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import sys
 import tempfile
 from pathlib import Path
@@ -19,21 +21,26 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Timer, markdown_table, peer_python, run_peer  # noqa: E402
 
-COLUMNS = ["run", "reviews", "workers", "seconds", "reviews/s", "tokens", "vs fastai"]
+COLUMNS = [
+    "run", "reviews", "workers", "seconds", "reviews/s", "cpu s", "tokens", "vs fastai"
+]  # fmt: skip
 
 FASTAI_TOKENIZE = """
-import json, os, time
+import json, os, resource, time
 import pandas as pd
 from fastai.text.all import tokenize_df
+def cpu():
+    r = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in r)
 args = json.loads(os.environ["PEER_ARGS"])
 df = pd.read_parquet(args["path"], columns=["text"])
 if args["limit"]:
     df = df.iloc[: args["limit"]]
-t0 = time.perf_counter()
+c0, t0 = cpu(), time.perf_counter()
 out, counts = tokenize_df(df, text_cols="text", n_workers=args["n_workers"])
-seconds = time.perf_counter() - t0
+seconds, cpu_s = time.perf_counter() - t0, cpu() - c0
 n_tokens = int(sum(len(t) for t in out["text"]))
-print(json.dumps({"seconds": seconds, "reviews": len(df), "tokens": n_tokens}))
+print(json.dumps({"seconds": seconds, "cpu": cpu_s, "reviews": len(df), "tokens": n_tokens}))
 """
 
 
@@ -64,11 +71,14 @@ def bench_tabtext_tokenize(texts: list[str], n_workers: int) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="tabtext-bench-") as cache:
         for run in ("tabtext cold (no cache)", "tabtext cached rerun"):
+            c0 = cpu_seconds()
             with Timer() as t:
                 corpus = numericalize_corpus(
                     texts, cache_dir=cache, n_workers=n_workers, progress=False
                 )
-            rows.append(_row(run, len(texts), n_workers, t.seconds, len(corpus.ids)))
+            row = _row(run, len(texts), n_workers, t.seconds, len(corpus.ids))
+            row["cpu s"] = cpu_seconds() - c0
+            rows.append(row)
     return rows
 
 
@@ -80,15 +90,26 @@ def bench_fastai_tokenize(
     res = run_peer(python, FASTAI_TOKENIZE, args)
     if res is None:
         return []
-    return [
-        _row(
-            "fastai 2.8 tokenize_df (cold)",
-            res["reviews"],
-            n_workers,
-            res["seconds"],
-            res["tokens"],
-        )
+    row = _row(
+        "fastai 2.8 tokenize_df (cold)",
+        res["reviews"],
+        n_workers,
+        res["seconds"],
+        res["tokens"],
+    )
+    row["cpu s"] = res["cpu"]
+    return [row]
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the workers), in s.
+
+    Less sensitive than wall time to other jobs sharing the machine.
+    """
+    usage = [
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
     ]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
 
 
 def _row(run: str, n: int, workers: int, seconds: float, tokens: int) -> dict:
@@ -125,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     if fastai:
         rows += bench_fastai_tokenize(fastai, path, args.limit, args.n_workers)
     add_ratios(rows)
-    print(f"IMDB train reviews from {path}\n")
+    print(f"IMDB train reviews from {path}; load average {os.getloadavg()[0]:.1f}\n")
     print(markdown_table(rows, COLUMNS))
 
 
