@@ -1,0 +1,5 @@
+"""Text classification by transfer learning: ULMFiT with an AWD-LSTM."""
+
+from .text_classifier import TextClassifier
+
+__all__ = ["TextClassifier"]

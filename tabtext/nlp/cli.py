@@ -34,6 +34,7 @@ HELP = {
     "clas_bs": "classifier batch size",
     "clas_lr": "classifier LR of the first gradual-unfreezing step (halved per step)",
     "clas_epochs": "epochs with all groups unfrozen at the end",
+    "clas_final_lr": "LR of the last group in those epochs (default clas_lr / 20)",
     "clas_drop_mult": "multiplier of all classifier dropouts",
     "max_len": "BPT3C: back-propagate through the last N tokens of each document",
     "max_tokens": "read at most N tokens of each document ('all' for whole documents)",
@@ -53,37 +54,74 @@ def _optional_int(value: str) -> int | str:
     try:
         return int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer or 'all', got {value!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected an integer or 'all', got {value!r}"
+        ) from None
+
+
+def _preset_values(f: dataclasses.Field) -> str:
+    vals = [PRESETS[p].get(f.name, f.default) for p in PRESET_NAMES]
+    if len({str(v) for v in vals}) == 1:
+        return f" (default {_show(vals[0])})"
+    return (
+        " (" + ", ".join(f"{p}: {_show(v)}" for p, v in zip(PRESET_NAMES, vals)) + ")"
+    )
+
+
+def _show(v) -> str:
+    if v is None:
+        return "all"
+    if isinstance(v, tuple):
+        return " ".join(map(str, v))
+    return str(v)
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """``--preset`` plus one flag per :class:`ULMFiTConfig` field (default: preset's)."""
-    parser.add_argument("--preset", choices=PRESET_NAMES, default="quick",
-                        help="hyper-parameter preset; every flag below overrides it. "
-                        + "; ".join(f"{k}: {v}" for k, v in PRESETS.items()))
+    parser.add_argument(
+        "--preset",
+        choices=PRESET_NAMES,
+        default="quick",
+        help="hyper-parameter preset; every flag below overrides it. "
+        + "; ".join(f"{k}: {v}" for k, v in PRESETS.items()),
+    )
     hints = typing.get_type_hints(ULMFiTConfig)
     for f in dataclasses.fields(ULMFiTConfig):
         if f.name == "preset":
             continue
         flag = "--" + f.name.replace("_", "-")
-        hint, help_ = hints[f.name], HELP.get(f.name, f.name)
+        hint, help_ = hints[f.name], HELP.get(f.name, f.name) + _preset_values(f)
         if hint is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                                help=help_)
+            parser.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=help_,
+            )
         elif f.name == "unfreeze":
-            parser.add_argument(flag, type=int, nargs="+", default=None, help=help_)
-        elif typing.get_origin(hint) is typing.Union or "None" in str(hint):
-            parser.add_argument(flag, type=_optional_int, default=None, help=help_)
+            parser.add_argument(
+                flag, type=int, nargs="+", default=argparse.SUPPRESS, help=help_
+            )
+        elif float in typing.get_args(hint):
+            parser.add_argument(flag, type=float, default=argparse.SUPPRESS, help=help_)
+        elif int in typing.get_args(hint):  # optional counts: a number or 'all'
+            parser.add_argument(
+                flag, type=_optional_int, default=argparse.SUPPRESS, help=help_
+            )
         else:
             base = int if hint is int else float if hint is float else str
-            parser.add_argument(flag, type=base, default=None, help=help_)
+            parser.add_argument(flag, type=base, default=argparse.SUPPRESS, help=help_)
 
 
-def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace,
-                     **extra) -> ULMFiTConfig:
+def config_from_args(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, **extra
+) -> ULMFiTConfig:
     """Build the config, turning a bad value into a clear usage error before any work."""
-    values = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(ULMFiTConfig)
-              if f.name != "preset"}
+    values = {
+        f.name: getattr(args, f.name, None)
+        for f in dataclasses.fields(ULMFiTConfig)
+        if f.name != "preset"
+    }
     if values.get("unfreeze") is not None:
         values["unfreeze"] = tuple(values["unfreeze"])
     values.update(extra)
@@ -95,5 +133,8 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace,
 
 
 def setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )

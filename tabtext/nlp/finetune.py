@@ -25,25 +25,51 @@ from .data import load_texts, resolve_imdb
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m tabtext.nlp.finetune", description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data", default=None,
-                   help="labeled training data: parquet/CSV file, aclImdb-style folder or "
-                   "hub dataset name (default: IMDB, see above)")
-    p.add_argument("--valid", default=None,
-                   help="labeled validation file (default: a stratified share of --data)")
+        prog="python -m tabtext.nlp.finetune",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        help="labeled training data: parquet/CSV file, aclImdb-style folder or "
+        "hub dataset name (default: IMDB, see above)",
+    )
+    p.add_argument(
+        "--valid",
+        default=None,
+        help="labeled validation file (default: a stratified share of --data)",
+    )
     p.add_argument("--text-col", default="text", help="text column of --data/--valid")
-    p.add_argument("--label-col", default="label", help="label column of --data/--valid")
-    p.add_argument("--out", default=None, help="output directory (default runs/<preset>)")
-    p.add_argument("--pretrained", default=None,
-                   help="directory written by tabtext.nlp.pretrain: start from its LM")
-    p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run in --out from its last checkpoint")
-    p.add_argument("--ensemble", action="store_true",
-                   help="train forward and backward models and average their probabilities")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: auto)")
-    p.add_argument("--cache-dir", default=None,
-                   help="tokenization cache (default $TABTEXT_CACHE or ~/.cache/tabtext)")
+    p.add_argument(
+        "--label-col", default="label", help="label column of --data/--valid"
+    )
+    p.add_argument(
+        "--out", default=None, help="output directory (default runs/<preset>)"
+    )
+    p.add_argument(
+        "--pretrained",
+        default=None,
+        help="directory written by tabtext.nlp.pretrain: start from its LM",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run in --out from its last checkpoint",
+    )
+    p.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="train forward and backward models and average their probabilities",
+    )
+    p.add_argument(
+        "--device", default=None, help="cpu, cuda, cuda:1 ... (default: auto)"
+    )
+    p.add_argument(
+        "--cache-dir",
+        default=None,
+        help="tokenization cache (default $TABTEXT_CACHE or ~/.cache/tabtext)",
+    )
     p.add_argument("--verbose", action="store_true", help="log each phase's results")
     add_config_flags(p)
     return p
@@ -62,18 +88,29 @@ def main(argv: list[str] | None = None) -> dict:
 
     data = resolve_imdb(args.data) if args.data is None else args.data
     train = load_texts(data, args.text_col, args.label_col)
-    valid = load_texts(args.valid, args.text_col, args.label_col) if args.valid else None
+    valid = (
+        load_texts(args.valid, args.text_col, args.label_col) if args.valid else None
+    )
     out = Path(args.out or f"runs/{cfg.preset}")
-    common = dict(pretrained=args.pretrained, resume=args.resume, device=args.device,
-                  cache_dir=args.cache_dir)
+    common = dict(
+        pretrained=args.pretrained,
+        resume=args.resume,
+        device=args.device,
+        cache_dir=args.cache_dir,
+    )
     if not args.ensemble:
         metrics = run_ulmfit(train, valid, cfg, out, **common)
     else:
         import dataclasses
 
         fwd = run_ulmfit(train, valid, cfg, out / "fwd", **common)
-        bwd = run_ulmfit(train, valid, dataclasses.replace(cfg, backwards=True),
-                         out / "bwd", **common)
+        bwd = run_ulmfit(
+            train,
+            valid,
+            dataclasses.replace(cfg, backwards=True),
+            out / "bwd",
+            **common,
+        )
         metrics = _ensemble(out, fwd, bwd)
     _report(metrics, out)
     return metrics
@@ -84,20 +121,30 @@ def _ensemble(out: Path, fwd: dict, bwd: dict) -> dict:
     from .pipeline import ensemble_accuracy
 
     acc = ensemble_accuracy(out / "fwd", out / "bwd")
-    metrics = {"valid_accuracy": acc, "forward": fwd, "backward": bwd,
-               "wall_s": fwd["wall_s"] + bwd["wall_s"]}
+    metrics = {
+        "valid_accuracy": acc,
+        "forward": fwd,
+        "backward": bwd,
+        "wall_s": fwd["wall_s"] + bwd["wall_s"],
+    }
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1))
     return metrics
 
 
 def _report(metrics: dict, out: Path) -> None:
-    lines = [f"validation accuracy {metrics['valid_accuracy']:.4f}  "
-             f"wall time {metrics['wall_s']:.0f}s  -> {out}"]
+    lines = [
+        f"validation accuracy {metrics['valid_accuracy']:.4f}  "
+        f"wall time {metrics['wall_s']:.0f}s  -> {out}"
+    ]
     for name, res in metrics.get("phases", {}).items():
-        extra = ", ".join(f"{k} {v:.4g}" for k, v in res.items()
-                          if k in ("valid_loss", "accuracy", "valid_perplexity",
-                                   "tokens_per_s", "wall_s") and v is not None
-                          and np.isfinite(v))
+        extra = ", ".join(
+            f"{k} {v:.4g}"
+            for k, v in res.items()
+            if k
+            in ("valid_loss", "accuracy", "valid_perplexity", "tokens_per_s", "wall_s")
+            and v is not None
+            and np.isfinite(v)
+        )
         lines.append(f"  {name}: {extra}")
     print("\n".join(lines), file=sys.stdout)
 

@@ -40,17 +40,32 @@ class LMLoader:
     backwards : reverse every document (for a backward language model).
     """
 
-    def __init__(self, ids: np.ndarray, offsets: np.ndarray, batch_size: int = 64,
-                 bptt: int = 70, shuffle: bool = True, variable_bptt: bool = True,
-                 seed: int = 0, rank: int = 0, world_size: int = 1,
-                 backwards: bool = False):
+    def __init__(
+        self,
+        ids: np.ndarray,
+        offsets: np.ndarray,
+        batch_size: int = 64,
+        bptt: int = 70,
+        shuffle: bool = True,
+        variable_bptt: bool = True,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        backwards: bool = False,
+    ):
         if batch_size < 1 or bptt < 2:
-            raise ValueError(f"need batch_size >= 1 and bptt >= 2, got {batch_size}, {bptt}")
+            raise ValueError(
+                f"need batch_size >= 1 and bptt >= 2, got {batch_size}, {bptt}"
+            )
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is outside world_size {world_size}")
         self.ids, self.offsets = ids, np.asarray(offsets, dtype=np.int64)
         self.batch_size, self.bptt = batch_size, bptt
-        self.shuffle, self.variable_bptt, self.backwards = shuffle, variable_bptt, backwards
+        self.shuffle, self.variable_bptt, self.backwards = (
+            shuffle,
+            variable_bptt,
+            backwards,
+        )
         self.rank, self.world_size = rank, world_size
         self.rng = np.random.default_rng(seed)
         n_tokens = int(self.offsets[-1] - self.offsets[0])
@@ -72,10 +87,14 @@ class LMLoader:
         lengths = hi - lo
         starts = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
         pos = starts + np.arange(lengths.sum())
-        if self.backwards:  # the reversed stream = every document reversed, in reverse order
+        if (
+            self.backwards
+        ):  # the reversed stream = every document reversed, in reverse order
             pos = pos[::-1]
         per_rank = self.row_len * self.batch_size
-        return np.asarray(self.ids[pos[self.rank * per_rank:(self.rank + 1) * per_rank]])
+        return np.asarray(
+            self.ids[pos[self.rank * per_rank : (self.rank + 1) * per_rank]]
+        )
 
     def _seq_len(self) -> int:
         if not self.variable_bptt:
@@ -84,7 +103,9 @@ class LMLoader:
         return max(5, int(self.rng.normal(base, 5)))
 
     def __iter__(self):
-        rows = torch.from_numpy(self._stream().astype(np.int64)).view(self.batch_size, -1)
+        rows = torch.from_numpy(self._stream().astype(np.int64)).view(
+            self.batch_size, -1
+        )
         i, n = 0, rows.size(1) - 1
         while i < n:
             seq_len = min(self._seq_len(), n - i)
@@ -124,10 +145,18 @@ class ClassifierLoader:
         ``xxbos``), or None for all — on a CPU the main lever of the classifier's cost.
     """
 
-    def __init__(self, docs: list[np.ndarray], labels: np.ndarray | None,
-                 batch_size: int = 32, shuffle: bool = False, pad_idx: int = 1,
-                 max_tokens: int | None = None, seed: int = 0, rank: int = 0,
-                 world_size: int = 1):
+    def __init__(
+        self,
+        docs: list[np.ndarray],
+        labels: np.ndarray | None,
+        batch_size: int = 32,
+        shuffle: bool = False,
+        pad_idx: int = 1,
+        max_tokens: int | None = None,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
         if labels is not None and len(labels) != len(docs):
             raise ValueError(f"{len(docs)} documents but {len(labels)} labels")
         if len(docs) == 0:
@@ -143,11 +172,15 @@ class ClassifierLoader:
         n = len(self.docs)
         if not self.shuffle:  # longest first: predictable memory, little padding
             order = np.argsort(-self.lengths, kind="stable")
-            return [order[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
+            return [
+                order[i : i + self.batch_size] for i in range(0, n, self.batch_size)
+            ]
         idx = self.rng.permutation(n)
         chunk = self.batch_size * 50
         parts = [idx[i : i + chunk] for i in range(0, n, chunk)]
-        idx = np.concatenate([p[np.argsort(-self.lengths[p], kind="stable")] for p in parts])
+        idx = np.concatenate(
+            [p[np.argsort(-self.lengths[p], kind="stable")] for p in parts]
+        )
         batches = [idx[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
         first = int(np.argmax([self.lengths[b].max() for b in batches]))
         rest = [b for i, b in enumerate(batches) if i != first]

@@ -44,16 +44,29 @@ class TextModel:
     config: ULMFiTConfig
     classes: list
 
-    def numericalize(self, texts: list[str], progress: bool | None = None) -> list[np.ndarray]:
-        corpus = numericalize_corpus(list(texts), self.tokenizer, vocab=self.vocab,
-                                     use_cache=False, progress=progress)
+    def numericalize(
+        self, texts: list[str], progress: bool | None = None
+    ) -> list[np.ndarray]:
+        corpus = numericalize_corpus(
+            list(texts),
+            self.tokenizer,
+            vocab=self.vocab,
+            use_cache=False,
+            progress=progress,
+        )
         return Docs(corpus.ids, corpus.offsets).as_list(self.config.backwards)
 
-    def predict_proba(self, texts: list[str], device: str | None = None,
-                      progress: bool | None = None) -> np.ndarray:
+    def predict_proba(
+        self, texts: list[str], device: str | None = None, progress: bool | None = None
+    ) -> np.ndarray:
         docs = self.numericalize(texts, progress)
-        return predict_docs(self.model, docs, max(64, self.config.clas_bs * 2),
-                            self.config.max_tokens, device)
+        return predict_docs(
+            self.model,
+            docs,
+            max(64, self.config.clas_bs * 2),
+            self.config.max_tokens,
+            device,
+        )
 
 
 def save_text_model(tm: TextModel, path: str | Path) -> Path:
@@ -77,7 +90,10 @@ def save_text_model(tm: TextModel, path: str | Path) -> Path:
 def load_text_model(path: str | Path) -> TextModel:
     """Load a classifier directory (``OUT/model``, or ``OUT`` holding one)."""
     path = Path(path)
-    if not (path / "manifest.json").exists() and (path / "model" / "manifest.json").exists():
+    if (
+        not (path / "manifest.json").exists()
+        and (path / "model" / "manifest.json").exists()
+    ):
         path = path / "model"
     files = read_dir(path, KIND)
     cfg = loads_json(files["config.json"], str(path / "config.json"))
@@ -86,11 +102,16 @@ def load_text_model(path: str | Path) -> TextModel:
         enc = AWDLSTMConfig.from_dict(cfg["encoder"])
         ulm = ULMFiTConfig.from_dict(cfg["ulmfit"])
         tok = Tokenizer(**cfg["tokenizer"])
-        model = TextClassifierModel(enc, int(cfg["n_classes"]), int(cfg["bptt"]),
-                                    cfg["max_len"])
+        model = TextClassifierModel(
+            enc, int(cfg["n_classes"]), int(cfg["bptt"]), cfg["max_len"]
+        )
     except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}/config.json is incomplete or invalid: {e}") from None
-    weights = bytes_to_tensors(files["model.safetensors"], str(path / "model.safetensors"))
+        raise CheckpointError(
+            f"{path}/config.json is incomplete or invalid: {e}"
+        ) from None
+    weights = bytes_to_tensors(
+        files["model.safetensors"], str(path / "model.safetensors")
+    )
     load_model_weights(model, weights, str(path / "model.safetensors"))
     model.eval()
     return TextModel(model, vocab, tok, ulm, list(cfg["classes"]))

@@ -62,7 +62,9 @@ class Split:
     classes: list
 
 
-def make_split(train: TextDataset, valid: TextDataset | None, cfg: ULMFiTConfig) -> Split:
+def make_split(
+    train: TextDataset, valid: TextDataset | None, cfg: ULMFiTConfig
+) -> Split:
     """The validation set: ``valid`` if given, else a stratified seeded share of train."""
     if train.labels is None:
         raise ValueError(f"{train.source}: the classifier needs labels, found none")
@@ -74,11 +76,18 @@ def make_split(train: TextDataset, valid: TextDataset | None, cfg: ULMFiTConfig)
                 f"{valid.source} has classes {valid.classes} but {train.source} has "
                 f"{train.classes}; both files need the same label values"
             )
-        return Split(train.texts, train.labels, valid.texts, valid.labels, train.classes)
+        return Split(
+            train.texts, train.labels, valid.texts, valid.labels, train.classes
+        )
     tr, va = stratified_split(train.labels, cfg.valid_pct, cfg.seed)
     texts = train.texts
-    return Split([texts[i] for i in tr], train.labels[tr], [texts[i] for i in va],
-                 train.labels[va], train.classes)
+    return Split(
+        [texts[i] for i in tr],
+        train.labels[tr],
+        [texts[i] for i in va],
+        train.labels[va],
+        train.classes,
+    )
 
 
 def _subset(n_total: int, n: int | None, seed: int) -> np.ndarray:
@@ -87,10 +96,16 @@ def _subset(n_total: int, n: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_total, n, replace=False))
 
 
-def run_ulmfit(train: TextDataset, valid: TextDataset | None, cfg: ULMFiTConfig,
-               out: str | Path, pretrained: str | Path | None = None,
-               resume: bool = False, device: str | None = None,
-               cache_dir: str | Path | None = None) -> dict:
+def run_ulmfit(
+    train: TextDataset,
+    valid: TextDataset | None,
+    cfg: ULMFiTConfig,
+    out: str | Path,
+    pretrained: str | Path | None = None,
+    resume: bool = False,
+    device: str | None = None,
+    cache_dir: str | Path | None = None,
+) -> dict:
     """Train a ULMFiT classifier; returns the metrics also written to metrics.json."""
     t_start = time.perf_counter()
     run = Run(out, resume)
@@ -98,24 +113,42 @@ def run_ulmfit(train: TextDataset, valid: TextDataset | None, cfg: ULMFiTConfig,
     split = make_split(train, valid, cfg)
     tok = Tokenizer()
     t0 = time.perf_counter()
-    corpus = numericalize_corpus(split.train_texts, tok, min_freq=cfg.min_freq,
-                                 max_vocab=cfg.max_vocab, cache_dir=cache_dir)
-    valid_corpus = numericalize_corpus(split.valid_texts, tok, vocab=corpus.vocab,
-                                       cache_dir=cache_dir)
+    corpus = numericalize_corpus(
+        split.train_texts,
+        tok,
+        min_freq=cfg.min_freq,
+        max_vocab=cfg.max_vocab,
+        cache_dir=cache_dir,
+    )
+    valid_corpus = numericalize_corpus(
+        split.valid_texts, tok, vocab=corpus.vocab, cache_dir=cache_dir
+    )
     t_tok = time.perf_counter() - t0
     vocab = corpus.vocab
     vocab.save(run.out / "vocab.json")
-    metrics = {"preset": cfg.preset, "tokenize_s": round(t_tok, 2),
-               "vocab_size": len(vocab), "n_train": len(split.train_texts),
-               "n_valid": len(split.valid_texts), "phases": {}}
-    encoder = _language_model(run, cfg, corpus, valid_corpus, pretrained, resume,
-                              device, metrics)
-    model = _classifier(run, cfg, corpus, valid_corpus, split, encoder, resume, device,
-                        metrics)
+    metrics = {
+        "preset": cfg.preset,
+        "tokenize_s": round(t_tok, 2),
+        "vocab_size": len(vocab),
+        "n_train": len(split.train_texts),
+        "n_valid": len(split.valid_texts),
+        "phases": {},
+    }
+    encoder = _language_model(
+        run, cfg, corpus, valid_corpus, pretrained, resume, device, metrics
+    )
+    model = _classifier(
+        run, cfg, corpus, valid_corpus, split, encoder, resume, device, metrics
+    )
     text_model = TextModel(model, vocab, tok, cfg, split.classes)
     save_text_model(text_model, run.out / "model")
-    probs = predict_docs(model, Docs(valid_corpus.ids, valid_corpus.offsets)
-                         .as_list(cfg.backwards), cfg.clas_bs * 2, cfg.max_tokens, device)
+    probs = predict_docs(
+        model,
+        Docs(valid_corpus.ids, valid_corpus.offsets).as_list(cfg.backwards),
+        cfg.clas_bs * 2,
+        cfg.max_tokens,
+        device,
+    )
     np.save(run.out / "valid_probs.npy", probs, allow_pickle=False)
     np.save(run.out / "valid_labels.npy", split.valid_labels, allow_pickle=False)
     metrics["valid_accuracy"] = float((probs.argmax(1) == split.valid_labels).mean())
@@ -124,8 +157,16 @@ def run_ulmfit(train: TextDataset, valid: TextDataset | None, cfg: ULMFiTConfig,
     return metrics
 
 
-def _language_model(run: Run, cfg: ULMFiTConfig, corpus, valid_corpus, pretrained,
-                    resume: bool, device, metrics: dict) -> dict[str, torch.Tensor]:
+def _language_model(
+    run: Run,
+    cfg: ULMFiTConfig,
+    corpus,
+    valid_corpus,
+    pretrained,
+    resume: bool,
+    device,
+    metrics: dict,
+) -> dict[str, torch.Tensor]:
     """Stages 1-2: (pre)train and fine-tune the LM; returns the encoder's weights."""
     enc_path = run.out / "encoder.safetensors"
     phases = lm_phases(cfg, pretrained is not None)
@@ -133,18 +174,27 @@ def _language_model(run: Run, cfg: ULMFiTConfig, corpus, valid_corpus, pretraine
         metrics["phases"].update({p.name: run.done(p.name) for p in phases})
         return bytes_to_tensors(enc_path.read_bytes(), str(enc_path))
     vocab = corpus.vocab
-    model = LanguageModel(lm_config(cfg, len(vocab)))
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.seed)
+        model = LanguageModel(lm_config(cfg, len(vocab)))
     if pretrained is not None:
         model.load_state_dict(_pretrained_lm_state(pretrained, model, vocab))
     lm_idx = _subset(len(corpus), cfg.lm_docs, cfg.seed)
-    n_valid = len(valid_corpus) if cfg.lm_docs is None else max(50, int(cfg.lm_docs * cfg.valid_pct))
+    n_valid = (
+        len(valid_corpus)
+        if cfg.lm_docs is None
+        else max(50, int(cfg.lm_docs * cfg.valid_pct))
+    )
     train = Docs.select(corpus.ids, corpus.offsets, lm_idx)
-    valid = Docs.select(valid_corpus.ids, valid_corpus.offsets,
-                        _subset(len(valid_corpus), n_valid, cfg.seed))
+    valid = Docs.select(
+        valid_corpus.ids,
+        valid_corpus.offsets,
+        _subset(len(valid_corpus), n_valid, cfg.seed),
+    )
     learn = lm_learner(model, train, valid, cfg, device)
     for i, phase in enumerate(phases):
         if resume and run.done(phase.name):
-            learn.load(run.ckpt(phase.name), with_opt=False)
+            learn.load(run.ckpt(phase.name))  # weights, optimizer, RNG: exact resume
             metrics["phases"][phase.name] = run.done(phase.name)
             continue
         res = run_phase(learn, phase, run, cfg, i, resume)
@@ -165,15 +215,26 @@ def _pretrained_lm_state(path, model: LanguageModel, vocab: Vocab) -> dict:
     if (path / "model" / "manifest.json").exists():
         path = path / "model"
     files = read_dir(path, LM_KIND)
-    state = bytes_to_tensors(files["model.safetensors"], str(path / "model.safetensors"))
+    state = bytes_to_tensors(
+        files["model.safetensors"], str(path / "model.safetensors")
+    )
     old_itos = json.loads(files["vocab.json"])["itos"]
     state = load_pretrained_embeddings(state, old_itos, vocab.itos)
     load_model_weights(model, state, str(path / "model.safetensors"))
     return state
 
 
-def _classifier(run: Run, cfg: ULMFiTConfig, corpus, valid_corpus, split: Split,
-                encoder: dict, resume: bool, device, metrics: dict) -> TextClassifierModel:
+def _classifier(
+    run: Run,
+    cfg: ULMFiTConfig,
+    corpus,
+    valid_corpus,
+    split: Split,
+    encoder: dict,
+    resume: bool,
+    device,
+    metrics: dict,
+) -> TextClassifierModel:
     """Stage 3: the classifier with gradual unfreezing, discriminative LRs and STLR."""
     idx = np.arange(len(corpus))
     if cfg.max_labels is not None:
@@ -187,14 +248,17 @@ def _classifier(run: Run, cfg: ULMFiTConfig, corpus, valid_corpus, split: Split,
         torch.manual_seed(cfg.seed)
         model = TextClassifierModel(config, len(split.classes), cfg.bptt, cfg.max_len)
     model.load_encoder(encoder)
-    learn = classifier_learner(model, (docs, split.train_labels[idx]),
-                               (vdocs, split.valid_labels), cfg, device)
+    learn = classifier_learner(
+        model, (docs, split.train_labels[idx]), (vdocs, split.valid_labels), cfg, device
+    )
     for i, phase in enumerate(classifier_phases(cfg, learn.n_groups)):
         if resume and run.done(phase.name):
-            learn.load(run.ckpt(phase.name), with_opt=False)
+            learn.load(run.ckpt(phase.name))  # weights, optimizer, RNG: exact resume
             metrics["phases"][phase.name] = run.done(phase.name)
             continue
-        metrics["phases"][phase.name] = run_phase(learn, phase, run, cfg, 10 + i, resume)
+        metrics["phases"][phase.name] = run_phase(
+            learn, phase, run, cfg, 10 + i, resume
+        )
         log.info("%s: %s", phase.name, metrics["phases"][phase.name])
     learn.plot_loss(run.out / "clas_loss.png")
     learn.plot_lr(run.out / "clas_lr.png")
@@ -208,9 +272,15 @@ def ensemble_accuracy(*dirs: str | Path) -> float:
     return float((np.mean(probs, 0).argmax(1) == labels).mean())
 
 
-def pretrain_lm(texts: list[str], cfg: ULMFiTConfig, out: str | Path, resume: bool = False,
-                device: str | None = None, cache_dir: str | Path | None = None,
-                on_epoch=None) -> dict:
+def pretrain_lm(
+    texts: list[str],
+    cfg: ULMFiTConfig,
+    out: str | Path,
+    resume: bool = False,
+    device: str | None = None,
+    cache_dir: str | Path | None = None,
+    on_epoch=None,
+) -> dict:
     """Train a language model on ``texts`` (held-out share for perplexity).
 
     Writes ``out/model`` (safetensors weights + vocab/config JSON), logs and plots.
@@ -224,17 +294,29 @@ def pretrain_lm(texts: list[str], cfg: ULMFiTConfig, out: str | Path, resume: bo
     if cfg.lm_docs is not None:
         train_idx = train_idx[_subset(len(train_idx), cfg.lm_docs, cfg.seed)]
     tok = Tokenizer()
-    corpus = numericalize_corpus([texts[i] for i in train_idx], tok, min_freq=cfg.min_freq,
-                                 max_vocab=cfg.max_vocab, cache_dir=cache_dir)
-    valid_corpus = numericalize_corpus([texts[i] for i in valid_idx], tok,
-                                       vocab=corpus.vocab, cache_dir=cache_dir)
+    corpus = numericalize_corpus(
+        [texts[i] for i in train_idx],
+        tok,
+        min_freq=cfg.min_freq,
+        max_vocab=cfg.max_vocab,
+        cache_dir=cache_dir,
+    )
+    valid_corpus = numericalize_corpus(
+        [texts[i] for i in valid_idx], tok, vocab=corpus.vocab, cache_dir=cache_dir
+    )
     with torch.random.fork_rng():
         torch.manual_seed(cfg.seed)
         model = LanguageModel(lm_config(cfg, len(corpus.vocab)))
-    learn = lm_learner(model, Docs(corpus.ids, corpus.offsets),
-                       Docs(valid_corpus.ids, valid_corpus.offsets), cfg, device)
-    phase = Phase("lm", cfg.lm_epochs, cfg.lm_lr, discriminative=False,
-                  schedule="one_cycle")
+    learn = lm_learner(
+        model,
+        Docs(corpus.ids, corpus.offsets),
+        Docs(valid_corpus.ids, valid_corpus.offsets),
+        cfg,
+        device,
+    )
+    phase = Phase(
+        "lm", cfg.lm_epochs, cfg.lm_lr, discriminative=False, schedule="one_cycle"
+    )
     cbs = [EpochReporter(on_epoch)] if on_epoch is not None else []
     res = run_phase(learn, phase, run, cfg, 0, resume, extra_cbs=cbs)
     save_lm(model, corpus.vocab, tok, run.out / "model")
@@ -242,21 +324,29 @@ def pretrain_lm(texts: list[str], cfg: ULMFiTConfig, out: str | Path, resume: bo
     learn.plot_lr(run.out / "lm_lr.png")
     hist = learn.history
     hist["valid_perplexity"] = np.exp(hist["valid_loss"].clip(upper=50))
-    metrics = {"epochs": hist.to_dict(orient="records"), "tokens_per_s": res["tokens_per_s"],
-               "train_tokens": res["train_tokens"], "vocab_size": len(corpus.vocab),
-               "wall_s": round(time.perf_counter() - t_start, 1)}
+    metrics = {
+        "epochs": hist.to_dict(orient="records"),
+        "tokens_per_s": res["tokens_per_s"],
+        "train_tokens": res["train_tokens"],
+        "vocab_size": len(corpus.vocab),
+        "wall_s": round(time.perf_counter() - t_start, 1),
+    }
     atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=1))
     return metrics
 
 
-def save_lm(model: LanguageModel, vocab: Vocab, tok: Tokenizer, path: str | Path) -> Path:
+def save_lm(
+    model: LanguageModel, vocab: Vocab, tok: Tokenizer, path: str | Path
+) -> Path:
     """A language-model directory: weights, vocabulary, AWD-LSTM and tokenizer config."""
     import dataclasses
 
     config = {"awd_lstm": model.config.to_dict(), "tokenizer": dataclasses.asdict(tok)}
-    files = {"model.safetensors": tensors_to_bytes(model.state_dict()),
-             "config.json": json.dumps(config, indent=1).encode(),
-             "vocab.json": json.dumps({"itos": vocab.itos}, ensure_ascii=False).encode()}
+    files = {
+        "model.safetensors": tensors_to_bytes(model.state_dict()),
+        "config.json": json.dumps(config, indent=1).encode(),
+        "vocab.json": json.dumps({"itos": vocab.itos}, ensure_ascii=False).encode(),
+    }
     return write_dir(path, files, LM_KIND)
 
 
@@ -270,6 +360,8 @@ def load_lm(path: str | Path) -> tuple[LanguageModel, Vocab]:
     files = read_dir(path, LM_KIND)
     cfg = json.loads(files["config.json"])
     model = LanguageModel(AWDLSTMConfig.from_dict(cfg["awd_lstm"]))
-    state = bytes_to_tensors(files["model.safetensors"], str(path / "model.safetensors"))
+    state = bytes_to_tensors(
+        files["model.safetensors"], str(path / "model.safetensors")
+    )
     load_model_weights(model, state, str(path / "model.safetensors"))
     return model.eval(), Vocab(json.loads(files["vocab.json"])["itos"])

@@ -46,6 +46,7 @@ class ULMFiTConfig:
     clas_bs: int = 32
     clas_lr: float = 2e-2
     clas_epochs: int = 1
+    clas_final_lr: float | None = None
     clas_drop_mult: float = 0.5
     max_len: int = 1400
     max_tokens: int | None = None
@@ -58,7 +59,9 @@ class ULMFiTConfig:
 
     def __post_init__(self) -> None:
         if self.preset not in PRESET_NAMES:
-            raise ValueError(f"preset must be one of {PRESET_NAMES}, got {self.preset!r}")
+            raise ValueError(
+                f"preset must be one of {PRESET_NAMES}, got {self.preset!r}"
+            )
         if self.model not in ("small", "paper"):
             raise ValueError(f"model must be 'small' or 'paper', got {self.model!r}")
         if not 0 < self.valid_pct < 1:
@@ -96,18 +99,53 @@ class ULMFiTConfig:
 
 PRESETS: dict[str, dict[str, Any]] = {
     # <= 10 min on 2 CPU cores: small model, small vocabulary, a subset, short reads
-    "quick": dict(model="small", max_vocab=12000, adaptive_softmax=True, lm_docs=3000,
-                  clas_docs=8000, lm_epochs=1, lm_ft_epochs=0, lm_bs=64, clas_bs=32,
-                  max_tokens=200, max_len=200, unfreeze=(1,), clas_epochs=1),
+    "quick": dict(
+        model="small",
+        max_vocab=12000,
+        adaptive_softmax=True,
+        lm_docs=3000,
+        clas_docs=8000,
+        lm_epochs=1,
+        lm_ft_epochs=0,
+        lm_bs=64,
+        clas_bs=32,
+        max_tokens=200,
+        max_len=200,
+        unfreeze=(1,),
+        clas_epochs=1,
+    ),
     # <= 60 min on 2 CPU cores
-    "cpu": dict(model="small", max_vocab=30000, adaptive_softmax=True, lm_docs=None,
-                clas_docs=None, lm_epochs=1, lm_ft_epochs=1, max_tokens=400,
-                max_len=400, unfreeze=(1, 2), clas_epochs=1),
+    "cpu": dict(
+        model="small",
+        max_vocab=30000,
+        adaptive_softmax=True,
+        lm_docs=None,
+        clas_docs=None,
+        lm_epochs=1,
+        lm_ft_epochs=1,
+        max_tokens=400,
+        max_len=400,
+        unfreeze=(1, 2),
+        clas_epochs=1,
+    ),
     # the paper's sizes and schedule, for a GPU
-    "paper": dict(model="paper", max_vocab=60000, adaptive_softmax=False, lm_epochs=10,
-                  lm_lr=1e-2, lm_ft_epochs=10, lm_ft_lr=2e-3, lm_drop_mult=1.0,
-                  clas_drop_mult=1.0, lm_bs=64, clas_bs=64, max_tokens=None,
-                  max_len=1400, unfreeze=(1, 2, 3), clas_epochs=2),
+    "paper": dict(
+        model="paper",
+        max_vocab=60000,
+        adaptive_softmax=False,
+        lm_epochs=10,
+        lm_lr=1e-2,
+        lm_ft_epochs=10,
+        lm_ft_lr=2e-3,
+        lm_drop_mult=1.0,
+        clas_drop_mult=1.0,
+        lm_bs=64,
+        clas_bs=64,
+        max_tokens=None,
+        max_len=1400,
+        unfreeze=(1, 2, 3),
+        clas_epochs=2,
+    ),
 }
 
 

@@ -73,8 +73,14 @@ def lm_config(cfg: ULMFiTConfig, vocab_size: int, task: str = "lm") -> AWDLSTMCo
     if task == "lm" and cfg.adaptive_softmax and vocab_size > 4000:
         cutoffs = (2000, 8000) if vocab_size > 12000 else (2000,)
     drop = cfg.lm_drop_mult if task == "lm" else cfg.clas_drop_mult
-    return preset(cfg.model, vocab_size, task=task, drop_mult=drop,
-                  adaptive_softmax=cutoffs, **sizes)
+    return preset(
+        cfg.model,
+        vocab_size,
+        task=task,
+        drop_mult=drop,
+        adaptive_softmax=cutoffs,
+        **sizes,
+    )
 
 
 class TokenCounter(Callback):
@@ -145,18 +151,33 @@ class Run:
         return int(json.loads(files["learner.json"])["epochs_done"])
 
 
-def run_phase(learn: Learner, phase: Phase, run: Run, cfg: ULMFiTConfig, index: int,
-              resume: bool, extra_cbs: Sequence[Callback] = ()) -> dict:
+def run_phase(
+    learn: Learner,
+    phase: Phase,
+    run: Run,
+    cfg: ULMFiTConfig,
+    index: int,
+    resume: bool,
+    extra_cbs: Sequence[Callback] = (),
+) -> dict:
     """Fit ``phase`` on ``learn`` with STLR, checkpointing every epoch; resumable."""
     if phase.freeze_to is None:
         learn.unfreeze()
     else:
         learn.freeze_to(phase.freeze_to)
     n = learn.n_groups
-    lrs = discriminative_lrs(phase.lr, n, cfg.lr_decay) if phase.discriminative else phase.lr
+    lrs = (
+        discriminative_lrs(phase.lr, n, cfg.lr_decay)
+        if phase.discriminative
+        else phase.lr
+    )
     counter = TokenCounter()
-    cbs = [counter, Checkpoint(run.ckpt(phase.name)),
-           CSVLogger(run.out / f"log_{phase.name}.csv"), *extra_cbs]
+    cbs = [
+        counter,
+        Checkpoint(run.ckpt(phase.name)),
+        CSVLogger(run.out / f"log_{phase.name}.csv"),
+        *extra_cbs,
+    ]
     t0 = time.perf_counter()
     with torch.random.fork_rng(devices=_cuda_devices()), learn.added_cbs(cbs):
         torch.manual_seed(cfg.seed + 1000 * index)
@@ -166,15 +187,21 @@ def run_phase(learn: Learner, phase: Phase, run: Run, cfg: ULMFiTConfig, index: 
             start = learn.resume_epoch
             log.info("phase %s: resuming after epoch %d", phase.name, start)
         if start < phase.epochs and phase.schedule == "one_cycle":
-            learn.fit_one_cycle(phase.epochs, lrs, moms=(0.8, 0.7, 0.8), start_epoch=start)
+            learn.fit_one_cycle(
+                phase.epochs, lrs, moms=(0.8, 0.7, 0.8), start_epoch=start
+            )
         elif start < phase.epochs:
             learn.fit_stlr(phase.epochs, lrs, start_epoch=start)
     hist = learn.history
     last = hist.iloc[-1].to_dict() if len(hist) else {}
     results = {
-        "epochs": phase.epochs, "lr": phase.lr, "wall_s": round(time.perf_counter() - t0, 2),
+        "epochs": phase.epochs,
+        "lr": phase.lr,
+        "wall_s": round(time.perf_counter() - t0, 2),
         "train_tokens": counter.tokens,
-        "tokens_per_s": round(counter.tokens / counter.seconds, 1) if counter.seconds else None,
+        "tokens_per_s": round(counter.tokens / counter.seconds, 1)
+        if counter.seconds
+        else None,
         **{k: float(v) for k, v in last.items() if k not in ("epoch",)},
     }
     run.mark_done(phase.name, results)
@@ -185,38 +212,102 @@ def _cuda_devices() -> list[int]:
     return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
 
 
-def lm_learner(model: LanguageModel, train: Docs, valid: Docs, cfg: ULMFiTConfig,
-               device=None, rank: int = 0, world_size: int = 1) -> Learner:
+def lm_learner(
+    model: LanguageModel,
+    train: Docs,
+    valid: Docs,
+    cfg: ULMFiTConfig,
+    device=None,
+    rank: int = 0,
+    world_size: int = 1,
+) -> Learner:
     """A Learner for the language model on the training and validation streams."""
-    train_dl = LMLoader(train.ids, train.offsets, cfg.lm_bs, cfg.bptt, shuffle=True,
-                        seed=cfg.seed, rank=rank, world_size=world_size,
-                        backwards=cfg.backwards)
-    valid_dl = LMLoader(valid.ids, valid.offsets, min(cfg.lm_bs, max(1, valid.n_tokens // (4 * cfg.bptt))),
-                        cfg.bptt, shuffle=False, variable_bptt=False,
-                        backwards=cfg.backwards)
-    return Learner(model, train_dl, valid_dl, loss_fn=model.loss_fn(), wd=cfg.wd,
-                   callbacks=[BPTTScaleLR(cfg.bptt), GradientClip(cfg.clip)],
-                   opt_func=_adam_lm, device=device, progress=None)
+    train_dl = LMLoader(
+        train.ids,
+        train.offsets,
+        cfg.lm_bs,
+        cfg.bptt,
+        shuffle=True,
+        seed=cfg.seed,
+        rank=rank,
+        world_size=world_size,
+        backwards=cfg.backwards,
+    )
+    valid_dl = LMLoader(
+        valid.ids,
+        valid.offsets,
+        min(cfg.lm_bs, max(1, valid.n_tokens // (4 * cfg.bptt))),
+        cfg.bptt,
+        shuffle=False,
+        variable_bptt=False,
+        backwards=cfg.backwards,
+    )
+    return Learner(
+        model,
+        train_dl,
+        valid_dl,
+        loss_fn=model.loss_fn(),
+        wd=cfg.wd,
+        callbacks=[BPTTScaleLR(cfg.bptt), GradientClip(cfg.clip)],
+        opt_func=_adam_lm,
+        device=device,
+        progress=None,
+    )
 
 
 def _adam_lm(params, lr: float = 1e-3, weight_decay: float = 0.0):
     # fastai's text defaults: Adam with beta1 0.8 (1cycle moms 0.8/0.7 there), beta2 0.99
-    return torch.optim.AdamW(params, lr=lr, betas=(0.8, 0.99), eps=1e-5,
-                             weight_decay=weight_decay, foreach=True)
+    return torch.optim.AdamW(
+        params,
+        lr=lr,
+        betas=(0.8, 0.99),
+        eps=1e-5,
+        weight_decay=weight_decay,
+        foreach=True,
+    )
 
 
-def classifier_learner(model: TextClassifierModel, train: tuple[list, np.ndarray],
-                       valid: tuple[list, np.ndarray], cfg: ULMFiTConfig, device=None,
-                       rank: int = 0, world_size: int = 1) -> Learner:
+def classifier_learner(
+    model: TextClassifierModel,
+    train: tuple[list, np.ndarray],
+    valid: tuple[list, np.ndarray],
+    cfg: ULMFiTConfig,
+    device=None,
+    rank: int = 0,
+    world_size: int = 1,
+) -> Learner:
     pad = model.config.pad_idx
-    train_dl = ClassifierLoader(train[0], train[1], cfg.clas_bs, shuffle=True, pad_idx=pad,
-                                max_tokens=cfg.max_tokens, seed=cfg.seed, rank=rank,
-                                world_size=world_size)
-    valid_dl = ClassifierLoader(valid[0], valid[1], cfg.clas_bs * 2, shuffle=False,
-                                pad_idx=pad, max_tokens=cfg.max_tokens)
-    return Learner(model, train_dl, valid_dl, loss_fn=torch.nn.functional.cross_entropy,
-                   metrics=[accuracy], wd=cfg.wd, callbacks=[GradientClip(cfg.clip)],
-                   opt_func=_adam_lm, device=device, progress=None)
+    train_dl = ClassifierLoader(
+        train[0],
+        train[1],
+        cfg.clas_bs,
+        shuffle=True,
+        pad_idx=pad,
+        max_tokens=cfg.max_tokens,
+        seed=cfg.seed,
+        rank=rank,
+        world_size=world_size,
+    )
+    valid_dl = ClassifierLoader(
+        valid[0],
+        valid[1],
+        cfg.clas_bs * 2,
+        shuffle=False,
+        pad_idx=pad,
+        max_tokens=cfg.max_tokens,
+    )
+    return Learner(
+        model,
+        train_dl,
+        valid_dl,
+        loss_fn=torch.nn.functional.cross_entropy,
+        metrics=[accuracy],
+        wd=cfg.wd,
+        callbacks=[GradientClip(cfg.clip)],
+        opt_func=_adam_lm,
+        device=device,
+        progress=None,
+    )
 
 
 def lm_phases(cfg: ULMFiTConfig, pretrained: bool) -> list[Phase]:
@@ -236,7 +327,8 @@ def classifier_phases(cfg: ULMFiTConfig, n_groups: int) -> list[Phase]:
             break
         phases.append(Phase(f"clas_{k}", 1, cfg.clas_lr / 2 ** (k - 1), freeze_to=-k))
     if cfg.clas_epochs:
-        phases.append(Phase("clas_all", cfg.clas_epochs, cfg.clas_lr / 20, None))
+        final = cfg.clas_final_lr if cfg.clas_final_lr is not None else cfg.clas_lr / 20
+        phases.append(Phase("clas_all", cfg.clas_epochs, final, None))
     return phases
 
 
@@ -256,12 +348,23 @@ def balanced_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(np.array(take[:n]))
 
 
-def predict_docs(model: TextClassifierModel, docs: list[np.ndarray], bs: int,
-                 max_tokens: int | None, device=None,
-                 progress: Callable | None = None) -> np.ndarray:
+def predict_docs(
+    model: TextClassifierModel,
+    docs: list[np.ndarray],
+    bs: int,
+    max_tokens: int | None,
+    device=None,
+    progress: Callable | None = None,
+) -> np.ndarray:
     """Class probabilities for token-id documents, batched longest-first."""
-    dl = ClassifierLoader(docs, None, bs, shuffle=False, pad_idx=model.config.pad_idx,
-                          max_tokens=max_tokens)
+    dl = ClassifierLoader(
+        docs,
+        None,
+        bs,
+        shuffle=False,
+        pad_idx=model.config.pad_idx,
+        max_tokens=max_tokens,
+    )
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(device).eval()
     cuda = device.type == "cuda"

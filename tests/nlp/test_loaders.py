@@ -7,14 +7,18 @@ from tabtext.nlp.loaders import ClassifierLoader, LMLoader
 
 def corpus(n_docs=20, seed=0):
     rng = np.random.default_rng(seed)
-    docs = [rng.integers(2, 50, rng.integers(3, 30)).astype(np.int32) for _ in range(n_docs)]
+    docs = [
+        rng.integers(2, 50, rng.integers(3, 30)).astype(np.int32) for _ in range(n_docs)
+    ]
     offsets = np.concatenate([[0], np.cumsum([len(d) for d in docs])])
     return docs, np.concatenate(docs), offsets
 
 
 def test_lm_batches_are_one_contiguous_stream_per_row():
     docs, ids, offsets = corpus()
-    dl = LMLoader(ids, offsets, batch_size=4, bptt=8, shuffle=False, variable_bptt=False)
+    dl = LMLoader(
+        ids, offsets, batch_size=4, bptt=8, shuffle=False, variable_bptt=False
+    )
     xs, ys = zip(*list(dl))
     x, y = torch.cat(xs, 1), torch.cat(ys, 1)
     assert all(b.shape == (4, 8) for b in xs[:-1])
@@ -57,18 +61,38 @@ def test_lm_state_dict_reproduces_the_next_epoch():
 
 def test_lm_ranks_take_disjoint_contiguous_slices():
     _, ids, offsets = corpus(60)
-    parts = [torch.cat([x for x, _ in LMLoader(ids, offsets, 2, 8, shuffle=False,
-                                               variable_bptt=False, rank=r,
-                                               world_size=2)], 1) for r in (0, 1)]
+    parts = [
+        torch.cat(
+            [
+                x
+                for x, _ in LMLoader(
+                    ids,
+                    offsets,
+                    2,
+                    8,
+                    shuffle=False,
+                    variable_bptt=False,
+                    rank=r,
+                    world_size=2,
+                )
+            ],
+            1,
+        )
+        for r in (0, 1)
+    ]
     row_len = len(ids) // 2 // 2
-    assert torch.equal(parts[0].flatten()[:5], torch.from_numpy(ids[:5].astype(np.int64)))
+    assert torch.equal(
+        parts[0].flatten()[:5], torch.from_numpy(ids[:5].astype(np.int64))
+    )
     assert parts[1][0, 0].item() == ids[2 * row_len]
 
 
 def test_lm_backwards_reverses_the_stream():
     _, ids, offsets = corpus()
     fwd = LMLoader(ids, offsets, 1, 8, shuffle=False, variable_bptt=False)
-    bwd = LMLoader(ids, offsets, 1, 8, shuffle=False, variable_bptt=False, backwards=True)
+    bwd = LMLoader(
+        ids, offsets, 1, 8, shuffle=False, variable_bptt=False, backwards=True
+    )
     assert np.array_equal(bwd._stream(), fwd._stream()[::-1])
 
 
@@ -87,8 +111,11 @@ def test_classifier_batches_pad_right_and_cover_every_doc():
         assert (x[:, : lens.min()] != 1).all()
         for row, lab in zip(x, y):
             n = int((row != 1).sum())
-            match = [i for i, d in enumerate(docs) if len(d) == n and
-                     np.array_equal(d, row[:n].numpy())]
+            match = [
+                i
+                for i, d in enumerate(docs)
+                if len(d) == n and np.array_equal(d, row[:n].numpy())
+            ]
             assert match and labels[match[0]] == lab
             seen.append(match[0])
     assert sorted(seen) == list(range(50))

@@ -1,0 +1,253 @@
+"""End-to-end ULMFiT on a tiny synthetic sentiment corpus (seconds, CPU)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+from sklearn.base import clone
+
+from tabtext.nlp import TextClassifier
+from tabtext.nlp import finetune, predict, pretrain
+
+TINY = [
+    "--emb-sz",
+    "16",
+    "--n-hid",
+    "24",
+    "--n-layers",
+    "2",
+    "--bptt",
+    "12",
+    "--lm-bs",
+    "8",
+    "--clas-bs",
+    "16",
+    "--max-vocab",
+    "200",
+    "--min-freq",
+    "1",
+    "--lm-docs",
+    "all",
+    "--clas-docs",
+    "all",
+    "--max-tokens",
+    "all",
+    "--max-len",
+    "48",
+    "--lm-epochs",
+    "1",
+    "--lm-ft-epochs",
+    "1",
+    "--unfreeze",
+    "1",
+    "2",
+    "--clas-epochs",
+    "3",
+    "--clas-lr",
+    "0.05",
+    "--clas-final-lr",
+    "0.03",
+    "--lm-drop-mult",
+    "0",
+    "--clas-drop-mult",
+    "0",
+    "--lr-decay",
+    "1",
+]
+
+
+def make_texts(n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    pos = "great wonderful superb loved amazing brilliant".split()
+    neg = "awful terrible boring hated bad dull".split()
+    filler = "the movie film was a and it this of plot actor story scene".split()
+    texts, labels = [], []
+    for i in range(n):
+        lab = i % 2
+        words = list(rng.choice(filler, 14)) + list(rng.choice(pos if lab else neg, 3))
+        rng.shuffle(words)
+        texts.append(" ".join(words).capitalize() + ".")
+        labels.append("pos" if lab else "neg")
+    return texts, labels
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "toy.parquet"
+    texts, labels = make_texts()
+    pd.DataFrame({"text": texts, "label": labels}).to_parquet(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(data_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    cache = tmp_path_factory.mktemp("cache")
+    metrics = finetune.main(
+        ["--data", str(data_file), "--out", str(out), "--cache-dir", str(cache), *TINY]
+    )
+    return out, metrics, cache
+
+
+def test_finetune_learns_and_writes_its_outputs(trained):
+    out, metrics, _ = trained
+    assert metrics["valid_accuracy"] >= 0.8
+    assert set(metrics["phases"]) == {"lm", "lm_ft", "clas_1", "clas_2", "clas_all"}
+    assert all(p["tokens_per_s"] > 0 for p in metrics["phases"].values())
+    for name in (
+        "encoder.safetensors",
+        "vocab.json",
+        "config.json",
+        "metrics.json",
+        "log_clas_all.csv",
+        "clas_loss.png",
+        "clas_lr.png",
+        "lm_loss.png",
+        "model/model.safetensors",
+        "model/config.json",
+        "model/vocab.json",
+    ):
+        assert (out / name).exists(), name
+    assert (
+        json.loads((out / "metrics.json").read_text())["valid_accuracy"]
+        == metrics["valid_accuracy"]
+    )
+
+
+def test_encoder_transferred_into_the_classifier(trained):
+    out, _, _ = trained
+    enc = load_file(out / "encoder.safetensors")
+    clas = load_file(out / "model" / "model.safetensors")
+    key = "embed.embedding.weight"
+    assert key in enc and f"sentence_encoder.encoder.{key}" in clas
+    assert enc[key].shape == clas[f"sentence_encoder.encoder.{key}"].shape
+
+
+def test_predict_cli_scores_a_labeled_file(trained, data_file, tmp_path, capsys):
+    out, metrics, _ = trained
+    preds = tmp_path / "preds.csv"
+    res = predict.main([str(out), str(data_file), "--out", str(preds), "--json"])
+    assert 0.8 <= res["accuracy"] <= 1.0
+    frame = pd.read_csv(preds)
+    assert list(frame.columns) == ["predicted", "proba_neg", "proba_pos"]
+    assert np.allclose(frame[["proba_neg", "proba_pos"]].sum(1), 1, atol=1e-5)
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n"] == 240
+
+
+def test_text_classifier_load_predict_save(trained, tmp_path):
+    out, _, _ = trained
+    clf = TextClassifier.load(out)
+    texts = ["Great wonderful superb movie.", "Awful terrible boring film."]
+    assert list(clf.predict(texts)) == ["pos", "neg"]
+    clf.save(tmp_path / "m")
+    again = TextClassifier.load(tmp_path / "m")
+    assert np.array_equal(again.predict_proba(texts), clf.predict_proba(texts))
+    with pytest.raises(TypeError, match="single str"):
+        clf.predict("one text")
+
+
+def test_text_classifier_fit_and_clone(tmp_path):
+    texts, labels = make_texts(120, seed=1)
+    over = dict(
+        emb_sz=16,
+        n_hid=24,
+        n_layers=2,
+        bptt=12,
+        lm_bs=8,
+        clas_bs=16,
+        max_vocab=200,
+        min_freq=1,
+        lm_docs="all",
+        clas_docs="all",
+        max_tokens="all",
+        lm_epochs=1,
+        lm_ft_epochs=0,
+        unfreeze=(1,),
+        clas_epochs=1,
+        clas_drop_mult=0.0,
+    )
+    clf = TextClassifier("quick", overrides=over, work_dir=str(tmp_path))
+    assert clone(clf).get_params() == clf.get_params()
+    clf.fit(texts, labels)
+    assert set(clf.classes_) == {"neg", "pos"}
+    assert clf.predict_proba(texts[:3]).shape == (3, 2)
+    with pytest.raises(ValueError, match="2 classes"):
+        TextClassifier(overrides=over).fit(texts[:4], ["a"] * 4)
+
+
+def test_resume_after_interruption_ends_like_an_uninterrupted_run(
+    data_file, tmp_path, trained, monkeypatch
+):
+    from tabtext.nlp import pipeline, ulmfit
+
+    ref_out, ref_metrics, cache = trained
+    real = ulmfit.run_phase
+
+    def crash_in_clas_2(learn, phase, *args, **kwargs):
+        if phase.name == "clas_2":
+            raise KeyboardInterrupt  # as if killed after clas_1 was checkpointed
+        return real(learn, phase, *args, **kwargs)
+
+    out = tmp_path / "run"
+    args = [
+        "--data",
+        str(data_file),
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(cache),
+        *TINY,
+    ]
+    monkeypatch.setattr(pipeline, "run_phase", crash_in_clas_2)
+    with pytest.raises(KeyboardInterrupt):
+        finetune.main(args)
+    monkeypatch.setattr(pipeline, "run_phase", real)
+    metrics = finetune.main([*args, "--resume"])
+    a = load_file(ref_out / "model" / "model.safetensors")
+    b = load_file(out / "model" / "model.safetensors")
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert metrics["valid_accuracy"] == ref_metrics["valid_accuracy"]
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--bptt", "0"], "bptt"),
+        (["--valid-pct", "2"], "valid_pct"),
+        (["--lm-docs", "many"], "integer or 'all'"),
+        (["--pretrained", "/nonexistent"], "no such directory"),
+    ],
+)
+def test_bad_flags_fail_before_any_work(flags, message, capsys):
+    with pytest.raises(SystemExit):
+        finetune.main(flags)
+    assert message in capsys.readouterr().err
+
+
+def test_pretrain_then_finetune_from_it(data_file, tmp_path, trained):
+    _, _, cache = trained
+    lm_out = tmp_path / "lm"
+    metrics = pretrain.main(
+        [
+            "--data",
+            str(data_file),
+            "--out",
+            str(lm_out),
+            "--epochs",
+            "1",
+            "--bs",
+            "8",
+            "--bptt",
+            "12",
+            "--min-freq",
+            "1",
+            "--cache-dir",
+            str(cache),
+        ]
+    )
+    assert metrics["epochs"][0]["valid_perplexity"] > 1
+    assert (lm_out / "model" / "model.safetensors").exists()
+    assert (lm_out / "log_lm.csv").exists() and (lm_out / "lm_lr.png").exists()
