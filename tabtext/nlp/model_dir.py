@@ -25,9 +25,9 @@ from ..core.io import (
 )
 from .awd_lstm import AWDLSTMConfig
 from .classifier import TextClassifierModel
+from .corpus import numericalize_corpus
 from .recipe import ULMFiTConfig
 from .tokenize import Tokenizer
-from .corpus import numericalize_corpus
 from .ulmfit import Docs, predict_docs
 from .vocab import Vocab
 

@@ -28,8 +28,8 @@ from ..core import (
     Learner,
     accuracy,
 )
-from ..core.io import atomic_write_text, read_dir
 from ..core.checkpoint import KIND as LEARNER_KIND
+from ..core.io import atomic_write_text, read_dir
 from .awd_lstm import AWDLSTMConfig, LanguageModel, preset
 from .classifier import TextClassifierModel
 from .loaders import BPTTScaleLR, ClassifierLoader, LMLoader

@@ -9,8 +9,7 @@ import torch
 from safetensors.torch import load_file
 from sklearn.base import clone
 
-from tabtext.nlp import TextClassifier
-from tabtext.nlp import finetune, predict, pretrain
+from tabtext.nlp import TextClassifier, finetune, predict, pretrain
 
 TINY = [
     "--emb-sz",
