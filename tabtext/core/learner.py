@@ -49,16 +49,14 @@ OptFunc = Callable[..., torch.optim.Optimizer]
 
 
 def adamw(
-    params, lr: float = 1e-3, weight_decay: float = 0.01
+    params,
+    lr: float = 1e-3,
+    weight_decay: float = 0.01,
+    betas: tuple[float, float] = (0.9, 0.99),
 ) -> torch.optim.Optimizer:
-    """The default optimizer: AdamW (decoupled weight decay), betas (0.9, 0.99), eps 1e-5."""
+    """The default optimizer: AdamW (decoupled weight decay), eps 1e-5, foreach."""
     return torch.optim.AdamW(
-        params,
-        lr=lr,
-        betas=(0.9, 0.99),
-        eps=1e-5,
-        weight_decay=weight_decay,
-        foreach=True,
+        params, lr=lr, betas=betas, eps=1e-5, weight_decay=weight_decay, foreach=True
     )
 
 

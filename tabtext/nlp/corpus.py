@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tabtext.core.io import atomic_write_text
 from tabtext.nlp import vocab as vocab_module
 from tabtext.nlp.tokenize import Tokenizer, doc_tokens
-from tabtext.nlp.vocab import Vocab, atomic_write_text
+from tabtext.nlp.vocab import Vocab
 
 __all__ = ["Corpus", "default_cache_dir", "numericalize_corpus"]
 

@@ -10,6 +10,7 @@ killed run resumes from its last completed epoch; each phase runs under its own 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -27,6 +28,7 @@ from ..core import (
     GradientClip,
     Learner,
     accuracy,
+    adamw,
 )
 from ..core.checkpoint import KIND as LEARNER_KIND
 from ..core.io import atomic_write_text, read_dir
@@ -255,16 +257,8 @@ def lm_learner(
     )
 
 
-def _adam_lm(params, lr: float = 1e-3, weight_decay: float = 0.0):
-    # fastai's text defaults: Adam with beta1 0.8 (1cycle moms 0.8/0.7 there), beta2 0.99
-    return torch.optim.AdamW(
-        params,
-        lr=lr,
-        betas=(0.8, 0.99),
-        eps=1e-5,
-        weight_decay=weight_decay,
-        foreach=True,
-    )
+# fastai's text defaults: beta1 0.8 (its 1cycle moms 0.8/0.7/0.8), beta2 0.99
+_adam_lm = functools.partial(adamw, betas=(0.8, 0.99))
 
 
 def classifier_learner(

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
@@ -19,28 +17,13 @@ from types import MappingProxyType
 
 import numpy as np
 
+from tabtext.core.io import atomic_write_text
 from tabtext.nlp.tokenize import PAD, SPECIAL_TOKENS, UNK
 
-__all__ = ["Vocab", "atomic_write_text"]
+__all__ = ["Vocab"]
 
 FORMAT = "tabtext.vocab"
 FORMAT_VERSION = 1
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` via a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Vocab:

@@ -136,3 +136,5 @@ def test_classifier_truncation_and_unlabeled():
     dl = ClassifierLoader(docs, None, batch_size=2, max_tokens=20)
     (x,) = list(dl)
     assert x.shape == (2, 20) and x[0, 0] == 2
+    # the opening and the end of a long document are kept
+    assert x[0, :10].tolist() == list(range(2, 12)) and x[0, 10:].tolist() == list(range(90, 100))
