@@ -19,7 +19,9 @@ class TensorLoader:
         Reshuffle every epoch with the loader's own generator (seeded by ``seed``), so
         the order is reproducible and can be checkpointed (``state_dict``).
     drop_last : bool
-    device : move all tensors there once, up front (pinned memory otherwise on CUDA).
+    device : move all tensors there once, up front.
+    pin_memory : pin each CPU batch (when CUDA is available) so that the learner's
+        non-blocking copies to the GPU overlap with compute.
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class TensorLoader:
             raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
         if device is not None:
             tensors = tuple(t.to(device) for t in tensors)
+        self.pin = pin_memory and device is None and torch.cuda.is_available()
         self.tensors, self.n = tensors, n
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.generator = torch.Generator()
@@ -62,6 +65,8 @@ class TensorLoader:
             else:
                 sel = idx[lo:hi].to(self.tensors[0].device)
                 parts = [t[sel] for t in self.tensors]
+            if self.pin:
+                parts = [p.pin_memory() for p in parts]
             yield _as_batch(parts)
 
     def state_dict(self) -> dict[str, Any]:
