@@ -32,6 +32,7 @@ class TensorLoader:
         drop_last: bool = False,
         seed: int | None = 0,
         device: torch.device | str | None = None,
+        pin_memory: bool = False,
     ):
         if not tensors:
             raise ValueError("TensorLoader needs at least one tensor")
