@@ -8,6 +8,7 @@ training is filled rather than rejected.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, Literal
 
 import numpy as np
@@ -23,6 +24,21 @@ from tabtext.tabular._frame import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+def finite_stat(fn: Any, finite: np.ndarray) -> float:
+    """``fn(finite)`` (mean, median, std) that never overflows to inf.
+
+    Values near the float64 limit (``1e308``) overflow the sums inside ``np.mean`` or
+    the midpoint of ``np.median``; those are recomputed on the values scaled by their
+    largest magnitude, whose statistic is at most 1, then scaled back.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        stat = float(fn(finite))
+        if math.isfinite(stat):
+            return stat
+        scale = float(np.abs(finite).max())
+        return float(fn(finite / scale)) * scale
 
 
 def _numeric_cols(frame: pd.DataFrame, cols: Any) -> list[str]:
@@ -124,8 +140,7 @@ class FillMissing(FrameTransformer):
                 name,
             )
             return 0.0
-        stat = np.median(finite) if self.strategy == "median" else finite.mean()
-        return float(stat)
+        return finite_stat(np.median if self.strategy == "median" else np.mean, finite)
 
     def _indicator_names(self) -> list[str]:
         return [f"{c}_na" for c in self.indicator_cols_]
@@ -188,7 +203,8 @@ class Standardize(FrameTransformer):
     """Scale numeric columns to zero mean and unit variance using training statistics.
 
     Mean and standard deviation (ddof=0) are computed over the finite training
-    values; a constant or empty column gets std 1 so it maps to 0, not NaN.
+    values, without overflow even near the float64 limit; a constant or empty column
+    gets std 1 so it maps to 0, not NaN.
     Missing values stay missing: fill them first (:class:`FillMissing`).
 
     Parameters
@@ -229,15 +245,16 @@ class Standardize(FrameTransformer):
         for name in _numeric_cols(frame, self.cols):
             values = as_float(frame[name], name)
             finite = values[np.isfinite(values)]
-            mean = float(finite.mean()) if finite.size else 0.0
-            std = float(finite.std()) if finite.size else 0.0
+            mean = finite_stat(np.mean, finite) if finite.size else 0.0
+            std = finite_stat(np.std, finite) if finite.size else 0.0
             self.means_[name] = mean
             self.stds_[name] = std if std > 0 else 1.0
         return self
 
     def _scale_column(self, column: pd.Series, name: str) -> np.ndarray:
-        """Standardized float64 values of one column."""
-        return (as_float(column, name) - self.means_[name]) / self.stds_[name]
+        """Standardized float64 values of one column (+/-inf where they overflow)."""
+        with np.errstate(over="ignore"):
+            return (as_float(column, name) - self.means_[name]) / self.stds_[name]
 
     def _output_names(self) -> list[str]:
         return list(self.feature_names_in_)

@@ -57,6 +57,10 @@ __all__ = [
 ]
 
 _ROLES = ("cat_cols", "cont_cols", "date_cols")
+#: Standardized continuous values are clipped to +/- this. No training value can lie
+#: more than sqrt(n_rows) standard deviations from the mean, so only values far
+#: outside the training range are touched; it keeps float32 (and the network) finite.
+CONT_CLIP = 1e4
 
 
 def _role_from_dtype(dtype: Any, name: str) -> str:
@@ -135,7 +139,9 @@ class TabularPreprocessor(FrameTransformer, auto_wrap_output_keys=None):
        ``<col>_na`` categorical column (False/True). New gaps at predict time are
        filled without a new column, so shapes are stable;
     3. categorical columns are coded 1..K, 0 for missing/unseen (:class:`Categorify`);
-    4. continuous columns are standardized (:class:`Standardize`).
+    4. continuous columns are standardized (:class:`Standardize`) and clipped to
+       ``+/-CONT_CLIP`` (1e4) standard deviations, so that an extreme value at
+       predict time (``1e300``) cannot overflow float32 or the network.
 
     Parameters
     ----------
@@ -281,7 +287,8 @@ class TabularPreprocessor(FrameTransformer, auto_wrap_output_keys=None):
             cat_out[:, j] = self.categorify_._encode_column(cats[name], name)
         cont_out = np.empty((n, len(self.cont_names_)), dtype=np.float32)
         for j, name in enumerate(self.cont_names_):
-            cont_out[:, j] = self.standardize_._scale_column(conts[name], name)
+            z = self.standardize_._scale_column(conts[name], name)
+            cont_out[:, j] = np.clip(z, -CONT_CLIP, CONT_CLIP)
         return cat_out, cont_out
 
     def _set_names(self) -> None:

@@ -11,6 +11,8 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from torch import nn
 
+from .numeric import finite_stat
+
 Task = Literal["auto", "classification", "multilabel", "regression"]
 TASKS = ("auto", "classification", "multilabel", "regression")
 
@@ -56,7 +58,15 @@ def as_target_array(y, n_rows: int) -> np.ndarray:
 
 def infer_task(y: np.ndarray, task: Task) -> str:
     """'classification', 'multilabel' or 'regression', from ``task`` or from y."""
-    kind = type_of_target(y)
+    try:
+        with np.errstate(invalid="ignore"):  # its int cast of floats near 1e308
+            kind = type_of_target(y)
+    except TypeError:  # numpy cannot sort labels such as ["a", 0]
+        kinds = sorted({type(v).__name__ for v in y.ravel()})
+        raise TypeError(
+            f"y mixes label types {kinds} that cannot be ordered; make them all str "
+            "or all numbers (e.g. y.astype(str))"
+        ) from None
     if task == "auto_classifier":  # EmbeddingClassifier(task="auto")
         task = "multilabel" if kind == "multilabel-indicator" else "classification"
     elif task not in TASKS:
@@ -120,8 +130,10 @@ class TargetEncoder:
             return cls(task, n_out=y.shape[1])
         yt = _log(y) if log_target else y.astype(np.float64)
         yt = yt.reshape(len(yt), -1)
-        mean = yt.mean(0) if scale else np.zeros(yt.shape[1])
-        std = yt.std(0) if scale else np.ones(yt.shape[1])
+        mean, std = np.zeros(yt.shape[1]), np.ones(yt.shape[1])
+        if scale:  # overflow-safe even for targets near 1e308
+            mean = np.array([finite_stat(np.mean, col) for col in yt.T])
+            std = np.array([finite_stat(np.std, col) for col in yt.T])
         std[std == 0] = 1.0
         return cls(task, mean=mean, std=std, log_target=log_target, n_out=yt.shape[1])
 
@@ -141,8 +153,12 @@ class TargetEncoder:
         if self.task == "multilabel":
             return torch.as_tensor(np.asarray(y, dtype=np.float32))
         yt = _log(y) if self.log_target else y.astype(np.float64)
-        yt = (yt.reshape(len(yt), -1) - self.mean) / self.std
-        return torch.as_tensor(yt, dtype=torch.float32)
+        yt = yt.reshape(len(yt), -1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = (yt - self.mean) / self.std
+            if not np.isfinite(z).all():  # y - mean overflowed: same value, no overflow
+                z = yt / self.std - self.mean / self.std
+        return torch.as_tensor(z, dtype=torch.float32)
 
     def loss(self, y: np.ndarray, class_weight) -> nn.Module:
         if self.task == "regression":
@@ -171,8 +187,13 @@ class TargetEncoder:
             return self.classes[self.proba(out).argmax(1)]
         if self.task == "multilabel":
             return (self.proba(out) > 0.5).astype(np.int64)
-        y = out.double().numpy() * self.std + self.mean
-        y = np.expm1(y) if self.log_target else y
+        with np.errstate(over="ignore"):
+            y = out.double().numpy() * self.std + self.mean
+            y = np.expm1(y) if self.log_target else y
+        # an output beyond float64's range (targets near 1e308, or expm1 of a large
+        # log-prediction) saturates at the largest float instead of becoming inf
+        big = np.finfo(np.float64).max
+        y = np.clip(y, -big, big)
         return y.ravel() if y.shape[1] == 1 else y
 
     def to_dict(self) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -40,6 +42,8 @@ def check_X(est, X, reset: bool) -> pd.DataFrame:
                 )
     elif any(pd.api.types.is_complex_dtype(t) for t in X.dtypes):
         raise ValueError("Complex data not supported; pass real numbers")
+    if isinstance(X, pd.DataFrame):  # before sklearn's check, whose error is obscure
+        _check_unique_names(X.columns, type(est).__name__)
     _check_feature_names(est, X, reset=reset)
     _check_n_features(est, X, reset=reset)
     frame, _ = as_frame(X, type(est).__name__)
@@ -52,3 +56,20 @@ def check_X(est, X, reset: bool) -> pd.DataFrame:
 
 def _named(X) -> bool:
     return isinstance(X, pd.DataFrame)
+
+
+def _check_unique_names(columns: pd.Index, where: str) -> None:
+    names = list(columns)
+    dups = sorted(n for n, k in Counter(str(c) for c in names).items() if k > 1)
+    if dups:
+        raise ValueError(
+            f"{where}: duplicated column names {dups} (after converting names to "
+            "str); give every column a unique name"
+        )
+    equal = [c for c, k in Counter(names).items() if k > 1]  # 0 == False, 1 == 1.0
+    if equal:
+        same = [repr(c) for c in names if c == equal[0]]
+        raise ValueError(
+            f"{where}: the column names {', '.join(same)} are equal in Python, so "
+            "they cannot be told apart; give every column a unique (str) name"
+        )
