@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,37 +194,69 @@ def _load_parquet(path: Path, text_col: str, label_col: str | None) -> TextDatas
 
 def _decode(data: bytes, where: str) -> str:
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a leading byte-order mark is not text
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
+        source = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "latin1"
         raise ValueError(
             f"{where}: bytes {data[err.start : err.start + 4]!r} at byte offset "
             f"{err.start} (line {line}) are not valid UTF-8; re-save the file as "
-            "UTF-8 (e.g. `iconv -f latin1 -t utf-8`)."
+            f"UTF-8 (e.g. `iconv -f {source} -t utf-8`)."
         ) from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:  # a dangling link, no permission, ...
+        raise ValueError(f"{path}: cannot read the file ({err.strerror})") from None
 
 
 def _load_csv(path: Path, text_col: str, label_col: str | None) -> TextDataset:
     import pandas as pd
 
-    content = _decode(path.read_bytes(), str(path))
+    content = _decode(_read_bytes(path), str(path))
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
-        df = pd.read_csv(
-            io.StringIO(content), sep=sep, dtype=str, keep_default_na=False
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        with warnings.catch_warnings():
+            # a row with more fields than the header: pandas would silently turn the
+            # first fields into an index (index_col=None) or drop the extra ones
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(
+                io.StringIO(content),
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                index_col=False,
+            )
+    except (
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        pd.errors.ParserWarning,
+    ) as err:
         raise ValueError(f"{path}: cannot parse as CSV ({err})") from err
     cols = [text_col] + ([label_col] if label_col else [])
     _check_columns(str(path), list(df.columns), cols)
     labels = None
     if label_col:
         raw = df[label_col]
-        as_num = pd.to_numeric(raw, errors="coerce")
-        numeric = not as_num.isna().any() and (as_num == as_num.round()).all()
-        values = as_num.astype("int64") if numeric else raw.replace("", None)
-        labels = values.tolist()
+        labels = _csv_labels(raw).tolist()
     return _finish(df[text_col].tolist(), labels, str(path), text_col, label_col)
+
+
+def _csv_labels(raw: Any) -> Any:
+    """Integer labels as int64 when every value is a whole number, else the strings.
+
+    Only whole numbers that floats hold exactly (below 2**53) count: "inf" or
+    "99999999999999999999999" stay strings instead of failing or wrapping around.
+    """
+    import pandas as pd
+
+    as_num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    whole = np.isfinite(as_num) & (np.abs(as_num) < 2**53)
+    if whole.all() and (as_num == np.round(as_num)).all():
+        return pd.Series(as_num.astype(np.int64))
+    return raw.replace("", None)
 
 
 def _load_folder(
@@ -237,7 +270,7 @@ def _load_folder(
     class_dirs = sorted(
         d
         for d in class_root.iterdir()
-        if d.is_dir() and d.name != "unsup" and any(d.glob("*.txt"))
+        if d.is_dir() and d.name != "unsup" and any(_txt_files(d))
     )
     if not class_dirs:
         raise ValueError(
@@ -246,12 +279,18 @@ def _load_folder(
         )
     texts, names = [], []
     for d in class_dirs:
-        files = sorted(d.glob("*.txt"), key=_file_order)
+        files = sorted(_txt_files(d), key=_file_order)
         for f in files:
-            texts.append(_decode(f.read_bytes(), str(f)))
+            texts.append(_decode(_read_bytes(f), str(f)))
         names += [d.name] * len(files)
     labels = names if label_col else None
     return _finish(texts, labels, str(class_root), text_col, label_col)
+
+
+def _txt_files(folder: Path) -> list[Path]:
+    """The ``*.txt`` entries that are not folders (a dangling link is kept: it fails
+    to read with a message naming it)."""
+    return [f for f in folder.glob("*.txt") if not f.is_dir()]
 
 
 def _file_order(path: Path) -> tuple[int, str]:
@@ -338,7 +377,14 @@ def _encode_labels(
                 "fill or drop unlabelled rows, or pass label_col=None."
             )
     values = [v.item() if isinstance(v, np.generic) else v for v in values]
-    present = set(values)
+    try:
+        present = set(values)
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in values})
+        raise TypeError(
+            f"{where}: labels in column {label_col!r} must be str or int, got "
+            f"{kinds}; convert the column."
+        ) from None
     if classes is None:
         try:
             classes = sorted(present)

@@ -82,6 +82,7 @@ _LITERAL_FIXES = (
 )
 _RE_SPEC = re.compile(r"([/#\\])")
 _RE_WORD = re.compile(r"\w+")
+_RE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @cache
@@ -319,6 +320,13 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
             raise TypeError(
                 f"text {i} is a {type(t).__name__} ({t!r:.60}), expected str; "
                 "convert or drop it before tokenizing."
+            )
+        if not t.isascii() and (bad := _RE_SURROGATE.search(t)):
+            # spaCy hashes UTF-8 bytes, and a lone surrogate has none
+            raise ValueError(
+                f"text {i} holds the lone surrogate {bad.group()!r} at character "
+                f"{bad.start()}, which is not valid Unicode; decode the source with "
+                "errors='replace' or drop that text."
             )
     return texts
 
