@@ -1,0 +1,426 @@
+"""Tabular benchmark: tabtext's EmbeddingModel against HistGradientBoosting and fastai.
+
+Four real datasets from ../shared/data, each with one split and one feature set shared
+by every peer. The validation rows are where the metrics are measured; every peer also
+uses them to keep its best epoch (tabtext, fastai) or to stop boosting (HGB).
+
+- rossmann: last 6 weeks of train.parquet by Date, closed days (Sales == 0) dropped,
+  RMSPE (Kaggle's metric). Features: store metadata, calendar parts, competition age,
+  days since / until each store's last / next holiday, promo and closed day.
+- adult: stratified 20% of train; accuracy and ROC AUC of ``income == ">50K"``.
+- bike: dteday >= 2012-07-01 (last 3 months); RMSLE of ``cnt`` (no casual/registered).
+- amazon: stratified 20%; ROC AUC of ACTION; the 9 ID codes are all categorical.
+
+Peers: tabtext (``EmbeddingRegressor`` / ``EmbeddingClassifier``, one config per
+dataset below), scikit-learn's ``HistGradientBoosting*`` with native categorical
+support and early stopping, and fastai's ``tabular_learner`` (``--fastai-python``, run
+in a subprocess). Regression peers all fit log1p(y). Fit time runs from raw frames to
+a trained model (preprocessing and per-epoch validation included); training rows/s is
+rows x epochs / fit time for the networks, rows / fit time for HGB. The networks run
+``--seeds`` times (Rossmann once) and metrics show mean ± std.
+
+    python benchmarks/tabular.py --fastai-python /tmp/fastai-venv/bin/python
+    python benchmarks/tabular.py --quick --datasets adult bike --models tabtext hgb
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before torch and sklearn load OpenMP: waiting threads sleep instead of spinning.
+# On a shared, busy CPU spinning makes 2 threads several times slower than 1.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.ensemble import HistGradientBoostingClassifier as HGBClassifier
+from sklearn.ensemble import HistGradientBoostingRegressor as HGBRegressor
+from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Timer, data_dir, markdown_table, peer_python, run_peer  # noqa: E402
+
+from tabtext.tabular import EmbeddingClassifier, EmbeddingRegressor  # noqa: E402
+
+COLUMNS = [
+    "dataset", "model", "RMSPE", "RMSLE", "accuracy", "AUC", "fit s", "predict s",
+    "train rows/s", "epochs/iters", "batch size", "seeds",
+]  # fmt: skip
+METRICS = ("RMSPE", "RMSLE", "accuracy", "AUC")
+
+# One config per dataset. FASTAI_Y_RANGE: a sigmoid onto (0, 1.2 x the largest training
+# log-target), the y_range of fastai's Rossmann lesson.
+FASTAI_Y_RANGE = "fastai"
+TABTEXT = {
+    "rossmann": dict(
+        emb_sizes={"DayOfWeek": 4}, layers=(200, 100), ps=(0.0, 0.0), emb_drop=0.1,
+        weight_decay=0.2, epochs=8, lr=1e-2, batch_size=2048,
+    ),
+    "adult": dict(
+        ps=(0.1, 0.1), emb_drop=0.1, weight_decay=0.1, epochs=5, lr=1e-2,
+        batch_size=512,
+    ),
+    "bike": dict(
+        y_range=FASTAI_Y_RANGE, emb_drop=0.1, epochs=20, lr=1e-3, batch_size=64,
+    ),
+    "amazon": dict(ps=(0.3, 0.3), emb_drop=0.3, epochs=5, lr=1e-2, batch_size=256),
+}  # fmt: skip
+HGB = {  # more leaves for Rossmann's 770k rows; scikit-learn's defaults otherwise
+    "rossmann": dict(max_iter=1000, max_leaf_nodes=127),
+    "adult": dict(max_iter=1000),
+    "bike": dict(max_iter=1000),
+    "amazon": dict(max_iter=1000),
+}
+# tabular_learner's defaults (layers [200, 100], bs 64, lr 1e-3, wd 0.01, no dropout),
+# y_range=FASTAI_Y_RANGE for regression; SaveModelCallback keeps the best epoch.
+FASTAI = {
+    "rossmann": dict(epochs=3, lr=1e-3, bs=64),
+    "adult": dict(epochs=5, lr=1e-3, bs=64),
+    "bike": dict(epochs=20, lr=1e-3, bs=64),
+    "amazon": dict(epochs=5, lr=1e-3, bs=64),
+}
+QUICK = {"tabtext": {"epochs": 2}, "hgb": {"max_iter": 50}, "fastai": {"epochs": 1}}
+MAX_SEEDS = {"rossmann": 1}  # one fastai run on Rossmann takes ~10 minutes
+HGB_MAX_CATEGORIES = 255  # HGB's native categorical support takes <= 255 categories
+
+
+# ---- datasets -----------------------------------------------------------------------
+def rmspe(y, pred) -> dict:
+    """Kaggle's Rossmann metric over rows with y > 0."""
+    y, pred = np.asarray(y, float), np.asarray(pred, float)
+    keep = y > 0
+    return {"RMSPE": float(np.sqrt(np.mean(((y[keep] - pred[keep]) / y[keep]) ** 2)))}
+
+
+def rmsle(y, pred) -> dict:
+    pred = np.clip(np.asarray(pred, float), 0, None)
+    return {"RMSLE": float(np.sqrt(np.mean((np.log1p(pred) - np.log1p(y)) ** 2)))}
+
+
+def binary(y, proba) -> dict:
+    return {"accuracy": accuracy_score(y, proba > 0.5), "AUC": roc_auc_score(y, proba)}
+
+
+@dataclass
+class Data:
+    X_train: pd.DataFrame
+    y_train: np.ndarray
+    X_valid: pd.DataFrame
+    y_valid: np.ndarray
+    cats: list[str]
+    conts: list[str]
+    metric: Callable[[np.ndarray, np.ndarray], dict]  # (y, prediction or P(1)) -> {}
+
+    @property
+    def regression(self) -> bool:
+        """Regression targets here are counts: every peer fits log1p(y)."""
+        return self.metric is not binary
+
+
+def _split(train: pd.DataFrame, valid: pd.DataFrame, target, cats, conts, metric):
+    cols = cats + conts
+    y_train, y_valid = train[target].to_numpy(), valid[target].to_numpy()
+    return Data(train[cols], y_train, valid[cols], y_valid, cats, conts, metric)
+
+
+def fastai_y_range(d: Data) -> list[float] | None:
+    """fastai's Rossmann recipe: a sigmoid onto (0, 1.2 x the largest log-target)."""
+    return [0.0, 1.2 * float(np.log1p(d.y_train.max()))] if d.regression else None
+
+
+def rossmann_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """Calendar parts, competition age, and per store the days since the last / until
+    the next state holiday, school holiday, promo and closed day (clipped to 30).
+
+    Promos, holidays and opening days are planned ahead (Kaggle's test file has them),
+    so looking forward uses no future sales.
+    """
+    t = frame.sort_values(["Store", "Date"], ignore_index=True)
+    date = t["Date"]
+    t["Year"], t["Month"], t["Day"] = date.dt.year, date.dt.month, date.dt.day
+    t["Week"] = date.dt.isocalendar().week.astype("int64")
+    parts = {"year": t["CompetitionOpenSinceYear"], "day": 15}
+    parts["month"] = t["CompetitionOpenSinceMonth"]
+    since = pd.to_datetime(parts, errors="coerce")
+    t["CompetitionMonthsOpen"] = ((date - since).dt.days / 30).clip(-24, 240)
+    flags = {
+        "StateHoliday": t["StateHoliday"] != "0",
+        "SchoolHoliday": t["SchoolHoliday"] == 1,
+        "Promo": t["Promo"] == 1,
+        "Closed": t["Open"] == 0,
+    }
+    for event, flag in flags.items():
+        hits = date.where(flag).groupby(t["Store"])
+        t[f"After{event}"] = (date - hits.ffill()).dt.days.clip(0, 30).fillna(30)
+        t[f"Before{event}"] = (hits.bfill() - date).dt.days.clip(0, 30).fillna(30)
+    return t
+
+
+ROSSMANN_CATS = [
+    "Store", "DayOfWeek", "StateHoliday", "SchoolHoliday", "Promo", "StoreType",
+    "Assortment", "Promo2", "PromoInterval", "CompetitionOpenSinceYear",
+    "CompetitionOpenSinceMonth", "Promo2SinceYear", "Promo2SinceWeek", "Year", "Month",
+    "Day", "Week",
+]  # fmt: skip
+ROSSMANN_CONTS = ["CompetitionDistance", "CompetitionMonthsOpen"] + [
+    f"{when}{event}"
+    for event in ("StateHoliday", "SchoolHoliday", "Promo", "Closed")
+    for when in ("After", "Before")
+]
+
+
+def load_rossmann(quick: bool = False) -> Data:
+    root = data_dir() / "rossmann"
+    frame = pd.read_parquet(root / "train.parquet")
+    if quick:  # every 10th store keeps the time structure
+        frame = frame[frame["Store"] % 10 == 1]
+    frame = frame.merge(pd.read_parquet(root / "store.parquet"), on="Store", how="left")
+    t = rossmann_features(frame)
+    valid = t["Date"] > t["Date"].max() - pd.Timedelta(weeks=6)
+    sold = t["Sales"] > 0  # closed days sell nothing: dropped, and RMSPE skips them
+    train, valid = t[~valid & sold], t[valid & sold]
+    return _split(train, valid, "Sales", ROSSMANN_CATS, ROSSMANN_CONTS, rmspe)
+
+
+def _stratified(frame: pd.DataFrame, target: str, cats, conts, quick: bool) -> Data:
+    if quick:
+        frame = frame.sample(frac=0.3, random_state=0)
+    train, valid = train_test_split(
+        frame, test_size=0.2, stratify=frame[target], random_state=0
+    )
+    return _split(train, valid, target, cats, conts, binary)
+
+
+def load_adult(quick: bool = False) -> Data:
+    frame = pd.read_parquet(data_dir() / "adult" / "train.parquet")
+    frame["income"] = (frame["income"] == ">50K").astype(np.int64)
+    conts = ["age", "fnlwgt", "education-num", "capital-gain", "capital-loss"]
+    conts.append("hours-per-week")
+    cats = [c for c in frame.columns if c not in [*conts, "income"]]
+    return _stratified(frame, "income", cats, conts, quick)
+
+
+def load_amazon(quick: bool = False) -> Data:
+    frame = pd.read_parquet(data_dir() / "amazon_employee_access" / "train.parquet")
+    cats = [c for c in frame.columns if c != "ACTION"]
+    return _stratified(frame, "ACTION", cats, [], quick)
+
+
+def load_bike(quick: bool = False) -> Data:
+    frame = pd.read_parquet(data_dir() / "bike_sharing" / "train.parquet")
+    if quick:
+        frame = frame[frame["dteday"] >= "2012-01-01"]
+    valid = frame["dteday"] >= "2012-07-01"
+    cats = ["season", "yr", "mnth", "hr", "holiday", "weekday", "workingday"]
+    cats.append("weathersit")
+    conts = ["temp", "atemp", "hum", "windspeed"]
+    return _split(frame[~valid], frame[valid], "cnt", cats, conts, rmsle)
+
+
+DATASETS: dict[str, Callable[..., Data]] = {
+    "rossmann": load_rossmann,
+    "adult": load_adult,
+    "bike": load_bike,
+    "amazon": load_amazon,
+}
+
+
+# ---- peers ---------------------------------------------------------------------------
+def _report(d: Data, pred, fit_s: float, predict_s: float, rows: int, n: int) -> dict:
+    """Metrics on the validation rows, times, and rows seen in training per second."""
+    return {
+        **d.metric(d.y_valid, pred),
+        "fit s": fit_s,
+        "predict s": predict_s,
+        "train rows/s": round(rows / fit_s),
+        "epochs/iters": n,
+    }
+
+
+def run_tabtext(d: Data, cfg: dict, seed: int = 0) -> dict:
+    if cfg.get("y_range") == FASTAI_Y_RANGE:
+        cfg = {**cfg, "y_range": tuple(fastai_y_range(d))}
+    cls = EmbeddingRegressor if d.regression else EmbeddingClassifier
+    est = cls(cat_cols=d.cats, cont_cols=d.conts, log_target=d.regression,
+              n_iter_no_change=None, random_state=seed, device="cpu",
+              **cfg)  # fmt: skip
+    with Timer() as fit:
+        est.fit(d.X_train, d.y_train, eval_set=(d.X_valid, d.y_valid))
+    with Timer() as predict:
+        if d.regression:
+            pred = est.predict(d.X_valid)
+        else:
+            pred = est.predict_proba(d.X_valid)[:, 1]
+    epochs = len(est.history_)
+    rows = len(d.X_train) * epochs
+    out = _report(d, pred, fit.seconds, predict.seconds, rows, epochs)
+    return {**out, "batch size": cfg["batch_size"]}
+
+
+def hgb_dtypes(d: Data) -> dict[str, pd.CategoricalDtype]:
+    """Categories of each categorical column, from the training rows.
+
+    A column with more categories than HGB takes keeps its 254 most frequent ones;
+    the others become missing, which HGB routes like one more category.
+    """
+    dtypes = {}
+    for c in d.cats:
+        keep = d.X_train[c].value_counts().index[: HGB_MAX_CATEGORIES - 1]
+        dtypes[c] = pd.CategoricalDtype(keep.sort_values())
+    return dtypes
+
+
+def as_hgb_frame(X: pd.DataFrame, dtypes: dict) -> pd.DataFrame:
+    X = X.copy()
+    for c, dtype in dtypes.items():
+        X[c] = X[c].where(X[c].isin(dtype.categories)).astype(dtype)
+    return X
+
+
+def run_hgb(d: Data, cfg: dict) -> dict:
+    est = (HGBRegressor if d.regression else HGBClassifier)(**cfg)
+    est.set_params(categorical_features="from_dtype", early_stopping=True)
+    est.set_params(random_state=0)
+    y_tr, y_va = d.y_train, d.y_valid
+    if d.regression:
+        y_tr, y_va = np.log1p(y_tr), np.log1p(y_va)
+    with Timer() as fit:
+        dtypes = hgb_dtypes(d)
+        train, valid = as_hgb_frame(d.X_train, dtypes), as_hgb_frame(d.X_valid, dtypes)
+        est.fit(train, y_tr, X_val=valid, y_val=y_va)
+    with Timer() as predict:
+        valid = as_hgb_frame(d.X_valid, dtypes)
+        pred = est.predict(valid) if d.regression else est.predict_proba(valid)[:, 1]
+    pred = np.expm1(pred) if d.regression else pred
+    return _report(d, pred, fit.seconds, predict.seconds, len(train), est.n_iter_)
+
+
+FASTAI_SCRIPT = r"""
+import json, os, time, warnings
+import numpy as np, pandas as pd, torch
+from fastai.tabular.all import (Categorify, CategoryBlock, FillMissing, Normalize,
+    RegressionBlock, SaveModelCallback, TabularPandas, set_seed, tabular_learner)
+warnings.filterwarnings("ignore")
+a = json.loads(os.environ["PEER_ARGS"])
+torch.set_num_threads(a["threads"])
+set_seed(a["seed"])
+train, valid = pd.read_parquet(a["train"]), pd.read_parquet(a["valid"])
+t0 = time.perf_counter()
+df = pd.concat([train, valid], ignore_index=True)
+splits = (list(range(len(train))), list(range(len(train), len(df))))
+block = RegressionBlock() if a["regression"] else CategoryBlock()
+to = TabularPandas(df, procs=[Categorify, FillMissing, Normalize], splits=splits,
+                   cat_names=a["cats"], cont_names=a["conts"], y_names="target",
+                   y_block=block)
+dls = to.dataloaders(bs=a["bs"], device=torch.device("cpu"))
+learn = tabular_learner(dls, layers=[200, 100], y_range=a["y_range"], path=a["dir"],
+                        cbs=[SaveModelCallback(monitor="valid_loss", fname="best")])
+with learn.no_bar(), learn.no_logging():
+    learn.fit_one_cycle(a["epochs"], a["lr"])
+fit = time.perf_counter() - t0
+t1 = time.perf_counter()
+preds, _ = learn.get_preds(dl=learn.dls.test_dl(valid))
+pred_s = time.perf_counter() - t1
+preds = preds[:, 0] if a["regression"] else preds[:, 1]
+np.save(a["out"], preds.float().numpy())
+print(json.dumps({"fit_s": fit, "predict_s": pred_s, "epochs": a["epochs"]}))
+"""
+
+
+def run_fastai(d: Data, cfg: dict, python: str, threads: int, seed: int = 0):
+    """fastai in a subprocess; the frames travel as parquet files in a temp dir."""
+    with tempfile.TemporaryDirectory(prefix="tabtext-bench-") as tmp:
+        args = dict(cfg, cats=d.cats, conts=d.conts, regression=d.regression,
+                    y_range=fastai_y_range(d), threads=threads, seed=seed, dir=tmp,
+                    out=str(Path(tmp) / "preds.npy"))  # fmt: skip
+        parts = {"train": (d.X_train, d.y_train), "valid": (d.X_valid, d.y_valid)}
+        for part, (X, y) in parts.items():
+            args[part] = str(Path(tmp) / f"{part}.parquet")
+            X.assign(target=np.log1p(y) if d.regression else y).to_parquet(args[part])
+        res = run_peer(python, FASTAI_SCRIPT, args, timeout=7200)
+        if res is None:
+            return None
+        pred = np.load(args["out"]).astype(np.float64)
+    pred = np.expm1(pred) if d.regression else pred
+    rows = len(d.X_train) * res["epochs"]
+    out = _report(d, pred, res["fit_s"], res["predict_s"], rows, res["epochs"])
+    return {**out, "batch size": cfg["bs"]}
+
+
+# ---- main -----------------------------------------------------------------------------
+def run_model(model: str, name: str, d: Data, args, fastai: str | None) -> list[dict]:
+    """One peer on one dataset with that dataset's config (shortened by --quick),
+    once per seed; HGB (deterministic here) once."""
+    cfg = dict({"tabtext": TABTEXT, "hgb": HGB, "fastai": FASTAI}[model][name])
+    if args.quick:
+        cfg.update(QUICK[model])
+    if model == "hgb":
+        return [run_hgb(d, cfg)]
+    seeds = range(min(args.seeds, MAX_SEEDS.get(name, args.seeds)))
+    if model == "tabtext":
+        return [run_tabtext(d, cfg, seed) for seed in seeds]
+    if fastai is None:
+        return []
+    runs = [run_fastai(d, cfg, fastai, args.threads, seed) for seed in seeds]
+    return [r for r in runs if r is not None]
+
+
+def summarize(runs: list[dict]) -> dict:
+    """Metrics as mean ± std over seeds, times and rates as means."""
+    out = {}
+    for key in runs[0]:
+        values = [r[key] for r in runs]
+        if key in METRICS:
+            spread = f" ± {np.std(values):.4f}" if len(runs) > 1 else ""
+            out[key] = f"{np.mean(values):.4f}{spread}"
+        else:
+            out[key] = type(values[0])(np.mean(values))
+    return {**out, "seeds": len(runs)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--datasets", nargs="+", choices=list(DATASETS),
+                    default=list(DATASETS))  # fmt: skip
+    ap.add_argument("--models", nargs="+", choices=["tabtext", "hgb", "fastai"],
+                    default=["tabtext", "hgb", "fastai"])  # fmt: skip
+    ap.add_argument("--quick", action="store_true", help="small subsets, few epochs")
+    ap.add_argument("--seeds", type=int, default=3,
+                    help="runs per network (seeds 0..N-1); Rossmann: 1")  # fmt: skip
+    ap.add_argument("--threads", type=int, default=2,
+                    help="torch and OpenMP threads, for every peer")  # fmt: skip
+    ap.add_argument("--fastai-python", default=None, help="python of a fastai venv")
+    ap.add_argument("--out", default=None, help="also write the table to this file")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    fastai = peer_python(args.fastai_python) if "fastai" in args.models else None
+    rows = []
+    for name in args.datasets:
+        d = DATASETS[name](quick=args.quick)
+        sizes = f"{len(d.X_train):,} train / {len(d.X_valid):,} valid rows"
+        print(f"{name}: {sizes}, {len(d.cats)} categorical + {len(d.conts)} continuous",
+              file=sys.stderr)  # fmt: skip
+        for model in args.models:
+            with threadpool_limits(args.threads):
+                runs = run_model(model, name, d, args, fastai)
+            print(name, model, runs, file=sys.stderr)
+            if runs:
+                rows.append({"dataset": name, "model": model, **summarize(runs)})
+    table = markdown_table(rows, COLUMNS)
+    print(table)
+    if args.out:
+        Path(args.out).write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
