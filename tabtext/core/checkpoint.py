@@ -154,31 +154,49 @@ def load_model_weights(
 
 
 def load_learner(learn, path: str | Path, with_opt: bool = True) -> None:
-    files = read_dir(path, KIND)
     where = Path(path)
+    files = read_dir(
+        path, KIND, required=("learner.json", "model.safetensors", "rng.safetensors")
+    )
     state = loads_json(files["learner.json"], str(where / "learner.json"))
     weights = bytes_to_tensors(
         files["model.safetensors"], str(where / "model.safetensors")
     )
-    load_model_weights(learn.model, weights, str(where / "model.safetensors"))
-    learn.freeze_to(int(state.get("n_frozen", 0)))
-    if with_opt and "optimizer" in state:
-        opt_t = bytes_to_tensors(
-            files["optimizer.safetensors"], str(where / "optimizer")
-        )
-        try:
-            learn.opt.load_state_dict(optimizer_from_files(state["optimizer"], opt_t))
-        except (ValueError, KeyError) as e:
-            raise CheckpointError(
-                f"{where}: optimizer state does not fit: {e}"
-            ) from None
-    for key, cb in zip(_callback_keys(learn.callbacks), learn.callbacks):
-        if key in state["callbacks"]:
-            cb.load_state_dict(state["callbacks"][key])
-    if "train_dl" in state and callable(
-        getattr(learn.train_dl, "load_state_dict", None)
-    ):
-        learn.train_dl.load_state_dict(state["train_dl"])
     rng_t = bytes_to_tensors(files["rng.safetensors"], str(where / "rng.safetensors"))
-    set_rng_state(state["rng"], rng_t)
-    learn.resume_epoch = int(state.get("epochs_done", 0))
+    opt_t = None
+    if with_opt and isinstance(state, dict) and "optimizer" in state:
+        name = "optimizer.safetensors"
+        if name not in files:
+            raise CheckpointError(f"{where / name} is missing; re-save the checkpoint")
+        opt_t = bytes_to_tensors(files[name], str(where / name))
+    try:  # check the JSON before anything of the learner changes
+        n_frozen = int(state.get("n_frozen", 0))
+        epochs_done = int(state.get("epochs_done", 0))
+        cb_states, rng_js = dict(state["callbacks"]), state["rng"]
+        opt_sd = (
+            None if opt_t is None else optimizer_from_files(state["optimizer"], opt_t)
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CheckpointError(
+            f"{where / 'learner.json'} is incomplete or invalid "
+            f"({type(e).__name__}: {e}); re-save the checkpoint"
+        ) from None
+    load_model_weights(learn.model, weights, str(where / "model.safetensors"))
+    try:
+        learn.freeze_to(n_frozen)
+        if opt_sd is not None:
+            learn.opt.load_state_dict(opt_sd)
+        for key, cb in zip(_callback_keys(learn.callbacks), learn.callbacks):
+            if key in cb_states:
+                cb.load_state_dict(cb_states[key])
+        if "train_dl" in state and callable(
+            getattr(learn.train_dl, "load_state_dict", None)
+        ):
+            learn.train_dl.load_state_dict(state["train_dl"])
+        set_rng_state(rng_js, rng_t)
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise CheckpointError(
+            f"{where}: the saved optimizer, callback, loader or RNG state does not fit "
+            f"this learner ({type(e).__name__}: {e})"
+        ) from None
+    learn.resume_epoch = epochs_done

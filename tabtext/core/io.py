@@ -25,6 +25,11 @@ from safetensors.torch import save as st_save
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+#: Suffixes of pickle-based formats (torch.save, pickle, joblib): refused in a model
+#: directory, since unpickling can run arbitrary code.
+PICKLE_SUFFIXES = frozenset(
+    {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib", ".dill"}
+)
 
 
 class CheckpointError(ValueError):
@@ -130,14 +135,21 @@ def _recover(path: Path) -> Path:
     return olds[-1] if olds else path
 
 
-def read_dir(path: str | Path, kind: str | None = None) -> dict[str, bytes]:
+def read_dir(
+    path: str | Path, kind: str | None = None, required: tuple[str, ...] = ()
+) -> dict[str, bytes]:
     """Read and verify a directory written by :func:`write_dir`; never unpickles.
+
+    ``required`` names the files the caller needs; each must be listed in the
+    manifest. A pickle-based file (``*.pt``, ``*.pkl``, ... or pickle/zip content)
+    anywhere in the directory, listed or not, makes the whole directory refused:
+    tabtext never writes one, so it is a sign of tampering or of a foreign model.
 
     Raises
     ------
     CheckpointError
-        If the directory or a file is missing, a checksum does not match, or the format
-        version is newer than this tabtext understands.
+        If the directory or a file is missing, a checksum does not match, the format
+        version is newer than this tabtext understands, or a pickle file is present.
     """
     path = _recover(Path(path))
     mpath = path / MANIFEST
@@ -161,12 +173,22 @@ def read_dir(path: str | Path, kind: str | None = None) -> dict[str, bytes]:
         raise CheckpointError(
             f"{path} holds a {manifest.get('kind')!r}, expected {kind!r}"
         )
+    if not isinstance(files, dict):
+        raise CheckpointError(f"{mpath} is corrupted (no file list); re-save the model")
+    _refuse_pickles(path, files)
+    for name in required:
+        if name not in files:
+            raise CheckpointError(
+                f"{path / name} is missing: {MANIFEST} does not list it; re-save the "
+                "model or checkpoint"
+            )
     out = {}
     for name, info in files.items():
         fpath = path / name
-        if not fpath.is_file():
+        if Path(name).name != name or not fpath.is_file():  # "../x" stays outside
             raise CheckpointError(f"{fpath} is listed in {MANIFEST} but missing")
         data = fpath.read_bytes()
+        info = info if isinstance(info, dict) else {}
         if hashlib.sha256(data).hexdigest() != info.get("sha256"):
             raise CheckpointError(
                 f"{fpath} is corrupted or truncated (checksum mismatch, {len(data)} bytes, "
@@ -174,6 +196,32 @@ def read_dir(path: str | Path, kind: str | None = None) -> dict[str, bytes]:
             )
         out[name] = data
     return out
+
+
+def _refuse_pickles(path: Path, listed: dict) -> None:
+    for f in sorted(path.iterdir()):
+        if f.suffix in (".json", ".safetensors") or not f.is_file():
+            continue  # those are parsed by strict parsers, never unpickled
+        if f.suffix.lower() in PICKLE_SUFFIXES or _pickle_magic(f):
+            where = "listed in" if f.name in listed else "not part of"
+            raise CheckpointError(
+                f"{f} looks like a pickle file (torch.save, pickle.dump) and is "
+                f"{where} {MANIFEST}; tabtext never loads pickle, since unpickling "
+                "can run arbitrary code. Remove the file if you trust this "
+                "directory, else discard the directory."
+            )
+
+
+def _pickle_magic(path: Path) -> bool:
+    """Pickle protocol 2-5 opcode or a zip (torch.save) at the start of the file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:  # unreadable: tabtext will not read it either
+        return False
+    return (
+        head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
+    ) or (head == b"PK\x03\x04")
 
 
 def loads_json(data: bytes, where: str) -> Any:

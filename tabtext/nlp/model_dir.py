@@ -95,23 +95,30 @@ def load_text_model(path: str | Path) -> TextModel:
         and (path / "model" / "manifest.json").exists()
     ):
         path = path / "model"
-    files = read_dir(path, KIND)
+    files = read_dir(
+        path, KIND, required=("config.json", "vocab.json", "model.safetensors")
+    )
     cfg = loads_json(files["config.json"], str(path / "config.json"))
+    itos = loads_json(files["vocab.json"], str(path / "vocab.json"))
     try:
-        vocab = Vocab(loads_json(files["vocab.json"], str(path / "vocab.json"))["itos"])
+        vocab = Vocab(itos["itos"])
+        classes = list(cfg["classes"])
         enc = AWDLSTMConfig.from_dict(cfg["encoder"])
         ulm = ULMFiTConfig.from_dict(cfg["ulmfit"])
         tok = Tokenizer(**cfg["tokenizer"])
         model = TextClassifierModel(
             enc, int(cfg["n_classes"]), int(cfg["bptt"]), cfg["max_len"]
         )
-    except (KeyError, TypeError, ValueError) as e:
+        if len(classes) != int(cfg["n_classes"]):
+            raise ValueError(f"{len(classes)} classes but n_classes={cfg['n_classes']}")
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise CheckpointError(
-            f"{path}/config.json is incomplete or invalid: {e}"
+            f"{path}/config.json or vocab.json is incomplete or invalid "
+            f"({type(e).__name__}: {e}); re-save the model"
         ) from None
     weights = bytes_to_tensors(
         files["model.safetensors"], str(path / "model.safetensors")
     )
     load_model_weights(model, weights, str(path / "model.safetensors"))
     model.eval()
-    return TextModel(model, vocab, tok, ulm, list(cfg["classes"]))
+    return TextModel(model, vocab, tok, ulm, classes)

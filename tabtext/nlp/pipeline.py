@@ -18,9 +18,11 @@ import torch
 
 from ..core.checkpoint import load_model_weights
 from ..core.io import (
+    CheckpointError,
     atomic_write_bytes,
     atomic_write_text,
     bytes_to_tensors,
+    loads_json,
     read_dir,
     tensors_to_bytes,
     write_dir,
@@ -51,6 +53,7 @@ from .vocab import Vocab
 
 log = logging.getLogger(__name__)
 LM_KIND = "tabtext.LanguageModel"
+LM_FILES = ("model.safetensors", "config.json", "vocab.json")
 
 
 @dataclass
@@ -214,11 +217,11 @@ def _pretrained_lm_state(path, model: LanguageModel, vocab: Vocab) -> dict:
     path = Path(path)
     if (path / "model" / "manifest.json").exists():
         path = path / "model"
-    files = read_dir(path, LM_KIND)
+    files = read_dir(path, LM_KIND, required=LM_FILES)
     state = bytes_to_tensors(
         files["model.safetensors"], str(path / "model.safetensors")
     )
-    old_itos = json.loads(files["vocab.json"])["itos"]
+    old_itos = _lm_json(files, path, "vocab.json", "itos")
     state = load_pretrained_embeddings(state, old_itos, vocab.itos)
     load_model_weights(model, state, str(path / "model.safetensors"))
     return state
@@ -357,11 +360,29 @@ def load_lm(path: str | Path) -> tuple[LanguageModel, Vocab]:
     path = Path(path)
     if (path / "model" / "manifest.json").exists():
         path = path / "model"
-    files = read_dir(path, LM_KIND)
-    cfg = json.loads(files["config.json"])
-    model = LanguageModel(AWDLSTMConfig.from_dict(cfg["awd_lstm"]))
+    files = read_dir(path, LM_KIND, required=LM_FILES)
+    try:
+        config = AWDLSTMConfig.from_dict(
+            _lm_json(files, path, "config.json", "awd_lstm")
+        )
+        model = LanguageModel(config)
+        vocab = Vocab(_lm_json(files, path, "vocab.json", "itos"))
+    except (TypeError, ValueError, AttributeError) as e:
+        if isinstance(e, CheckpointError):
+            raise
+        raise CheckpointError(
+            f"{path}/config.json or vocab.json is invalid ({type(e).__name__}: {e})"
+        ) from None
     state = bytes_to_tensors(
         files["model.safetensors"], str(path / "model.safetensors")
     )
     load_model_weights(model, state, str(path / "model.safetensors"))
-    return model.eval(), Vocab(json.loads(files["vocab.json"])["itos"])
+    return model.eval(), vocab
+
+
+def _lm_json(files: dict[str, bytes], path: Path, name: str, key: str):
+    """``files[name][key]`` parsed as JSON, or a CheckpointError naming the file."""
+    obj = loads_json(files[name], str(path / name))
+    if not isinstance(obj, dict) or key not in obj:
+        raise CheckpointError(f"{path / name} has no {key!r} entry; re-save the model")
+    return obj[key]

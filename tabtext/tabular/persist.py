@@ -62,8 +62,13 @@ def load_estimator(path: str | Path):
     from . import estimator as est_mod
 
     path = Path(path)
-    files = read_dir(path, KIND)
+    files = read_dir(path, KIND, required=("estimator.json", "model.safetensors"))
     state = loads_json(files["estimator.json"], str(path / "estimator.json"))
+    if not isinstance(state, dict) or not isinstance(state.get("params"), dict):
+        raise CheckpointError(
+            f"{path}/estimator.json is invalid: expected an object with a 'params' "
+            "object; re-save the estimator"
+        )
     classes = {c: getattr(est_mod, c) for c in est_mod.__all__}
     if state.get("class") not in classes:
         raise CheckpointError(f"{path}: unknown estimator class {state.get('class')!r}")
@@ -85,7 +90,7 @@ def load_estimator(path: str | Path):
             est.classes_ = est.target_.classes
         est.config_ = TabularConfig.from_dict(state["model"])
         est.history_ = pd.DataFrame(state["history"])
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise CheckpointError(
             f"{path}/estimator.json is incomplete or invalid: {e}"
         ) from None
