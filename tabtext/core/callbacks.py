@@ -17,6 +17,7 @@ from typing import Any, Literal
 import torch
 from tqdm.auto import tqdm
 
+from . import checkpoint
 from .io import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,8 @@ class EarlyStopping(_Monitor):
         self.patience, self.wait = patience, 0
 
     def before_fit(self, learn) -> None:
-        self.best, self.wait = None, 0
+        if learn.epoch == 0:  # a resumed fit keeps what load_state_dict restored
+            self.best, self.wait = None, 0
 
     def after_epoch(self, learn) -> None:
         self.wait = 0 if self._improved(learn) else self.wait + 1
@@ -180,7 +182,9 @@ class EarlyStopping(_Monitor):
 class SaveBest(_Monitor):
     """Keep the weights of the best epoch (in memory, or in ``path`` via ``learn.save``).
 
-    With ``restore=True`` the best weights are loaded back when the fit ends.
+    With ``restore=True`` the best weights are loaded back when the fit ends. Only
+    with a ``path`` does a fit resumed from a checkpoint remember the best epoch
+    before the interruption (the in-memory weights died with the process).
     """
 
     order = 80
@@ -198,7 +202,8 @@ class SaveBest(_Monitor):
         self.best_epoch: int | None = None
 
     def before_fit(self, learn) -> None:
-        self.best, self.best_state, self.best_epoch = None, None, None
+        if learn.epoch == 0 or self.path is None:
+            self.best, self.best_state, self.best_epoch = None, None, None
 
     def after_epoch(self, learn) -> None:
         if not self._improved(learn):
@@ -212,10 +217,16 @@ class SaveBest(_Monitor):
     def after_fit(self, learn) -> None:
         if not self.restore or self.best_epoch is None:
             return
-        if self.path is not None:
-            learn.load(self.path, with_opt=False)
+        if self.path is not None:  # weights only: history and RNG stay as they are
+            checkpoint.load_weights(learn.model, self.path)
         else:
             learn.model.load_state_dict(self.best_state)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_epoch = state.get("best"), state.get("best_epoch")
 
 
 class GradientClip(Callback):

@@ -153,6 +153,15 @@ def load_model_weights(
     model.load_state_dict(tensors)
 
 
+def load_weights(model: torch.nn.Module, path: str | Path) -> None:
+    """Load only the model weights of a learner checkpoint (what SaveBest restores)."""
+    files = read_dir(path, KIND, required=("model.safetensors",))
+    where = str(Path(path) / "model.safetensors")
+    load_model_weights(
+        model, bytes_to_tensors(files["model.safetensors"], where), where
+    )
+
+
 def load_learner(learn, path: str | Path, with_opt: bool = True) -> None:
     where = Path(path)
     files = read_dir(

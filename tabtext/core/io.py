@@ -99,8 +99,8 @@ def write_dir(path: str | Path, files: dict[str, bytes], kind: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
     try:
+        tmp.mkdir()
         manifest = {"format_version": FORMAT_VERSION, "kind": kind, "files": {}}
         for name, data in files.items():
             atomic_write_bytes(tmp / name, data)
@@ -110,10 +110,23 @@ def write_dir(path: str | Path, files: dict[str, bytes], kind: str) -> Path:
             }
         atomic_write_bytes(tmp / MANIFEST, dumps_json(manifest))
         _swap_in(tmp, path)
+    except OSError as err:  # disk full, no permission, file too large, ...
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _with_path(err, path) from err
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _with_path(err: OSError, path: Path) -> OSError:
+    """The same kind of OSError, saying what was being written and what is left."""
+    left = "the previous version is intact" if path.exists() else "nothing was written"
+    msg = f"cannot write {path} ({err.strerror or err}); {left}"
+    try:
+        return type(err)(err.errno, msg) if err.errno is not None else type(err)(msg)
+    except TypeError:  # an OSError subclass with another signature
+        return err
 
 
 def _swap_in(tmp: Path, path: Path) -> None:

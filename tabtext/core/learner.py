@@ -320,6 +320,7 @@ class Learner:
         self.resume_epoch = 0
 
     def _fit_loop(self, start_epoch: int, validate: bool) -> None:
+        self.epoch = start_epoch  # > 0 tells callbacks in before_fit that this resumes
         try:
             self("before_fit")
             for epoch in range(start_epoch, self.n_epochs):

@@ -26,6 +26,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ..core import EarlyStopping, Learner, SaveBest, TensorLoader
+from . import resume
 from .model import TabularConfig, TabularModel, emb_sizes_for
 from .persist import load_estimator, save_estimator
 from .preprocessing import TabularPreprocessor
@@ -82,6 +83,14 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
     device : "cpu", "cuda", ... ; default CUDA when available.
     verbose : int
         > 0 shows progress bars.
+    checkpoint_dir : str or Path, optional
+        Save the training state into this folder after every epoch (``last/``, and
+        ``best/`` with a validation set). A fit that was killed and is started again
+        with the same data, parameters and an int ``random_state`` resumes after the
+        last saved epoch and ends with the same weights as an uninterrupted fit; a
+        different fit starts afresh and replaces the checkpoint. A corrupted
+        checkpoint is refused with a ``CheckpointError`` naming the file. One fit
+        per folder at a time.
     """
 
     def __init__(
@@ -106,6 +115,7 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         random_state: int | None = None,
         device: str | None = None,
         verbose: int = 0,
+        checkpoint_dir: str | Path | None = None,
     ):
         self.task = task
         self.cat_cols = cat_cols
@@ -127,6 +137,7 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
 
     # ---- sklearn plumbing ---------------------------------------------------------------
     def __sklearn_tags__(self):
@@ -165,12 +176,13 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
             self.classes_ = self.target_.classes
         self.config_ = self._config()
         seed = self._seed()
-        with torch.random.fork_rng(devices=self._rng_devices()):
+        rngs = torch.random.fork_rng(devices=self._rng_devices())
+        with rngs, resume.global_rng_kept():
             torch.manual_seed(seed)
             self.model_ = TabularModel(self.config_)
             learn = self._learner(frame, y, valid, seed)
-            self.lr_ = self._pick_lr(learn)
-            learn.fit_one_cycle(self.epochs, self.lr_)
+            start, self.lr_ = self._start(learn)
+            learn.fit_one_cycle(self.epochs, self.lr_, start_epoch=start)
         self.history_ = learn.history
         self.model_.eval()
         self.model_.to(
@@ -271,16 +283,22 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
             seed=seed,
             device=device,
         )
-        valid_dl, cbs = None, []
+        valid_dl, cbs, tensors = None, [], [cats, conts, target]
+        folder = None if self.checkpoint_dir is None else Path(self.checkpoint_dir)
+        if folder is not None:
+            cbs, best = resume.callbacks(folder, with_valid=valid is not None)
         if valid is not None:
             vc, vn = self._tensors(valid[0])
             vt = self.target_.encode(valid[1])
+            tensors += [vc, vn, vt]
             valid_dl = TensorLoader(vc, vn, vt, batch_size=PRED_BATCH, device=device)
-            cbs.append(SaveBest("valid_loss"))
+            cbs.append(best if folder is not None else SaveBest("valid_loss"))
             if self.n_iter_no_change is not None:
                 cbs.append(
                     EarlyStopping("valid_loss", patience=int(self.n_iter_no_change))
                 )
+        if folder is not None:
+            cbs.append(resume.FitRecord(resume.fingerprint(self, seed, tensors), 0.0))
         loss = self.target_.loss(y, self.class_weight)
         return Learner(
             self.model_,
@@ -292,6 +310,21 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
             device=device,
             progress=bool(self.verbose) or False,
         )
+
+    def _start(self, learn: Learner) -> tuple[int, float]:
+        """The epoch to start at and the LR: from a checkpoint of this fit, or afresh."""
+        record = next(
+            (cb for cb in learn.callbacks if isinstance(cb, resume.FitRecord)), None
+        )
+        start, lr = 0, None
+        if record is not None:
+            start, lr = resume.resume(
+                learn, Path(self.checkpoint_dir), record.fingerprint
+            )
+        lr = self._pick_lr(learn) if lr is None else lr
+        if record is not None:
+            record.lr = lr
+        return start, lr
 
     def _pick_lr(self, learn: Learner) -> float:
         if self.lr != "auto":

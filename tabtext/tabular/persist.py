@@ -54,6 +54,8 @@ def _jsonable_params(params: dict) -> dict:
             v = list(v)
         if isinstance(v, np.random.RandomState):
             v = None
+        if isinstance(v, Path):  # checkpoint_dir
+            v = str(v)
         out[k] = v
     return out
 
