@@ -181,7 +181,7 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
             torch.manual_seed(seed)
             self.model_ = TabularModel(self.config_)
             learn = self._learner(frame, y, valid, seed)
-            start, self.lr_ = self._start(learn)
+            start, self.lr_ = resume.start(learn, self.checkpoint_dir, self._pick_lr)
             learn.fit_one_cycle(self.epochs, self.lr_, start_epoch=start)
         self.history_ = learn.history
         self.model_.eval()
@@ -283,22 +283,12 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
             seed=seed,
             device=device,
         )
-        valid_dl, cbs, tensors = None, [], [cats, conts, target]
-        folder = None if self.checkpoint_dir is None else Path(self.checkpoint_dir)
-        if folder is not None:
-            cbs, best = resume.callbacks(folder, with_valid=valid is not None)
+        valid_dl, tensors = None, [cats, conts, target]
         if valid is not None:
             vc, vn = self._tensors(valid[0])
             vt = self.target_.encode(valid[1])
             tensors += [vc, vn, vt]
             valid_dl = TensorLoader(vc, vn, vt, batch_size=PRED_BATCH, device=device)
-            cbs.append(best if folder is not None else SaveBest("valid_loss"))
-            if self.n_iter_no_change is not None:
-                cbs.append(
-                    EarlyStopping("valid_loss", patience=int(self.n_iter_no_change))
-                )
-        if folder is not None:
-            cbs.append(resume.FitRecord(resume.fingerprint(self, seed, tensors), 0.0))
         loss = self.target_.loss(y, self.class_weight)
         return Learner(
             self.model_,
@@ -306,25 +296,26 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
             valid_dl,
             loss_fn=loss.to(device),
             wd=self.weight_decay,
-            callbacks=cbs,
+            callbacks=self._callbacks(valid is not None, seed, tensors),
             device=device,
             progress=bool(self.verbose) or False,
         )
 
-    def _start(self, learn: Learner) -> tuple[int, float]:
-        """The epoch to start at and the LR: from a checkpoint of this fit, or afresh."""
-        record = next(
-            (cb for cb in learn.callbacks if isinstance(cb, resume.FitRecord)), None
-        )
-        start, lr = 0, None
-        if record is not None:
-            start, lr = resume.resume(
-                learn, Path(self.checkpoint_dir), record.fingerprint
-            )
-        lr = self._pick_lr(learn) if lr is None else lr
-        if record is not None:
-            record.lr = lr
-        return start, lr
+    def _callbacks(self, with_valid: bool, seed: int, tensors: list) -> list:
+        """Best epoch and early stopping with a validation set; checkpoints with
+        ``checkpoint_dir`` (the best epoch then kept on disk, to survive a kill)."""
+        folder = None if self.checkpoint_dir is None else Path(self.checkpoint_dir)
+        cbs, best = [], SaveBest("valid_loss")
+        if folder is not None:
+            cbs, best = resume.callbacks(folder)
+        if with_valid:
+            cbs.append(best)
+            if self.n_iter_no_change is not None:
+                patience = int(self.n_iter_no_change)
+                cbs.append(EarlyStopping("valid_loss", patience=patience))
+        if folder is not None:
+            cbs.append(resume.FitRecord(resume.fingerprint(self, seed, tensors), 0.0))
+        return cbs
 
     def _pick_lr(self, learn: Learner) -> float:
         if self.lr != "auto":

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +51,10 @@ def fingerprint(est, seed: int, tensors: list[torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def callbacks(folder: Path, with_valid: bool) -> tuple[list[Callback], SaveBest | None]:
-    """The callbacks of a checkpointed fit: Checkpoint, and SaveBest with a path."""
-    best = SaveBest("valid_loss", path=folder / "best") if with_valid else None
-    return [Checkpoint(folder / "last")], best
+def callbacks(folder: Path) -> tuple[list[Callback], SaveBest]:
+    """A checkpointed fit's Checkpoint, and its SaveBest (used with a validation set),
+    which keeps the best weights on disk so that they survive a kill."""
+    return [Checkpoint(folder / "last")], SaveBest("valid_loss", path=folder / "best")
 
 
 def saved_record(folder: Path) -> dict[str, Any] | None:
@@ -69,6 +70,20 @@ def saved_record(folder: Path) -> dict[str, Any] | None:
     state = loads_json(files["learner.json"], str(last / "learner.json"))
     record = state.get("callbacks", {}).get("FitRecord.0")
     return record if isinstance(record, dict) else None
+
+
+def start(
+    learn: Learner, folder: str | Path | None, pick_lr: Callable[[Learner], float]
+) -> tuple[int, float]:
+    """The epoch to start at and the LR: from a checkpoint of this fit, or afresh."""
+    record = next((cb for cb in learn.callbacks if isinstance(cb, FitRecord)), None)
+    start, lr = 0, None
+    if record is not None:
+        start, lr = resume(learn, Path(folder), record.fingerprint)
+    lr = pick_lr(learn) if lr is None else lr
+    if record is not None:
+        record.lr = lr
+    return start, lr
 
 
 def resume(learn: Learner, folder: Path, fp: str) -> tuple[int, float | None]:
