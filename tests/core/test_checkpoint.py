@@ -135,3 +135,15 @@ def test_failed_save_leaves_previous_checkpoint_intact(tmp_path, monkeypatch):
         learn.save(tmp_path / "ck")
     assert (tmp_path / "ck" / "model.safetensors").read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["ck"]
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from tabtext.core.io import atomic_write_text
+
+    atomic_write_text(tmp_path / "a.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o666 & ~mask
