@@ -26,6 +26,17 @@ def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
     return rng.bit_generator.state
 
 
+def doc_positions(offsets: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Positions in the flat id array of every token of documents ``order``, in order.
+
+    All documents at once, without a Python loop over them.
+    """
+    lo, hi = offsets[order], offsets[order + 1]
+    lengths = hi - lo
+    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return starts + np.arange(lengths.sum())
+
+
 class LMLoader:
     """``(x, y)`` batches of shape ``(batch_size, seq_len)``, ``y`` shifted by one token.
 
@@ -82,11 +93,7 @@ class LMLoader:
     def _stream(self) -> np.ndarray:
         n_docs = len(self.offsets) - 1
         order = self.rng.permutation(n_docs) if self.shuffle else np.arange(n_docs)
-        lo, hi = self.offsets[order], self.offsets[order + 1]
-        # gather all documents in `order` at once: positions of every token, no Python loop
-        lengths = hi - lo
-        starts = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-        pos = starts + np.arange(lengths.sum())
+        pos = doc_positions(self.offsets, order)
         if (
             self.backwards
         ):  # the reversed stream = every document reversed, in reverse order

@@ -87,14 +87,21 @@ def save_text_model(tm: TextModel, path: str | Path) -> Path:
     return write_dir(path, files, KIND)
 
 
-def load_text_model(path: str | Path) -> TextModel:
-    """Load a classifier directory (``OUT/model``, or ``OUT`` holding one)."""
+def model_subdir(path: str | Path) -> Path:
+    """``path`` itself if it is a model directory, else its ``model/`` subfolder
+    (the layout ``finetune`` and ``pretrain`` write into ``--out``)."""
     path = Path(path)
     if (
         not (path / "manifest.json").exists()
         and (path / "model" / "manifest.json").exists()
     ):
-        path = path / "model"
+        return path / "model"
+    return path
+
+
+def load_text_model(path: str | Path) -> TextModel:
+    """Load a classifier directory (``OUT/model``, or ``OUT`` holding one)."""
+    path = model_subdir(path)
     files = read_dir(
         path, KIND, required=("config.json", "vocab.json", "model.safetensors")
     )

@@ -31,7 +31,7 @@ from .awd_lstm import LanguageModel, load_pretrained_embeddings
 from .classifier import TextClassifierModel
 from .corpus import numericalize_corpus
 from .data import TextDataset, stratified_split
-from .model_dir import TextModel, save_text_model
+from .model_dir import TextModel, model_subdir, save_text_model
 from .recipe import ULMFiTConfig
 from .tokenize import Tokenizer
 from .ulmfit import (
@@ -214,9 +214,7 @@ def _language_model(
 
 def _pretrained_lm_state(path, model: LanguageModel, vocab: Vocab) -> dict:
     """A pretrained LM's weights with its vocabulary aligned to ``vocab`` (ULMFiT)."""
-    path = Path(path)
-    if (path / "model" / "manifest.json").exists():
-        path = path / "model"
+    path = model_subdir(path)
     files = read_dir(path, LM_KIND, required=LM_FILES)
     state = bytes_to_tensors(
         files["model.safetensors"], str(path / "model.safetensors")
@@ -357,9 +355,7 @@ def load_lm(path: str | Path) -> tuple[LanguageModel, Vocab]:
     """Load what :func:`save_lm` wrote (for ``generate`` or inspection)."""
     from .awd_lstm import AWDLSTMConfig
 
-    path = Path(path)
-    if (path / "model" / "manifest.json").exists():
-        path = path / "model"
+    path = model_subdir(path)
     files = read_dir(path, LM_KIND, required=LM_FILES)
     try:
         config = AWDLSTMConfig.from_dict(

@@ -99,9 +99,21 @@ class ULMFiTConfig:
 
 PRESETS: dict[str, dict[str, Any]] = {
     # <= 10 min on 2 CPU cores: small model, small vocabulary, a subset, short reads
-    "quick": dict(model="small", max_vocab=12000, adaptive_softmax=True, lm_docs=6000,
-                  clas_docs=12000, lm_epochs=1, lm_ft_epochs=0, lm_bs=64, clas_bs=32,
-                  max_tokens=160, max_len=160, unfreeze=(1,), clas_epochs=1),
+    "quick": dict(
+        model="small",
+        max_vocab=12000,
+        adaptive_softmax=True,
+        lm_docs=6000,
+        clas_docs=12000,
+        lm_epochs=1,
+        lm_ft_epochs=0,
+        lm_bs=64,
+        clas_bs=32,
+        max_tokens=160,
+        max_len=160,
+        unfreeze=(1,),
+        clas_epochs=1,
+    ),
     # <= 60 min on 2 CPU cores
     "cpu": dict(
         model="small",

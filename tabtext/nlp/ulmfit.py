@@ -34,7 +34,7 @@ from ..core.checkpoint import KIND as LEARNER_KIND
 from ..core.io import atomic_write_text, read_dir
 from .awd_lstm import AWDLSTMConfig, LanguageModel, preset
 from .classifier import TextClassifierModel
-from .loaders import BPTTScaleLR, ClassifierLoader, LMLoader
+from .loaders import BPTTScaleLR, ClassifierLoader, LMLoader, doc_positions
 from .recipe import ULMFiTConfig
 
 log = logging.getLogger(__name__)
@@ -49,10 +49,8 @@ class Docs:
 
     @classmethod
     def select(cls, ids: np.ndarray, offsets: np.ndarray, idx: np.ndarray) -> Docs:
-        lo, hi = offsets[idx], offsets[idx + 1]
-        lengths = hi - lo
-        starts = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-        flat = np.asarray(ids[starts + np.arange(lengths.sum())])
+        flat = np.asarray(ids[doc_positions(offsets, idx)])
+        lengths = offsets[idx + 1] - offsets[idx]
         return cls(flat, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
 
     def __len__(self) -> int:

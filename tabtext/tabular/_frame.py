@@ -215,7 +215,8 @@ class FrameTransformer(TransformerMixin, BaseEstimator):
         return select_input(X, list(self.feature_names_in_), where)
 
     def _output_names(self) -> list[str]:
-        raise NotImplementedError
+        """Output columns; by default the fitted input columns, unchanged."""
+        return list(self.feature_names_in_)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the output columns, in order.

@@ -241,9 +241,6 @@ class Categorify(FrameTransformer):
                 ) from err
         return out.astype(np.int64, copy=False)
 
-    def _output_names(self) -> list[str]:
-        return list(self.feature_names_in_)
-
     def transform(self, X: Any) -> pd.DataFrame:
         """Replace the fitted columns by their int64 codes.
 

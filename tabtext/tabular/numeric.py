@@ -256,9 +256,6 @@ class Standardize(FrameTransformer):
         with np.errstate(over="ignore"):
             return (as_float(column, name) - self.means_[name]) / self.stds_[name]
 
-    def _output_names(self) -> list[str]:
-        return list(self.feature_names_in_)
-
     def transform(self, X: Any) -> pd.DataFrame:
         """Standardize the fitted columns (returned as float64).
 
