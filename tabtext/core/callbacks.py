@@ -17,7 +17,7 @@ from typing import Any, Literal
 import torch
 from tqdm.auto import tqdm
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .io import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -218,7 +218,10 @@ class SaveBest(_Monitor):
         if not self.restore or self.best_epoch is None:
             return
         if self.path is not None:  # weights only: history and RNG stay as they are
-            checkpoint.load_weights(learn.model, self.path)
+            if distributed.is_main():
+                checkpoint.load_weights(learn.model, self.path)
+            if learn.distributed:  # rank 0 wrote the file; it needs no shared disk
+                distributed.broadcast_module(learn.model)
         else:
             learn.model.load_state_dict(self.best_state)
 
@@ -323,7 +326,8 @@ class NaNGuard(Callback):
 
 
 class ProgressBar(Callback):
-    """tqdm bars over batches; quiet when stderr is not a terminal (``enabled=None``)."""
+    """tqdm bars over batches; quiet when stderr is not a terminal (``enabled=None``)
+    and on every rank but 0 under torchrun."""
 
     order = 60
 
@@ -332,6 +336,8 @@ class ProgressBar(Callback):
         self.bar = None
 
     def _on(self) -> bool:
+        if not distributed.is_main():
+            return False
         return sys.stderr.isatty() if self.enabled is None else self.enabled
 
     def before_train(self, learn) -> None:
@@ -375,7 +381,8 @@ def _fmt(v: Any) -> str:
 
 
 class CSVLogger(Callback):
-    """Write the epoch table to ``path`` after each epoch (rewritten atomically)."""
+    """Write the epoch table to ``path`` after each epoch (rewritten atomically; by
+    rank 0 only under torchrun)."""
 
     order = 90
 
@@ -383,11 +390,13 @@ class CSVLogger(Callback):
         self.path = Path(path)
 
     def after_epoch(self, learn) -> None:
-        atomic_write_text(self.path, learn.history.to_csv(index=False))
+        if distributed.is_main():
+            atomic_write_text(self.path, learn.history.to_csv(index=False))
 
 
 class Checkpoint(Callback):
-    """Save the whole learner (``learn.save``) to ``path`` every ``every`` epochs.
+    """Save the whole learner (``learn.save``) to ``path`` every ``every`` epochs
+    (under torchrun rank 0 writes, the others wait for it).
 
     Resume with ``learn.load(path)`` then the same ``fit*`` call with
     ``start_epoch=learn.resume_epoch``.

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .batches import (
     _call,
     _cat,
@@ -71,7 +71,8 @@ def adamw(
 
 
 def default_device() -> torch.device:
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    """CUDA when available (this rank's GPU under torchrun), else the CPU."""
+    return distributed.device()
 
 
 class Learner:
@@ -92,9 +93,20 @@ class Learner:
     wd : float
         Weight decay passed to ``opt_func``.
     callbacks : Callback instances added to the recorder, progress bar and NaN guard.
-    device : torch.device or str, default CUDA when available else CPU.
+    device : torch.device or str, default CUDA when available else CPU; under
+        torchrun a bare "cuda" means this rank's GPU (``cuda:LOCAL_RANK``).
     mixed_precision : bool, default True on CUDA (bf16 autocast), never on CPU.
     progress : bool or None; None shows bars only when stderr is a terminal.
+
+    Notes
+    -----
+    Launched by ``torchrun`` with several processes, the learner joins the process
+    group and trains ``DistributedDataParallel(model)``; ``learn.model`` stays the
+    bare module (saving, freezing, validation, prediction). Every rank must get the
+    same number of training batches (the tabtext loaders shard themselves so); the
+    validation loss and metrics are gathered over all ranks; only rank 0 shows
+    progress and writes files; ``lr_find`` runs on rank 0 and its result is sent to
+    all ranks. See :mod:`tabtext.core.distributed`.
 
     Examples
     --------
@@ -123,8 +135,11 @@ class Learner:
             raise ValueError(
                 "loss_fn is required (a callable (pred, y) -> scalar tensor)"
             )
-        self.device = torch.device(device) if device is not None else default_device()
+        self.device = distributed.device(device)
+        distributed.setup(self.device)
         self.model = model.to(self.device)
+        self._solo = False  # True while this rank trains alone (lr_find on rank 0)
+        self._ddp = distributed.wrap(self.model, self.device)
         self.train_dl, self.valid_dl = train_dl, valid_dl
         self.loss_fn, self.metrics = loss_fn, list(metrics)
         self.groups = split_model(model, splitter)
@@ -221,6 +236,8 @@ class Learner:
         self.n_frozen = n % self.n_groups if n < 0 else n
         set_frozen(self.groups, self.n_frozen, self._keep_trainable)
         self._trainable = [p for g in self.groups for p in g if p.requires_grad]
+        if distributed.active():  # DDP syncs the grads of the params it was built with
+            self._ddp = distributed.wrap(self.model, self.device)
 
     def freeze(self) -> None:
         """Train only the last layer group (plus normalisation layers)."""
@@ -324,6 +341,7 @@ class Learner:
         if not hasattr(self.train_dl, "__len__") or len(self.train_dl) == 0:
             raise ValueError("train_dl must have a length and at least one batch")
         self.n_batches = len(self.train_dl)
+        self._check_same_batches()
         self.n_epochs, self.n_iter = n_epochs, n_epochs * self.n_batches
         with self.added_cbs([ParamScheduler(base, lr_sched, mom_sched)]):
             self._fit_loop(start_epoch, validate)
@@ -350,6 +368,32 @@ class Learner:
             self("after_fit")
             self.training = False
 
+    @property
+    def distributed(self) -> bool:
+        """True when this fit trains with DistributedDataParallel over several ranks."""
+        return distributed.active() and not self._solo
+
+    @contextlib.contextmanager
+    def _alone(self):
+        """Train on this rank only, with the bare model and no collectives."""
+        self._solo = True
+        try:
+            yield self
+        finally:
+            self._solo = False
+
+    def _check_same_batches(self) -> None:
+        if not self.distributed:
+            return
+        lo, hi = distributed.min_max(self.n_batches)
+        if lo != hi:
+            raise ValueError(
+                f"train_dl gives {self.n_batches} batches on rank {distributed.rank()} "
+                f"but between {lo} and {hi} across ranks; DistributedDataParallel needs "
+                "the same number on every rank (give the loader rank and world_size, "
+                "and shuffle=True for TensorLoader, which pads the shards evenly)"
+            )
+
     def _reset_model(self) -> None:
         reset = getattr(self.model, "reset", None)
         if callable(reset):
@@ -365,6 +409,9 @@ class Learner:
             self._one_batch(batch)
             self.iter += 1
         self("after_train")
+        if self.distributed:  # same batch count everywhere: the mean of the means
+            (total,) = distributed.all_reduce_sum([self.epoch_results["train_loss"]])
+            self.epoch_results["train_loss"] = total / distributed.world_size()
 
     def _validate_epoch(self) -> None:
         if self.valid_dl is None:
@@ -385,6 +432,12 @@ class Learner:
                 if self.metrics:
                     preds.append(_to_cpu(self.pred))
                     targs.append(_to_cpu(self.yb))
+        if self.distributed:  # each rank saw its shard: sum losses, gather predictions
+            total, weight = distributed.all_reduce_sum([total, weight])
+            if self.metrics:
+                parts = distributed.all_gather_object((preds, targs))
+                preds = [p for rank_preds, _ in parts for p in rank_preds]
+                targs = [t for _, rank_targs in parts for t in rank_targs]
         self.epoch_results["valid_loss"] = total / weight if weight else float("nan")
         if self.metrics and preds:
             p, t = _cat(preds), _cat(targs)
@@ -398,7 +451,8 @@ class Learner:
         try:
             self("before_batch")
             with self._autocast():
-                self.pred = _call(self.model, self.xb)
+                model = self._ddp if self.training and self.distributed else self.model
+                self.pred = _call(model, self.xb)
                 self("after_pred")
                 self.loss = self.loss_fn(self.pred, self.yb)
             self.loss_grad = self.loss
@@ -501,16 +555,27 @@ class Learner:
         return self.recorder.history
 
     def plot_lr(self, path: str | Path) -> Path:
+        """PNG of the LRs and momenta per batch (rank 0's, written by rank 0 only)."""
         return self.recorder.plot_lr(path)
 
     def plot_loss(self, path: str | Path) -> Path:
+        """PNG of the losses (rank 0's batches, gathered validation; rank 0 writes)."""
         return self.recorder.plot_loss(path)
 
     def save(
         self, path: str | Path, with_opt: bool = True, epochs_done: int | None = None
     ):
-        """Save weights (safetensors) and optimizer/RNG/schedule/history state (JSON)."""
-        return checkpoint.save_learner(self, path, with_opt, epochs_done)
+        """Save weights (safetensors) and optimizer/RNG/schedule/history state (JSON).
+
+        Under torchrun only rank 0 writes (its RNG state and history), and the other
+        ranks wait for it, so that none reads a checkpoint before it exists.
+        """
+        out = Path(path)
+        if distributed.is_main():
+            out = checkpoint.save_learner(self, path, with_opt, epochs_done)
+        if self.distributed:
+            distributed.barrier()
+        return out
 
     def load(self, path: str | Path, with_opt: bool = True) -> Learner:
         """Load what :meth:`save` wrote; sets ``resume_epoch`` to the epochs done."""

@@ -3,6 +3,8 @@
 Train for up to ``num_it`` batches while the LR grows exponentially from ``start_lr`` to
 ``end_lr``; record the smoothed loss; stop once it diverges. Afterwards the model, the
 optimizer state and the RNG states are restored exactly (bitwise) to what they were.
+Under torchrun the test runs on rank 0 alone (on its shard, at the per-rank batch
+size) and every rank receives its result.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import distributed
 from .callbacks import Callback, CancelFit, ProgressBar
 from .checkpoint import rng_state, set_rng_state
 from .recorder import _subplots, save_fig
@@ -125,6 +128,26 @@ def lr_find(
         raise ValueError(f"num_it must be an int >= 5, got {num_it!r}")
     if suggest not in SUGGESTIONS:
         raise ValueError(f"suggest must be one of {SUGGESTIONS}, got {suggest!r}")
+    if not learn.distributed:
+        return _range_test(learn, start_lr, end_lr, num_it, stop_div, suggest)
+    result, error = None, None
+    if distributed.is_main():
+        try:
+            with learn._alone():
+                result = _range_test(learn, start_lr, end_lr, num_it, stop_div, suggest)
+        except Exception as e:  # the other ranks must hear of it, not wait forever
+            error = e
+    result, message = distributed.broadcast_object(
+        (result, None if error is None else f"{type(error).__name__}: {error}")
+    )
+    if error is not None:
+        raise error
+    if message is not None:
+        raise RuntimeError(f"the LR range test failed on rank 0: {message}")
+    return result
+
+
+def _range_test(learn, start_lr, end_lr, num_it, stop_div, suggest) -> LRFinderResult:
     model_state = {k: v.clone() for k, v in learn.model.state_dict().items()}
     opt_state = copy.deepcopy(learn.opt.state_dict())
     rng_js, rng_t = rng_state()

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from . import distributed
 from .callbacks import Callback
 from .io import atomic_write_bytes
 
@@ -135,7 +136,9 @@ def _subplots(n: int):
 
 
 def save_fig(fig, path: str | Path) -> Path:
-    """Write a matplotlib figure as PNG atomically."""
+    """Write a matplotlib figure as PNG atomically (on rank 0 only under torchrun)."""
+    if not distributed.is_main():
+        return Path(path)
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=100)
