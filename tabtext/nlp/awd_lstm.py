@@ -274,6 +274,11 @@ class LMLoss:
         elif self.adaptive is not None:
             hidden = output.hidden.reshape(-1, output.hidden.size(-1))
             loss = self.adaptive(hidden, target).loss
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                # DDP waits for a gradient of every parameter; a batch whose targets
+                # miss a tail cluster gives its weights none, so add a zero term
+                tail = self.adaptive.tail.parameters()
+                loss = loss + 0.0 * sum(p.sum() for p in tail)
         else:
             raise ValueError(
                 "The output has no logits (adaptive softmax): build the loss with "

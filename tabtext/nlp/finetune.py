@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"--pretrained {args.pretrained}: no such directory")
     if args.ensemble and cfg.backwards:
         parser.error("--ensemble trains both directions; drop --backwards")
-    setup_logging(args.verbose)
+    from ..core import distributed
+
+    setup_logging(args.verbose and distributed.is_main())  # torchrun: rank 0 logs
     from .pipeline import run_ulmfit  # heavy imports only after the arguments are valid
 
     data = resolve_imdb(args.data) if args.data is None else args.data
@@ -112,14 +114,17 @@ def main(argv: list[str] | None = None) -> dict:
             **common,
         )
         metrics = _ensemble(out, fwd, bwd)
-    _report(metrics, out)
+    if distributed.is_main():
+        _report(metrics, out)
     return metrics
 
 
 def _ensemble(out: Path, fwd: dict, bwd: dict) -> dict:
+    from ..core import distributed
     from ..core.io import atomic_write_text
     from .pipeline import ensemble_accuracy
 
+    distributed.barrier()  # rank 0 has written both runs' validation probabilities
     acc = ensemble_accuracy(out / "fwd", out / "bwd")
     metrics = {
         "valid_accuracy": acc,
@@ -127,7 +132,8 @@ def _ensemble(out: Path, fwd: dict, bwd: dict) -> dict:
         "backward": bwd,
         "wall_s": fwd["wall_s"] + bwd["wall_s"],
     }
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1))
+    if distributed.is_main():
+        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1))
     return metrics
 
 

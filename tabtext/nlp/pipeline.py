@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..core import distributed
 from ..core.checkpoint import load_model_weights
 from ..core.io import (
     CheckpointError,
@@ -109,10 +110,16 @@ def run_ulmfit(
     device: str | None = None,
     cache_dir: str | Path | None = None,
 ) -> dict:
-    """Train a ULMFiT classifier; returns the metrics also written to metrics.json."""
+    """Train a ULMFiT classifier; returns the metrics also written to metrics.json.
+
+    Under torchrun every rank trains (DDP) and ends with the same model and metrics;
+    rank 0 alone writes into ``out``.
+    """
     t_start = time.perf_counter()
     run = Run(out, resume)
-    atomic_write_text(run.out / "config.json", json.dumps(cfg.to_dict(), indent=1))
+    main = distributed.is_main()
+    if main:
+        atomic_write_text(run.out / "config.json", json.dumps(cfg.to_dict(), indent=1))
     split = make_split(train, valid, cfg)
     tok = Tokenizer()
     t0 = time.perf_counter()
@@ -128,7 +135,8 @@ def run_ulmfit(
     )
     t_tok = time.perf_counter() - t0
     vocab = corpus.vocab
-    vocab.save(run.out / "vocab.json")
+    if main:
+        vocab.save(run.out / "vocab.json")
     metrics = {
         "preset": cfg.preset,
         "tokenize_s": round(t_tok, 2),
@@ -144,7 +152,8 @@ def run_ulmfit(
         run, cfg, corpus, valid_corpus, split, encoder, resume, device, metrics
     )
     text_model = TextModel(model, vocab, tok, cfg, split.classes)
-    save_text_model(text_model, run.out / "model")
+    if main:
+        save_text_model(text_model, run.out / "model")
     probs = predict_docs(
         model,
         Docs(valid_corpus.ids, valid_corpus.offsets).as_list(cfg.backwards),
@@ -152,11 +161,12 @@ def run_ulmfit(
         cfg.max_tokens,
         device,
     )
-    np.save(run.out / "valid_probs.npy", probs, allow_pickle=False)
-    np.save(run.out / "valid_labels.npy", split.valid_labels, allow_pickle=False)
     metrics["valid_accuracy"] = float((probs.argmax(1) == split.valid_labels).mean())
     metrics["wall_s"] = round(time.perf_counter() - t_start, 1)
-    atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=1))
+    if main:
+        np.save(run.out / "valid_probs.npy", probs, allow_pickle=False)
+        np.save(run.out / "valid_labels.npy", split.valid_labels, allow_pickle=False)
+        atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=1))
     return metrics
 
 
@@ -208,7 +218,8 @@ def _language_model(
         learn.plot_loss(run.out / "lm_loss.png")
         learn.plot_lr(run.out / "lm_lr.png")
     state = encoder_state(model)
-    atomic_write_bytes(enc_path, tensors_to_bytes(state))
+    if distributed.is_main():
+        atomic_write_bytes(enc_path, tensors_to_bytes(state))
     return state
 
 
@@ -320,7 +331,8 @@ def pretrain_lm(
     )
     cbs = [EpochReporter(on_epoch)] if on_epoch is not None else []
     res = run_phase(learn, phase, run, cfg, 0, resume, extra_cbs=cbs)
-    save_lm(model, corpus.vocab, tok, run.out / "model")
+    if distributed.is_main():
+        save_lm(model, corpus.vocab, tok, run.out / "model")
     learn.plot_loss(run.out / "lm_loss.png")
     learn.plot_lr(run.out / "lm_lr.png")
     hist = learn.history
@@ -332,7 +344,8 @@ def pretrain_lm(
         "vocab_size": len(corpus.vocab),
         "wall_s": round(time.perf_counter() - t_start, 1),
     }
-    atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=1))
+    if distributed.is_main():
+        atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=1))
     return metrics
 
 

@@ -29,6 +29,7 @@ from ..core import (
     Learner,
     accuracy,
     adamw,
+    distributed,
 )
 from ..core.checkpoint import KIND as LEARNER_KIND
 from ..core.io import atomic_write_text, read_dir
@@ -130,8 +131,8 @@ class Run:
         self.progress = {"done": {}}
         if resume and self.progress_path.exists():
             self.progress = json.loads(self.progress_path.read_text())
-        elif self.progress_path.exists() and not resume:
-            self.progress_path.unlink()
+        elif not resume and distributed.is_main():
+            self.progress_path.unlink(missing_ok=True)
 
     def ckpt(self, phase: str) -> Path:
         return self.out / "ckpt" / phase
@@ -141,7 +142,8 @@ class Run:
 
     def mark_done(self, phase: str, results: dict) -> None:
         self.progress["done"][phase] = results
-        atomic_write_text(self.progress_path, json.dumps(self.progress, indent=1))
+        if distributed.is_main():  # under torchrun, rank 0 writes
+            atomic_write_text(self.progress_path, json.dumps(self.progress, indent=1))
 
     def epochs_done(self, phase: str) -> int:
         path = self.ckpt(phase)
@@ -218,10 +220,15 @@ def lm_learner(
     valid: Docs,
     cfg: ULMFiTConfig,
     device=None,
-    rank: int = 0,
-    world_size: int = 1,
+    rank: int | None = None,
+    world_size: int | None = None,
 ) -> Learner:
-    """A Learner for the language model on the training and validation streams."""
+    """A Learner for the language model on the training and validation streams.
+
+    ``rank``/``world_size`` (default: from torchrun, see :mod:`tabtext.core.
+    distributed`) give each process its contiguous slice of both streams.
+    """
+    rank, world_size = _shard(rank, world_size)
     train_dl = LMLoader(
         train.ids,
         train.offsets,
@@ -240,6 +247,8 @@ def lm_learner(
         cfg.bptt,
         shuffle=False,
         variable_bptt=False,
+        rank=rank,
+        world_size=world_size,
         backwards=cfg.backwards,
     )
     return Learner(
@@ -255,6 +264,11 @@ def lm_learner(
     )
 
 
+def _shard(rank: int | None, world_size: int | None) -> tuple[int, int]:
+    rank = distributed.rank() if rank is None else rank
+    return rank, distributed.world_size() if world_size is None else world_size
+
+
 # fastai's text defaults: beta1 0.8 (its 1cycle moms 0.8/0.7/0.8), beta2 0.99
 _adam_lm = functools.partial(adamw, betas=(0.8, 0.99))
 
@@ -265,9 +279,12 @@ def classifier_learner(
     valid: tuple[list, np.ndarray],
     cfg: ULMFiTConfig,
     device=None,
-    rank: int = 0,
-    world_size: int = 1,
+    rank: int | None = None,
+    world_size: int | None = None,
 ) -> Learner:
+    """A Learner for the classifier; under torchrun each rank gets every
+    ``world_size``-th batch of the training and validation sets."""
+    rank, world_size = _shard(rank, world_size)
     pad = model.config.pad_idx
     train_dl = ClassifierLoader(
         train[0],
@@ -287,6 +304,8 @@ def classifier_learner(
         shuffle=False,
         pad_idx=pad,
         max_tokens=cfg.max_tokens,
+        rank=rank,
+        world_size=world_size,
     )
     return Learner(
         model,
@@ -357,7 +376,7 @@ def predict_docs(
         pad_idx=model.config.pad_idx,
         max_tokens=max_tokens,
     )
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = distributed.device(device)
     model.to(device).eval()
     cuda = device.type == "cuda"
     chunks = []
@@ -382,6 +401,8 @@ class EpochReporter(Callback):
         self.report = report
 
     def after_epoch(self, learn) -> None:
+        if not distributed.is_main():
+            return
         row = dict(learn.epoch_results)
         if "valid_loss" in row:
             row["valid_perplexity"] = float(np.exp(min(row["valid_loss"], 50.0)))

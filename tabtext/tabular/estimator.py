@@ -25,11 +25,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ..core import EarlyStopping, Learner, SaveBest, TensorLoader
+from ..core import EarlyStopping, Learner, SaveBest, TensorLoader, distributed
 from . import resume
 from .model import TabularConfig, TabularModel, emb_sizes_for
 from .persist import load_estimator, save_estimator
 from .preprocessing import TabularPreprocessor
+from .streaming import ParquetFitMixin
 from .targets import TargetEncoder, as_target_array, infer_task
 from .validation import check_X
 
@@ -43,7 +44,7 @@ def _can_predict_proba(est) -> bool:
     )
 
 
-class EmbeddingModel(TransformerMixin, BaseEstimator):
+class EmbeddingModel(ParquetFitMixin, TransformerMixin, BaseEstimator):
     """Entity-embedding network for tables with categorical columns.
 
     Parameters
@@ -83,6 +84,8 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
     device : "cpu", "cuda", ... ; default CUDA when available.
     verbose : int
         > 0 shows progress bars.
+    (``fit_parquet`` / ``predict_parquet`` train and predict from parquet datasets
+    larger than memory, in chunks; see :mod:`tabtext.tabular.streaming`.)
     checkpoint_dir : str or Path, optional
         Save the training state into this folder after every epoch (``last/``, and
         ``best/`` with a validation set). A fit that was killed and is started again
@@ -211,10 +214,14 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
 
     def _seed(self) -> int:
         if self.random_state is None:
-            return int(np.random.randint(0, 2**31 - 1))
-        if isinstance(self.random_state, np.random.RandomState):
-            return int(self.random_state.randint(0, 2**31 - 1))
-        return int(self.random_state)
+            seed = int(np.random.randint(0, 2**31 - 1))
+        elif isinstance(self.random_state, np.random.RandomState):
+            seed = int(self.random_state.randint(0, 2**31 - 1))
+        else:
+            return int(self.random_state)
+        # under torchrun every rank must split and shuffle alike: rank 0's draw
+        distributed.setup(self._device())
+        return distributed.broadcast_object(seed)
 
     def _rng_devices(self) -> list[int]:
         return [torch.cuda.current_device()] if torch.cuda.is_available() else []
@@ -259,9 +266,7 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         )
 
     def _device(self) -> torch.device:
-        if self.device is not None:
-            return torch.device(self.device)
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return distributed.device(self.device)  # this rank's GPU under torchrun
 
     def _tensors(self, frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
         cats, conts = self.preprocessor_.transform(frame)
@@ -271,8 +276,10 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         device = self._device()
         cats, conts = self._tensors(frame)
         target = self.target_.encode(y)
-        # drop a last batch of 1 row: batch norm cannot train on a single row
-        drop_last = len(frame) % self.batch_size == 1
+        # under torchrun each rank trains on its shard of ceil(n / world) rows; drop a
+        # last batch of 1 row: batch norm cannot train on a single row
+        rank, world = distributed.rank(), distributed.world_size()
+        drop_last = -(-len(frame) // world) % self.batch_size == 1
         train = TensorLoader(
             cats,
             conts,
@@ -282,13 +289,23 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
             drop_last=drop_last,
             seed=seed,
             device=device,
+            rank=rank,
+            world_size=world,
         )
         valid_dl, tensors = None, [cats, conts, target]
         if valid is not None:
             vc, vn = self._tensors(valid[0])
             vt = self.target_.encode(valid[1])
             tensors += [vc, vn, vt]
-            valid_dl = TensorLoader(vc, vn, vt, batch_size=PRED_BATCH, device=device)
+            valid_dl = TensorLoader(
+                vc,
+                vn,
+                vt,
+                batch_size=PRED_BATCH,
+                device=device,
+                rank=rank,
+                world_size=world,
+            )
         loss = self.target_.loss(y, self.class_weight)
         return Learner(
             self.model_,
