@@ -204,7 +204,11 @@ class Categorify(FrameTransformer):
         return self
 
     def _learn(self, column: pd.Series, name: str) -> pd.Index:
-        levels, counts = _levels_and_counts(column, name)
+        return self._select(*_levels_and_counts(column, name), name)
+
+    def _select(self, levels: pd.Index, counts: np.ndarray, name: str) -> pd.Index:
+        """The categories kept from ``levels`` seen ``counts`` times (also used by
+        the streaming fit, which merges the counts of many chunks)."""
         keep = counts >= self.min_freq
         if self.max_card is not None and keep.sum() > self.max_card:
             candidates = np.flatnonzero(keep)

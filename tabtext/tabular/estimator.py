@@ -47,6 +47,9 @@ def _can_predict_proba(est) -> bool:
 class EmbeddingModel(ParquetFitMixin, TransformerMixin, BaseEstimator):
     """Entity-embedding network for tables with categorical columns.
 
+    ``fit_parquet`` / ``predict_parquet`` train and predict from parquet datasets
+    larger than memory, chunk by chunk (:mod:`tabtext.tabular.streaming`).
+
     Parameters
     ----------
     task : {"auto", "classification", "multilabel", "regression"}
@@ -84,8 +87,6 @@ class EmbeddingModel(ParquetFitMixin, TransformerMixin, BaseEstimator):
     device : "cpu", "cuda", ... ; default CUDA when available.
     verbose : int
         > 0 shows progress bars.
-    (``fit_parquet`` / ``predict_parquet`` train and predict from parquet datasets
-    larger than memory, in chunks; see :mod:`tabtext.tabular.streaming`.)
     checkpoint_dir : str or Path, optional
         Save the training state into this folder after every epoch (``last/``, and
         ``best/`` with a validation set). A fit that was killed and is started again

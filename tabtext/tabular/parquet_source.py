@@ -1,0 +1,168 @@
+"""A parquet dataset read in bounded chunks, for tables larger than memory.
+
+A dataset is one parquet file or a directory of them (searched recursively; names
+starting with ``.`` or ``_``, such as ``_SUCCESS``, are skipped). Its unit of
+shuffling and of holding out validation rows is the *row group*; each row group is
+read as record batches of at most ``batch_rows`` rows with
+``pyarrow.parquet.ParquetFile.iter_batches``, so what is held at once is bounded by
+the row-group and batch sizes, never by the dataset size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+@dataclass(frozen=True)
+class RowGroup:
+    """One row group of one file: the unit that is shuffled and held out."""
+
+    path: str
+    index: int
+    num_rows: int
+
+
+def _files(path: Path) -> list[Path]:
+    if not path.exists():
+        raise FileNotFoundError(f"parquet dataset {str(path)!r} does not exist")
+    if path.is_file():
+        return [path]
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
+    )
+    if not files:
+        raise ValueError(f"directory {str(path)!r} holds no parquet files")
+    return files
+
+
+def _open(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as err:
+        raise ValueError(
+            f"{str(path)!r} is not a readable parquet file ({err}); pass a .parquet "
+            "file or a directory of them"
+        ) from None
+
+
+class ParquetDataset:
+    """The row groups of a parquet file or directory, with their columns checked.
+
+    Parameters
+    ----------
+    path : str or Path
+        A parquet file or a directory of parquet files.
+    target : str or None
+        The target column; every file must have it. ``None`` when predicting.
+    columns : list of str or None
+        Feature columns; ``None`` takes every column of the first file but the
+        target. Every file must have them all.
+
+    Attributes
+    ----------
+    files : list of Path
+    row_groups : list of RowGroup
+        Row groups with at least one row, in file order.
+    columns : list of str
+        The feature columns, in the order frames are returned.
+    max_frame_rows : int
+        The largest number of rows :meth:`frames` has returned in one frame (a
+        counter that tests use to check that memory is bounded by the chunk size).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        target: str | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.target = target
+        self.files = _files(self.path)
+        handles = [_open(f) for f in self.files]
+        first = handles[0].schema_arrow
+        if target is not None and not isinstance(target, str):
+            raise TypeError(f"target must be a column name (str), got {target!r}")
+        if columns is None:
+            columns = [n for n in first.names if n != target]
+        elif isinstance(columns, str):
+            raise TypeError(f"columns must be a list of names, got {columns!r}")
+        self.columns = [str(c) for c in columns]
+        if target in self.columns:
+            raise ValueError(f"the target {target!r} is also named in columns")
+        if not self.columns:
+            raise ValueError(
+                f"{str(self.path)!r}: no feature columns besides {target!r}"
+            )
+        self.row_groups: list[RowGroup] = []
+        for file, handle in zip(self.files, handles, strict=True):
+            self._check_columns(file, handle.schema_arrow)
+            meta = handle.metadata
+            for i in range(meta.num_row_groups):
+                n = meta.row_group(i).num_rows
+                if n:
+                    self.row_groups.append(RowGroup(str(file), i, n))
+        if not self.row_groups:
+            names = ", ".join(repr(str(f)) for f in self.files[:5])
+            raise ValueError(f"parquet dataset {names} has 0 rows; nothing to read")
+        self._schema = first
+        self.max_frame_rows = 0
+
+    def _check_columns(self, file: Path, schema: pa.Schema) -> None:
+        names = set(schema.names)
+        if self.target is not None and self.target not in names:
+            raise ValueError(
+                f"parquet file {str(file)!r} has no target column {self.target!r}; "
+                f"its columns are {schema.names}"
+            )
+        missing = [c for c in self.columns if c not in names]
+        if missing:
+            raise ValueError(
+                f"parquet file {str(file)!r} lacks the columns {missing}; its columns "
+                f"are {schema.names}"
+            )
+
+    @property
+    def n_rows(self) -> int:
+        return sum(g.num_rows for g in self.row_groups)
+
+    def template(self) -> pd.DataFrame:
+        """A 0-row frame of the feature columns with the dtypes pandas gives them
+        (read from the first file's schema): what column roles are inferred from."""
+        empty = self._schema.empty_table().select(self.columns)
+        return empty.to_pandas()[self.columns]
+
+    def frames(
+        self, groups: Sequence[RowGroup], batch_rows: int
+    ) -> Iterator[tuple[pd.DataFrame, np.ndarray | None, str]]:
+        """``(features, target or None, where)`` for each record batch of ``groups``,
+        in the given order; ``where`` names the file and row group for error messages.
+        """
+        wanted = self.columns + ([self.target] if self.target is not None else [])
+        handles: dict[str, pq.ParquetFile] = {}
+        for g in groups:
+            if g.path not in handles:
+                handles[g.path] = pq.ParquetFile(g.path)
+            batches = handles[g.path].iter_batches(
+                batch_size=batch_rows, row_groups=[g.index], columns=wanted
+            )
+            where = f"parquet file {g.path!r}, row group {g.index}"
+            for batch in batches:
+                if not batch.num_rows:
+                    continue
+                frame = batch.to_pandas()
+                self.max_frame_rows = max(self.max_frame_rows, len(frame))
+                y = None
+                if self.target is not None:
+                    y = frame.pop(self.target).to_numpy()
+                yield frame[self.columns], y, where
