@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ..core import Learner, TensorLoader
+from ..core import Learner, TensorLoader, distributed
 from . import resume
 from .model import TabularModel
 from .parquet_source import ParquetDataset, RowGroup
@@ -202,6 +202,11 @@ class ParquetFitMixin:
         >>> est.predict_parquet("test.parquet", out="preds.parquet")  # doctest: +SKIP
         """
         self._check_params()
+        if distributed.world_size() > 1:
+            raise NotImplementedError(
+                "fit_parquet trains in one process; under torchrun use fit() (each "
+                "rank takes its shard) or launch fit_parquet without torchrun"
+            )
         batch_rows = _check_rows(batch_rows, "batch_rows")
         if shuffle_rows is not None:
             _check_rows(shuffle_rows, "shuffle_rows")
