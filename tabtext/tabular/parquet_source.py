@@ -93,8 +93,10 @@ class ParquetDataset:
         first = handles[0].schema_arrow
         if target is not None and not isinstance(target, str):
             raise TypeError(f"target must be a column name (str), got {target!r}")
-        if columns is None:
-            columns = [n for n in first.names if n != target]
+        if columns is None:  # pandas' stored index (__index_level_0__) is no feature
+            index = (first.pandas_metadata or {}).get("index_columns", [])
+            skip = {target, *(c for c in index if isinstance(c, str))}
+            columns = [n for n in first.names if n not in skip]
         elif isinstance(columns, str):
             raise TypeError(f"columns must be a list of names, got {columns!r}")
         self.columns = [str(c) for c in columns]
@@ -149,20 +151,22 @@ class ParquetDataset:
         in the given order; ``where`` names the file and row group for error messages.
         """
         wanted = self.columns + ([self.target] if self.target is not None else [])
-        handles: dict[str, pq.ParquetFile] = {}
         for g in groups:
-            if g.path not in handles:
-                handles[g.path] = pq.ParquetFile(g.path)
-            batches = handles[g.path].iter_batches(
+            # one open file at a time (re-reading a footer per row group is cheap)
+            handle = pq.ParquetFile(g.path)
+            batches = handle.iter_batches(
                 batch_size=batch_rows, row_groups=[g.index], columns=wanted
             )
             where = f"parquet file {g.path!r}, row group {g.index}"
-            for batch in batches:
-                if not batch.num_rows:
-                    continue
-                frame = batch.to_pandas()
-                self.max_frame_rows = max(self.max_frame_rows, len(frame))
-                y = None
-                if self.target is not None:
-                    y = frame.pop(self.target).to_numpy()
-                yield frame[self.columns], y, where
+            try:
+                for batch in batches:
+                    if not batch.num_rows:
+                        continue
+                    frame = batch.to_pandas()
+                    self.max_frame_rows = max(self.max_frame_rows, len(frame))
+                    y = None
+                    if self.target is not None:
+                        y = frame.pop(self.target).to_numpy()
+                    yield frame[self.columns], y, where
+            finally:
+                handle.close()

@@ -44,7 +44,11 @@ def _located(where: str):
     try:
         yield
     except (ValueError, TypeError) as err:
-        raise type(err)(f"{where}: {err}") from err
+        try:
+            located = type(err)(f"{where}: {err}")
+        except Exception:  # an error type with other constructor arguments
+            located = ValueError(f"{where}: {err}")
+        raise located from err
 
 
 class ParquetLoader:

@@ -119,10 +119,10 @@ def test_streamed_target_scaling_equals_in_memory(streamed, table):
     np.testing.assert_allclose(streamed.target_.std, memory.std, rtol=1e-12)
 
 
-def test_small_reservoir_median_is_close_and_seeded(table):
+def test_small_reservoir_median_is_close_and_seeded(streamed, table):
     folder, train, _ = table
     path = folder / "train.parquet"
-    a = _fit(path, epochs=1).preprocessor_
+    exact = streamed.preprocessor_.fill_missing_.fill_values_["temp"]
     ests = [
         EmbeddingRegressor(**{**FAST, "epochs": 1, "random_state": seed}).fit_parquet(
             path, "y", FEATURES, median_sample=40, **CHUNK
@@ -134,7 +134,7 @@ def test_small_reservoir_median_is_close_and_seeded(table):
     lo, hi = finite.quantile([0.3, 0.7])  # a 40-value sample's median: rank sd ~8%
     assert all(lo <= f <= hi for f in fills)
     assert fills[0] == fills[1] != fills[2]
-    assert fills[0] != a.fill_missing_.fill_values_["temp"]  # really sampled
+    assert fills[0] != exact  # really sampled
 
 
 def test_reservoir_is_a_uniform_sample():
@@ -298,3 +298,30 @@ def test_bad_values_name_their_row_group(table, tmp_path):
         EmbeddingRegressor(validation_fraction=0.2).fit_parquet(
             tmp_path / "one.parquet", "y", FEATURES
         )
+
+
+def test_checkpointed_fit_resumes_only_on_the_same_files(table, tmp_path, monkeypatch):
+    from tabtext.core import Checkpoint
+
+    folder, _, valid = table
+    path = tmp_path / "train.parquet"
+    pd.read_parquet(folder / "train.parquet").to_parquet(path, row_group_size=ROW_GROUP)
+    reference = _fit(path, epochs=3)
+    save = Checkpoint.after_epoch
+
+    def killed_after_epoch_1(self, learn):
+        save(self, learn)
+        if learn.epoch == 1:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(Checkpoint, "after_epoch", killed_after_epoch_1)
+        with pytest.raises(KeyboardInterrupt):
+            _fit(path, epochs=3, checkpoint_dir=tmp_path / "ckpt")
+    resumed = _fit(path, epochs=3, checkpoint_dir=tmp_path / "ckpt")
+    X = valid[FEATURES]
+    np.testing.assert_array_equal(resumed.predict(X), reference.predict(X))
+    assert len(resumed.history_) == 3
+    pd.read_parquet(path).iloc[::-1].to_parquet(path, row_group_size=ROW_GROUP)
+    other = _fit(path, epochs=3, checkpoint_dir=tmp_path / "ckpt")  # new data: afresh
+    assert not np.array_equal(other.predict(X), resumed.predict(X))
