@@ -161,12 +161,14 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     return box[0]
 
 
-def broadcast_module(model: nn.Module, src: int = 0) -> None:
-    """Copy rank ``src``'s parameters and buffers into ``model`` on every rank."""
+def broadcast_module(model: nn.Module, src: int = 0, params: bool = True) -> None:
+    """Copy rank ``src``'s buffers, and parameters unless ``params=False``, into
+    ``model`` on every rank."""
     if not active():
         return
+    tensors = [*model.parameters(), *model.buffers()] if params else model.buffers()
     with torch.no_grad():
-        for t in [*model.parameters(), *model.buffers()]:
+        for t in tensors:
             dist.broadcast(t.data, src=src)
 
 

@@ -409,7 +409,11 @@ class Learner:
             self._one_batch(batch)
             self.iter += 1
         self("after_train")
-        if self.distributed:  # same batch count everywhere: the mean of the means
+        if self.distributed:
+            # DDP sends rank 0's buffers (batch-norm statistics) before each forward;
+            # the last one updated each rank's own: make every rank rank 0 again
+            distributed.broadcast_module(self.model, params=False)
+            # the same batch count everywhere: the mean of the means
             (total,) = distributed.all_reduce_sum([self.epoch_results["train_loss"]])
             self.epoch_results["train_loss"] = total / distributed.world_size()
 
