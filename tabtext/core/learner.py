@@ -497,6 +497,8 @@ class Learner:
 
         Batches are ``(x, y)`` or just ``x``. ``act`` is applied to the model outputs
         (e.g. ``torch.softmax``); ``augment(x)`` transforms each input batch first.
+        Under torchrun the default loader is this rank's shard of the validation set;
+        pass an unsharded ``dl`` for all of it.
         """
         dl = self.valid_dl if dl is None else dl
         if dl is None:
