@@ -197,12 +197,15 @@ class ParquetFitMixin:
         Returns
         -------
         self
+            With the usual fitted attributes, and ``stream_info_``: a dict of
+            ``train_rows``, ``row_groups`` (training ones), ``max_rows_held`` (the
+            most encoded rows the loader held) and ``max_frame_rows`` (the largest
+            record batch read).
 
         Examples
         --------
         >>> est = EmbeddingRegressor(cat_cols=["Store"], log_target=True)
-        >>> est.fit_parquet("sales/", target="Sales", eval_set="valid.parquet")
-        ... # doctest: +SKIP
+        >>> est.fit_parquet("sales/", "Sales", eval_set="valid.parquet")  # doctest: +SKIP
         >>> est.predict_parquet("test.parquet", out="preds.parquet")  # doctest: +SKIP
         """
         self._check_params()
