@@ -23,7 +23,8 @@ One split for every model: the stratified, seeded 10% validation share of
   tokenization leaves, the classifier stages the rest by epochs; a callback stops
   each stage at its deadline, and the table says how many batches each finished.
 - Few labels (``--few-labels``, default 100 and 1,000): ``finetune --preset quick
-  --max-labels N`` against TF-IDF + LR and NB-LR fitted on the same N reviews
+  --max-labels N`` plus ``few_label_flags(N)`` (the LM on twice quick's texts, which
+  are unlabeled here; up to 10 classifier epochs, ~200 steps) against TF-IDF + LR and NB-LR fitted on the same N reviews
   (``balanced_subset``, finetune's selection); the vectorizers see all training-part
   texts without labels, as tabtext's language model does.
 
@@ -77,6 +78,16 @@ PARTS = ("baselines", "tabtext", "fastai", "fewlabel")
 # wants a large C; NB-LR's r-scaled binary features a small one
 C_GRIDS = {"tfidf": (1, 3, 10, 30, 100, 300, 1000), "nb": (0.01, 0.03, 0.1, 0.3, 1, 3)}
 FEW_LABELS = (100, 1000)
+
+
+def few_label_flags(n: int) -> list[str]:
+    """``quick`` for N labels: one epoch of N reviews is a few steps only, so more
+    epochs (smaller batches under 500 labels); the LM reads 12,000 unlabeled texts."""
+    bs = 16 if n < 500 else 32
+    epochs = max(1, min(10, round(200 / -(-n // bs))))
+    return ["--lm-docs", "12000", "--clas-bs", str(bs), "--clas-epochs", str(epochs)]
+
+
 COLUMNS = [
     "model", "labels", "accuracy", "wall s", "tokenize s", "LM s", "LM ft s",
     "classifier s", "LM tokens/s", "clas tokens/s", "notes",
@@ -504,7 +515,7 @@ def main(argv=None) -> None:
             runs += [
                 (
                     f"quick, {n} labels",
-                    ["--preset", "quick", "--max-labels", str(n)],
+                    ["--preset", "quick", "--max-labels", str(n), *few_label_flags(n)],
                     few,
                 )
                 for n in args.few_labels
