@@ -24,8 +24,8 @@ One split for every model: the stratified, seeded 10% validation share of
   each stage at its deadline, and the table says how many batches each finished.
 - Few labels (``--few-labels``, default 100 and 1,000): ``finetune --preset quick
   --max-labels N`` plus ``few_label_flags(N)`` (the LM on twice quick's texts, which
-  are unlabeled here; up to 10 classifier epochs, ~200 steps) against TF-IDF + LR and NB-LR fitted on the same N reviews
-  (``balanced_subset``, finetune's selection); the vectorizers see all training-part
+  are unlabeled here; up to 10 classifier epochs, ~200 steps) against TF-IDF + LR
+  and NB-LR fitted on the same N reviews (``balanced_subset``, finetune's selection); the vectorizers see all training-part
   texts without labels, as tabtext's language model does.
 
     python benchmarks/imdb.py --fastai-python /tmp/fastai-venv/bin/python --out imdb.md
