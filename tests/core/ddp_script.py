@@ -28,25 +28,10 @@ from tabtext.core import (
 )
 from tabtext.tabular import EmbeddingRegressor
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.core.conftest import TwoGroupModel  # noqa: E402
+
 torch.set_num_threads(1)
-
-
-class MLP(nn.Module):
-    """Three layer groups and a batch norm (its buffers are synchronised by DDP)."""
-
-    def __init__(self, n_in: int = 4, hidden: int = 32):
-        super().__init__()
-        self.body0 = nn.Linear(n_in, hidden)
-        self.bn = nn.BatchNorm1d(hidden)
-        self.body1 = nn.Linear(hidden, hidden)
-        self.head = nn.Linear(hidden, 1)
-
-    def forward(self, x):
-        h = torch.relu(self.bn(self.body0(x)))
-        return self.head(torch.relu(self.body1(h))).squeeze(-1)
-
-    def param_groups(self):
-        return [[self.body0, self.bn], [self.body1], [self.head]]
 
 
 def regression_data(n: int, seed: int):
@@ -77,7 +62,7 @@ def run_learner(out: Path, bs: int) -> dict:
     valid = TensorLoader(x[1024:], y[1024:], batch_size=64, rank=rank, world_size=world)
     torch.manual_seed(0)
     learn = Learner(
-        MLP(),
+        TwoGroupModel(n_in=4, hidden=32),
         train,
         valid,
         loss_fn=nn.functional.mse_loss,
