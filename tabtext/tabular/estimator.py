@@ -308,15 +308,21 @@ class EmbeddingModel(ParquetFitMixin, TransformerMixin, BaseEstimator):
                 world_size=world,
             )
         loss = self.target_.loss(y, self.class_weight)
+        return self._new_learner(train, valid_dl, loss, seed, tensors)
+
+    def _new_learner(self, train, valid_dl, loss, seed: int, tensors: list) -> Learner:
+        """The Learner of ``fit`` and ``fit_parquet``: the model, ``loss`` and the
+        callbacks of :meth:`_callbacks` on this estimator's device."""
+        device = self._device()
         return Learner(
             self.model_,
             train,
             valid_dl,
             loss_fn=loss.to(device),
             wd=self.weight_decay,
-            callbacks=self._callbacks(valid is not None, seed, tensors),
+            callbacks=self._callbacks(valid_dl is not None, seed, tensors),
             device=device,
-            progress=bool(self.verbose) or False,
+            progress=bool(self.verbose),
         )
 
     def _callbacks(self, with_valid: bool, seed: int, tensors: list) -> list:

@@ -322,19 +322,8 @@ class ParquetFitMixin:
     def _stream_learner(
         self, train, valid_dl, counts, seed, identity, tensors
     ) -> Learner:
-        device = self._device()
-        with_valid = valid_dl is not None
-        callbacks = self._callbacks(with_valid, seed, [identity, *tensors])
-        return Learner(
-            self.model_,
-            train,
-            valid_dl,
-            loss_fn=self._stream_loss(counts).to(device),
-            wd=self.weight_decay,
-            callbacks=callbacks,
-            device=device,
-            progress=bool(self.verbose),
-        )
+        loss = self._stream_loss(counts)
+        return self._new_learner(train, valid_dl, loss, seed, [identity, *tensors])
 
     def _stream_loss(self, counts: np.ndarray | None) -> torch.nn.Module:
         """The training loss; "balanced" class weights from the streamed class counts."""
