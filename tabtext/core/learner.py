@@ -95,7 +95,9 @@ class Learner:
     callbacks : Callback instances added to the recorder, progress bar and NaN guard.
     device : torch.device or str, default CUDA when available else CPU; under
         torchrun a bare "cuda" means this rank's GPU (``cuda:LOCAL_RANK``).
-    mixed_precision : bool, default True on CUDA (bf16 autocast), never on CPU.
+    mixed_precision : bool, optional
+        bf16 autocast. Default: on with CUDA, off on a CPU; ``True`` turns it on for
+        a CPU too (fast where the CPU has bf16 instructions: AVX512-BF16, AMX).
     progress : bool or None; None shows bars only when stderr is a terminal.
 
     Notes
@@ -152,7 +154,7 @@ class Learner:
         self._trainable = [p for p in model.parameters() if p.requires_grad]
         cuda = self.device.type == "cuda"
         self.mixed_precision = (
-            cuda if mixed_precision is None else bool(mixed_precision and cuda)
+            cuda if mixed_precision is None else bool(mixed_precision)
         )
         self.recorder = Recorder()
         self.callbacks: list[Callback] = []

@@ -266,6 +266,14 @@ def _load_folder(
         table = root / f"{split}{suffix}"
         if table.is_file():
             return load_texts(table, text_col, label_col)
+    shards = sorted(root.glob("*.parquet"))
+    if shards:  # a folder of shards (a split name may prefix them: train-00.parquet)
+        named = [f for f in shards if f.name.startswith(split)]
+        return _concat([load_texts(f, text_col, label_col) for f in named or shards])
+    if label_col is None and any(_txt_files(root)):  # a corpus: one document per file
+        files = sorted(_txt_files(root), key=_file_order)
+        texts = [_decode(_read_bytes(f), str(f)) for f in files]
+        return _finish(texts, None, str(root), text_col, None)
     class_root = root / split if (root / split).is_dir() else root
     class_dirs = sorted(
         d
@@ -285,6 +293,17 @@ def _load_folder(
         names += [d.name] * len(files)
     labels = names if label_col else None
     return _finish(texts, labels, str(class_root), text_col, label_col)
+
+
+def _concat(parts: list[TextDataset]) -> TextDataset:
+    """Shards of one dataset, in order; labels re-encoded over all of them."""
+    where = f"{Path(parts[0].source).parent} ({len(parts)} shards)"
+    texts = [t for p in parts for t in p.texts]
+    if parts[0].labels is None:
+        return TextDataset(texts, None, [], where)
+    values = [p.classes[i] for p in parts for i in p.labels]
+    y, classes = _encode_labels(values, np.arange(len(values)), where, "label", None)
+    return TextDataset(texts, y, classes, where)
 
 
 def _txt_files(folder: Path) -> list[Path]:

@@ -49,8 +49,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--pretrained",
+        default="auto",
+        metavar="NAME|DIR",
+        help="the LM to start from: a shipped one by name, or a directory written by "
+        "tabtext.nlp.pretrain; 'auto' is the shipped English LM (en_wiki_small)",
+    )
+    p.add_argument(
+        "--no-pretrained",
+        dest="pretrained",
+        action="store_const",
+        const="none",
+        help="train the LM on the target texts alone",
+    )
+    p.add_argument(
+        "--unlabeled",
         default=None,
-        help="directory written by tabtext.nlp.pretrain: start from its LM",
+        metavar="FILE",
+        help="unlabeled texts (parquet/CSV/folder, column --text-col) for the LM "
+        "stages only, e.g. imdb/unsup.parquet",
     )
     p.add_argument(
         "--resume",
@@ -79,8 +95,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
     args = parser.parse_args(argv)
     cfg = config_from_args(parser, args)
-    if args.pretrained is not None and not Path(args.pretrained).is_dir():
-        parser.error(f"--pretrained {args.pretrained}: no such directory")
+    from .pipeline import fit_to_pretrained
+    from .pretrained import resolve_pretrained
+
+    try:
+        pretrained = resolve_pretrained(args.pretrained)
+        cfg = fit_to_pretrained(cfg, pretrained)
+    except (ValueError, OSError) as e:
+        parser.error(str(e))
+    if args.unlabeled is not None and not Path(args.unlabeled).exists():
+        parser.error(f"--unlabeled {args.unlabeled}: no such file or folder")
     if args.ensemble and cfg.backwards:
         parser.error("--ensemble trains both directions; drop --backwards")
     from ..core import distributed
@@ -93,9 +117,13 @@ def main(argv: list[str] | None = None) -> dict:
     valid = (
         load_texts(args.valid, args.text_col, args.label_col) if args.valid else None
     )
+    unlabeled = None
+    if args.unlabeled is not None:
+        unlabeled = load_texts(args.unlabeled, args.text_col, label_col=None).texts
     out = Path(args.out or f"runs/{cfg.preset}")
     common = dict(
-        pretrained=args.pretrained,
+        pretrained=pretrained,
+        unlabeled=unlabeled,
         resume=args.resume,
         device=args.device,
         cache_dir=args.cache_dir,

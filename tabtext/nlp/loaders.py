@@ -126,6 +126,104 @@ class LMLoader:
         self.rng.bit_generator.state = state["rng"]
 
 
+class LMStream(LMLoader):
+    """The language-model stream of :class:`LMLoader`, cut into segments for long runs.
+
+    Pass ``p`` over the corpus shuffles the documents and draws its window lengths
+    from generators seeded by ``(seed, p)``, so any batch of any pass can be rebuilt
+    from its index alone. Each iteration yields the next ``segment_batches`` batches,
+    continuing into the next pass at the end of one: a Learner "epoch" is one segment,
+    so a run over a large corpus validates and checkpoints every segment, and the
+    only loader state a resume needs is the segment index.
+    """
+
+    def __init__(
+        self,
+        ids: np.ndarray,
+        offsets: np.ndarray,
+        batch_size: int = 64,
+        bptt: int = 70,
+        segment_batches: int = 1000,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        backwards: bool = False,
+    ):
+        super().__init__(
+            ids,
+            offsets,
+            batch_size,
+            bptt,
+            shuffle=True,
+            variable_bptt=True,
+            seed=seed,
+            rank=rank,
+            world_size=world_size,
+            backwards=backwards,
+        )
+        if segment_batches < 1:
+            raise ValueError(f"segment_batches must be >= 1, got {segment_batches}")
+        self.seed, self.segment_batches, self.segment = seed, segment_batches, 0
+        self._windows: dict[int, np.ndarray] = {}
+        self._rows: tuple[int, torch.Tensor] | None = None
+
+    def __len__(self) -> int:
+        return self.segment_batches
+
+    def batches_per_pass(self, p: int = 0) -> int:
+        return len(self.pass_windows(p))
+
+    def pass_windows(self, p: int) -> np.ndarray:
+        """``(n_batches, 2)``: start and length of each window of pass ``p``."""
+        if p not in self._windows:
+            self.rng = np.random.default_rng([self.seed, p, 1])
+            out, i, n = [], 0, self.row_len - 1
+            while i < n:
+                seq_len = min(self._seq_len(), n - i)
+                out.append((i, seq_len))
+                i += seq_len
+            self._windows[p] = np.array(out, dtype=np.int64).reshape(-1, 2)
+        return self._windows[p]
+
+    def _pass_rows(self, p: int) -> torch.Tensor:
+        if self._rows is None or self._rows[0] != p:
+            self._rows = None  # free the previous pass first
+            self.rng = np.random.default_rng([self.seed, p, 0])
+            rows = torch.from_numpy(self._stream().astype(np.int64))
+            self._rows = (p, rows.view(self.batch_size, -1))  # (bs, row_len)
+        return self._rows[1]
+
+    def locate(self, batch: int) -> tuple[int, int]:
+        """``(pass, window)`` of global batch index ``batch``."""
+        p = 0
+        while batch >= (n := self.batches_per_pass(p)):
+            batch, p = batch - n, p + 1
+        return p, batch
+
+    def tokens_before(self, batch: int) -> int:
+        """Target tokens of global batches ``0 .. batch - 1`` over all ranks."""
+        total, p = 0, 0
+        while batch > 0:
+            lengths = self.pass_windows(p)[:batch, 1]
+            total, batch, p = total + int(lengths.sum()), batch - len(lengths), p + 1
+        return total * self.batch_size * self.world_size
+
+    def __iter__(self):
+        start = self.segment * self.segment_batches
+        self.segment += 1
+        for g in range(start, start + self.segment_batches):
+            p, w = self.locate(g)
+            rows = self._pass_rows(p)
+            i, seq_len = (int(v) for v in self.pass_windows(p)[w])
+            yield rows[:, i : i + seq_len], rows[:, i + 1 : i + 1 + seq_len]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"segment": self.segment}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.segment = int(state["segment"])
+
+
 class BPTTScaleLR(Callback):
     """Scale every group's LR by ``seq_len / bptt`` for variable-length LM windows."""
 

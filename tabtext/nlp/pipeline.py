@@ -7,6 +7,7 @@ classifier model directory (``out/model``), plots and ``metrics.json``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -28,17 +29,16 @@ from ..core.io import (
     tensors_to_bytes,
     write_dir,
 )
-from .awd_lstm import LanguageModel, load_pretrained_embeddings
+from .awd_lstm import LanguageModel
 from .classifier import TextClassifierModel
 from .corpus import numericalize_corpus
 from .data import TextDataset, stratified_split
 from .model_dir import TextModel, model_subdir, save_text_model
+from .pretrained import resolve_pretrained
 from .recipe import ULMFiTConfig
 from .tokenize import Tokenizer
 from .ulmfit import (
     Docs,
-    EpochReporter,
-    Phase,
     Run,
     balanced_subset,
     classifier_learner,
@@ -105,26 +105,35 @@ def run_ulmfit(
     valid: TextDataset | None,
     cfg: ULMFiTConfig,
     out: str | Path,
-    pretrained: str | Path | None = None,
+    pretrained: str | Path | None = "auto",
     resume: bool = False,
     device: str | None = None,
     cache_dir: str | Path | None = None,
+    unlabeled: list[str] | None = None,
 ) -> dict:
     """Train a ULMFiT classifier; returns the metrics also written to metrics.json.
+
+    ``pretrained``: a shipped LM's name, a directory written by ``pretrain``, "auto"
+    (the shipped English LM) or None (an LM trained on the target texts alone).
+    ``unlabeled`` texts join the vocabulary and the LM stages only, never the
+    classifier; any that equal a validation text are dropped.
 
     Under torchrun every rank trains (DDP) and ends with the same model and metrics;
     rank 0 alone writes into ``out``.
     """
     t_start = time.perf_counter()
+    pretrained = resolve_pretrained(pretrained)
+    cfg = fit_to_pretrained(cfg, pretrained)
     run = Run(out, resume)
     main = distributed.is_main()
     if main:
         atomic_write_text(run.out / "config.json", json.dumps(cfg.to_dict(), indent=1))
     split = make_split(train, valid, cfg)
+    extra = _without(unlabeled or [], split.valid_texts)
     tok = Tokenizer()
     t0 = time.perf_counter()
     corpus = numericalize_corpus(
-        split.train_texts,
+        split.train_texts + extra,
         tok,
         min_freq=cfg.min_freq,
         max_vocab=cfg.max_vocab,
@@ -142,7 +151,9 @@ def run_ulmfit(
         "tokenize_s": round(t_tok, 2),
         "vocab_size": len(vocab),
         "n_train": len(split.train_texts),
+        "n_unlabeled": len(extra),
         "n_valid": len(split.valid_texts),
+        "pretrained": None if pretrained is None else str(pretrained),
         "phases": {},
     }
     encoder = _language_model(
@@ -225,15 +236,62 @@ def _language_model(
 
 def _pretrained_lm_state(path, model: LanguageModel, vocab: Vocab) -> dict:
     """A pretrained LM's weights with its vocabulary aligned to ``vocab`` (ULMFiT)."""
+    from .awd_lstm import AWDLSTMConfig
+    from .transfer import align_lm_state
+
     path = model_subdir(path)
     files = read_dir(path, LM_KIND, required=LM_FILES)
     state = bytes_to_tensors(
         files["model.safetensors"], str(path / "model.safetensors")
     )
     old_itos = _lm_json(files, path, "vocab.json", "itos")
-    state = load_pretrained_embeddings(state, old_itos, vocab.itos)
+    old_cfg = AWDLSTMConfig.from_dict(_lm_json(files, path, "config.json", "awd_lstm"))
+    try:
+        state = align_lm_state(
+            state, old_itos, old_cfg.adaptive_softmax, model, vocab.itos
+        )
+    except (KeyError, ValueError, RuntimeError) as e:
+        raise CheckpointError(
+            f"{path}: the pretrained weights do not fit its config.json "
+            f"({type(e).__name__}: {e})"
+        ) from None
     load_model_weights(model, state, str(path / "model.safetensors"))
     return state
+
+
+def _without(texts: list[str], held_out: list[str]) -> list[str]:
+    """``texts`` minus any that equal a held-out text (which must stay unseen)."""
+    held = set(held_out)
+    kept = [t for t in texts if t not in held]
+    if len(kept) < len(texts):
+        log.warning(
+            "dropped %d unlabeled texts equal to validation texts",
+            len(texts) - len(kept),
+        )
+    return kept
+
+
+def fit_to_pretrained(cfg: ULMFiTConfig, pretrained: Path | None) -> ULMFiTConfig:
+    """``cfg`` with the pretrained LM's sizes; sizes given otherwise are an error."""
+    if pretrained is None:
+        return cfg
+    sizes = pretrained_sizes(pretrained)
+    clash = {k: v for k, v in sizes.items() if getattr(cfg, k) not in (None, v)}
+    if clash:
+        given = ", ".join(f"{k}={getattr(cfg, k)}" for k in clash)
+        raise ValueError(
+            f"{given} does not fit the pretrained LM {pretrained} ({sizes}); drop the "
+            "size flags, or train from scratch with --no-pretrained"
+        )
+    return dataclasses.replace(cfg, **sizes)
+
+
+def pretrained_sizes(path) -> dict[str, int]:
+    """``emb_sz``, ``n_hid`` and ``n_layers`` of a pretrained LM directory."""
+    path = model_subdir(path)
+    files = read_dir(path, LM_KIND, required=LM_FILES)
+    cfg = _lm_json(files, path, "config.json", "awd_lstm")
+    return {k: int(cfg[k]) for k in ("emb_sz", "n_hid", "n_layers")}
 
 
 def _classifier(
@@ -248,11 +306,14 @@ def _classifier(
     metrics: dict,
 ) -> TextClassifierModel:
     """Stage 3: the classifier with gradual unfreezing, discriminative LRs and STLR."""
-    idx = np.arange(len(corpus))
+    n_labeled = len(
+        split.train_texts
+    )  # the corpus' first documents; the rest unlabeled
+    idx = np.arange(n_labeled)
     if cfg.max_labels is not None:
         idx = balanced_subset(split.train_labels, cfg.max_labels, cfg.seed)
     elif cfg.clas_docs is not None:
-        idx = _subset(len(corpus), cfg.clas_docs, cfg.seed)
+        idx = _subset(n_labeled, cfg.clas_docs, cfg.seed)
     docs = Docs.select(corpus.ids, corpus.offsets, idx).as_list(cfg.backwards)
     vdocs = Docs(valid_corpus.ids, valid_corpus.offsets).as_list(cfg.backwards)
     config = lm_config(cfg, len(corpus.vocab), task="classifier")
@@ -284,77 +345,10 @@ def ensemble_accuracy(*dirs: str | Path) -> float:
     return float((np.mean(probs, 0).argmax(1) == labels).mean())
 
 
-def pretrain_lm(
-    texts: list[str],
-    cfg: ULMFiTConfig,
-    out: str | Path,
-    resume: bool = False,
-    device: str | None = None,
-    cache_dir: str | Path | None = None,
-    on_epoch=None,
-) -> dict:
-    """Train a language model on ``texts`` (held-out share for perplexity).
-
-    Writes ``out/model`` (safetensors weights + vocab/config JSON), logs and plots.
-    """
-    t_start = time.perf_counter()
-    run = Run(out, resume)
-    rng = np.random.default_rng(cfg.seed)
-    order = rng.permutation(len(texts))
-    n_valid = max(1, int(len(texts) * cfg.valid_pct))
-    valid_idx, train_idx = np.sort(order[:n_valid]), np.sort(order[n_valid:])
-    if cfg.lm_docs is not None:
-        train_idx = train_idx[_subset(len(train_idx), cfg.lm_docs, cfg.seed)]
-    tok = Tokenizer()
-    corpus = numericalize_corpus(
-        [texts[i] for i in train_idx],
-        tok,
-        min_freq=cfg.min_freq,
-        max_vocab=cfg.max_vocab,
-        cache_dir=cache_dir,
-    )
-    valid_corpus = numericalize_corpus(
-        [texts[i] for i in valid_idx], tok, vocab=corpus.vocab, cache_dir=cache_dir
-    )
-    with torch.random.fork_rng():
-        torch.manual_seed(cfg.seed)
-        model = LanguageModel(lm_config(cfg, len(corpus.vocab)))
-    learn = lm_learner(
-        model,
-        Docs(corpus.ids, corpus.offsets),
-        Docs(valid_corpus.ids, valid_corpus.offsets),
-        cfg,
-        device,
-    )
-    phase = Phase(
-        "lm", cfg.lm_epochs, cfg.lm_lr, discriminative=False, schedule="one_cycle"
-    )
-    cbs = [EpochReporter(on_epoch)] if on_epoch is not None else []
-    res = run_phase(learn, phase, run, cfg, 0, resume, extra_cbs=cbs)
-    if distributed.is_main():
-        save_lm(model, corpus.vocab, tok, run.out / "model")
-    learn.plot_loss(run.out / "lm_loss.png")
-    learn.plot_lr(run.out / "lm_lr.png")
-    hist = learn.history
-    hist["valid_perplexity"] = np.exp(hist["valid_loss"].clip(upper=50))
-    metrics = {
-        "epochs": hist.to_dict(orient="records"),
-        "tokens_per_s": res["tokens_per_s"],
-        "train_tokens": res["train_tokens"],
-        "vocab_size": len(corpus.vocab),
-        "wall_s": round(time.perf_counter() - t_start, 1),
-    }
-    if distributed.is_main():
-        atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=1))
-    return metrics
-
-
 def save_lm(
     model: LanguageModel, vocab: Vocab, tok: Tokenizer, path: str | Path
 ) -> Path:
     """A language-model directory: weights, vocabulary, AWD-LSTM and tokenizer config."""
-    import dataclasses
-
     config = {"awd_lstm": model.config.to_dict(), "tokenizer": dataclasses.asdict(tok)}
     files = {
         "model.safetensors": tensors_to_bytes(model.state_dict()),

@@ -1,74 +1,106 @@
-"""Train an AWD-LSTM language model on a text corpus: ``python -m tabtext.nlp.pretrain``.
+"""Pretrain an AWD-LSTM language model on a corpus: ``python -m tabtext.nlp.pretrain``.
 
 The first stage of ULMFiT (Howard & Ruder 2018) with the AWD-LSTM of Merity et al.
-(2017): variable-length BPTT, one-cycle LRs, validation perplexity per epoch, resumable
-(``--resume``). Writes into ``--out``: ``model/`` (weights as safetensors, vocabulary and
-config as JSON — what ``finetune --pretrained`` reads), ``log_lm.csv``, ``lm_loss.png``,
-``lm_lr.png`` and ``metrics.json``.
+(2017), at corpus scale (see :mod:`tabtext.nlp.pretraining`): the last ``--valid-pct``
+of the documents held out, a run length fixed by ``--epochs``, ``--max-tokens`` or
+``--budget-min`` that one 1cycle schedule spans, a checkpoint every ``--ckpt-min``
+minutes, and ``--resume`` to continue a killed run exactly. Writes into ``--out``:
+``model/`` (what ``finetune --pretrained`` reads), ``plan.json``, ``log_lm.csv``,
+``lm_loss.png``, ``lm_lr.png`` and ``metrics.json``; ``--export DIR`` also writes an
+fp16 copy of the model (the form tabtext ships).
 
-Example: ``python -m tabtext.nlp.pretrain --data ../shared/data/imdb/train.parquet
---out runs/lm --preset small --epochs 1``
+Example (the LM shipped with tabtext; see the README's model card):
+``python -m tabtext.nlp.pretrain --data ../shared/data/wikipedia --out runs/wiki
+--budget-min 90``
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import typing
 
 from .cli import setup_logging
-from .recipe import make_config
+from .pretraining import PretrainConfig
+
+HELP = {
+    "model": "AWD-LSTM size: small (emb 200, hidden 400, 2 layers) or paper "
+    "(400/1152/3)",
+    "emb_sz": "embedding size (overrides --model)",
+    "n_hid": "LSTM hidden size (overrides --model)",
+    "n_layers": "LSTM layers (overrides --model)",
+    "max_vocab": "vocabulary size cap",
+    "min_freq": "minimum token count",
+    "adaptive_softmax": "adaptive softmax output layer (much faster on CPU)",
+    "bs": "batch size (rows of the stream)",
+    "bptt": "base BPTT window",
+    "lr": "max LR of the 1cycle schedule",
+    "drop_mult": "multiplies all AWD-LSTM dropouts",
+    "wd": "weight decay",
+    "clip": "gradient-norm clipping",
+    "seed": "random seed",
+    "valid_pct": "share of documents held out (the last ones, in file order)",
+    "max_docs": "use only the first N documents",
+    "epochs": "passes over the corpus (default 1 when no other limit is given)",
+    "max_tokens": "stop after this many training tokens",
+    "budget_min": "minutes of training (timed on real steps before the run starts)",
+    "ckpt_min": "validate, log and checkpoint about every N minutes",
+    "valid_tokens": "tokens of held-out text validated after each segment (the "
+    "whole held-out set is scored at the end)",
+    "precision": "bf16 autocast or fp32; auto: bf16 on CUDA and on CPUs with "
+    "AVX512-BF16",
+    "backwards": "train on reversed text",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m tabtext.nlp.pretrain",
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
         "--data",
         required=True,
-        help="corpus: parquet/CSV file, folder of .txt files (aclImdb layout) "
-        "or hub dataset name",
+        help="corpus: parquet/CSV file, folder of parquet shards or .txt files, or "
+        "hub dataset name",
     )
     p.add_argument("--text-col", default="text", help="text column of a table")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument(
-        "--preset",
-        choices=("small", "paper"),
-        default="small",
-        help="model size: small (emb 200, hidden 400, 2 layers) or paper "
-        "(emb 400, hidden 1152, 3 layers)",
-    )
-    p.add_argument("--epochs", type=int, default=1, help="training epochs")
-    p.add_argument("--lr", type=float, default=1e-2, help="max LR (one-cycle)")
-    p.add_argument("--bs", type=int, default=64, help="batch size (rows of the stream)")
-    p.add_argument("--bptt", type=int, default=70, help="base BPTT window")
-    p.add_argument("--max-vocab", type=int, default=60000, help="vocabulary size cap")
-    p.add_argument("--min-freq", type=int, default=3, help="minimum token count")
-    p.add_argument(
-        "--adaptive-softmax",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="adaptive softmax output layer (faster on CPU)",
-    )
-    p.add_argument(
-        "--max-docs",
-        type=int,
-        default=None,
-        help="use only this many documents (seeded sample)",
-    )
-    p.add_argument(
-        "--valid-pct", type=float, default=0.1, help="held-out share of docs"
-    )
-    p.add_argument(
-        "--drop-mult", type=float, default=1.0, help="multiplies all dropouts"
-    )
-    p.add_argument("--wd", type=float, default=0.1, help="weight decay")
-    p.add_argument("--clip", type=float, default=0.25, help="gradient-norm clipping")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--backwards", action="store_true", help="train on reversed text")
+    hints = typing.get_type_hints(PretrainConfig)
+    for f in dataclasses.fields(PretrainConfig):
+        flag, hint = "--" + f.name.replace("_", "-"), hints[f.name]
+        help_ = f"{HELP[f.name]} (default: {f.default})"
+        if f.name == "model":
+            p.add_argument(
+                "--model",
+                "--preset",
+                choices=("small", "paper"),
+                default=f.default,
+                help=help_,
+            )
+        elif f.name == "precision":
+            p.add_argument(
+                flag, choices=("auto", "bf16", "fp32"), default=f.default, help=help_
+            )
+        elif hint is bool:
+            p.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=f.default,
+                help=help_,
+            )
+        else:
+            args = typing.get_args(hint)
+            base = hint if hint in (int, float) else (int if int in args else float)
+            p.add_argument(flag, type=base, default=f.default, help=help_)
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument(
+        "--export",
+        default=None,
+        metavar="DIR",
+        help="also write the model in fp16 to DIR (the shipped form)",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: auto)")
     p.add_argument("--cache-dir", default=None, help="tokenization cache directory")
     p.add_argument("--verbose", action="store_true", help="log progress details")
@@ -78,54 +110,47 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
     args = parser.parse_args(argv)
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig)}
     try:
-        cfg = make_config(
-            "paper" if args.preset == "paper" else "cpu",
-            model=args.preset,
-            lm_epochs=args.epochs,
-            lm_lr=args.lr,
-            lm_bs=args.bs,
-            bptt=args.bptt,
-            max_vocab=args.max_vocab,
-            min_freq=args.min_freq,
-            adaptive_softmax=args.adaptive_softmax,
-            lm_docs=args.max_docs or "all",
-            valid_pct=args.valid_pct,
-            lm_drop_mult=args.drop_mult,
-            wd=args.wd,
-            clip=args.clip,
-            seed=args.seed,
-            backwards=args.backwards,
-        )
-    except ValueError as e:
+        cfg = PretrainConfig(**values)
+    except (TypeError, ValueError) as e:
         parser.error(str(e))
-    if args.epochs < 1:
-        parser.error(f"--epochs must be >= 1, got {args.epochs}")
     setup_logging(args.verbose)
     from .data import load_texts
-    from .pipeline import pretrain_lm
+    from .pretraining import export_lm, pretrain
 
     texts = load_texts(args.data, args.text_col, label_col=None).texts
-    metrics = pretrain_lm(
+    metrics = pretrain(
         texts,
         cfg,
         args.out,
         resume=args.resume,
         device=args.device,
         cache_dir=args.cache_dir,
-        on_epoch=_print_epoch,
+        on_segment=_print_segment,
     )
+    if args.export:
+        export_lm(args.out, args.export, metrics)
     print(
-        f"{metrics['tokens_per_s']:.0f} tokens/s, {metrics['wall_s']:.0f}s -> {args.out}"
+        f"held-out perplexity {metrics['valid_perplexity']:.2f} on "
+        f"{metrics['valid_tokens']:,} tokens; {metrics['tokens_seen']:,} tokens seen "
+        f"in {metrics['train_s'] / 60:.1f} min -> {args.out}",
+        flush=True,
     )
     return metrics
 
 
-def _print_epoch(row: dict) -> None:
+def _clock(s: float) -> str:
+    m, s = divmod(int(s), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}"
+
+
+def _print_segment(row: dict) -> None:
     print(
-        f"epoch {row['epoch'] + 1}: train loss {row['train_loss']:.4f}  valid loss "
-        f"{row['valid_loss']:.4f}  valid perplexity {row['valid_perplexity']:.2f}  "
-        f"({row['time']:.0f}s)",
+        f"segment {row['segment']}/{row['segments']}  tokens {row['tokens_seen'] / 1e6:.1f}M"
+        f"  train loss {row['train_loss']:.4f}  valid loss {row['valid_loss']:.4f}"
+        f"  valid ppl {row['valid_perplexity']:.2f}  {row['tokens_per_s']:,.0f} tok/s"
+        f"  elapsed {_clock(row['elapsed_s'])}  left {_clock(row['remaining_s'])}",
         file=sys.stdout,
         flush=True,
     )

@@ -24,8 +24,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         Hyper-parameter preset (see ``python -m tabtext.nlp.finetune --help``).
     overrides : dict, optional
         Any :class:`~tabtext.nlp.recipe.ULMFiTConfig` field, e.g. ``{"lm_epochs": 2}``.
-    pretrained : path, optional
-        A language model written by ``tabtext.nlp.pretrain``.
+    pretrained : str or path, optional
+        The language model to start from: "auto" (default) is the shipped English LM,
+        a shipped LM's name or a directory written by ``tabtext.nlp.pretrain``;
+        None trains the LM on the given texts alone.
     work_dir : path, optional
         Where checkpoints and logs go (a temporary folder by default).
     device : "cpu", "cuda", ... (default: auto).
@@ -40,7 +42,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self,
         preset: str = "quick",
         overrides: dict[str, Any] | None = None,
-        pretrained: str | None = None,
+        pretrained: str | None = "auto",
         work_dir: str | None = None,
         device: str | None = None,
     ):

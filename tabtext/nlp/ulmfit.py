@@ -125,7 +125,7 @@ class Run:
     """An output directory with per-phase checkpoints and a ``progress.json``."""
 
     def __init__(self, out: str | Path, resume: bool):
-        self.out = Path(out)
+        self.out, self.resume = Path(out), resume
         self.out.mkdir(parents=True, exist_ok=True)
         self.progress_path = self.out / "progress.json"
         self.progress = {"done": {}}
@@ -390,20 +390,3 @@ def predict_docs(
     out = np.empty_like(probs)
     out[dl.order()] = probs
     return out
-
-
-class EpochReporter(Callback):
-    """Calls ``report(row)`` with each epoch's results (the CLIs print them)."""
-
-    order = 96
-
-    def __init__(self, report: Callable[[dict], None]):
-        self.report = report
-
-    def after_epoch(self, learn) -> None:
-        if not distributed.is_main():
-            return
-        row = dict(learn.epoch_results)
-        if "valid_loss" in row:
-            row["valid_perplexity"] = float(np.exp(min(row["valid_loss"], 50.0)))
-        self.report(row)

@@ -56,7 +56,9 @@ TINY_CLF = dict(
 def clf(tmp_path_factory):
     texts, labels = make_texts(120, seed=1)
     work = tmp_path_factory.mktemp("clf")
-    return TextClassifier("quick", overrides=TINY_CLF, work_dir=str(work)).fit(
+    return TextClassifier(
+        "quick", overrides=TINY_CLF, pretrained=None, work_dir=str(work)
+    ).fit(
         texts, labels
     )
 
@@ -208,7 +210,7 @@ def test_classifier_refuses_non_texts_clearly(clf, X, error, pattern):
 
 def test_classifier_needs_two_classes():
     with pytest.raises(ValueError, match=r"need at least 2 classes, got 1 class"):
-        TextClassifier(overrides=TINY_CLF).fit(["a", "b"], ["pos", "pos"])
+        TextClassifier(overrides=TINY_CLF, pretrained=None).fit(["a", "b"], ["pos", "pos"])
 
 
 @settings(

@@ -12,6 +12,7 @@ from sklearn.base import clone
 from tabtext.nlp import TextClassifier, finetune, predict, pretrain
 
 TINY = [
+    "--no-pretrained",
     "--emb-sz",
     "16",
     "--n-hid",
@@ -168,13 +169,15 @@ def test_text_classifier_fit_and_clone(tmp_path):
         clas_epochs=1,
         clas_drop_mult=0.0,
     )
-    clf = TextClassifier("quick", overrides=over, work_dir=str(tmp_path))
+    clf = TextClassifier(
+        "quick", overrides=over, pretrained=None, work_dir=str(tmp_path)
+    )
     assert clone(clf).get_params() == clf.get_params()
     clf.fit(texts, labels)
     assert set(clf.classes_) == {"neg", "pos"}
     assert clf.predict_proba(texts[:3]).shape == (3, 2)
     with pytest.raises(ValueError, match="2 classes"):
-        TextClassifier(overrides=over).fit(texts[:4], ["a"] * 4)
+        TextClassifier(overrides=over, pretrained=None).fit(texts[:4], ["a"] * 4)
 
 
 def test_resume_after_interruption_ends_like_an_uninterrupted_run(
@@ -218,6 +221,8 @@ def test_resume_after_interruption_ends_like_an_uninterrupted_run(
         (["--valid-pct", "2"], "valid_pct"),
         (["--lm-docs", "many"], "integer or 'all'"),
         (["--pretrained", "/nonexistent"], "no such directory"),
+        (["--pretrained", "no_such_lm"], "not a shipped model"),
+        (["--unlabeled", "/nonexistent.parquet"], "no such file"),
     ],
 )
 def test_bad_flags_fail_before_any_work(flags, message, capsys):
@@ -229,6 +234,7 @@ def test_bad_flags_fail_before_any_work(flags, message, capsys):
 def test_pretrain_then_finetune_from_it(data_file, tmp_path, trained):
     _, _, cache = trained
     lm_out = tmp_path / "lm"
+    sizes = ["--emb-sz", "16", "--n-hid", "24", "--n-layers", "2"]
     metrics = pretrain.main(
         [
             "--data",
@@ -243,10 +249,38 @@ def test_pretrain_then_finetune_from_it(data_file, tmp_path, trained):
             "12",
             "--min-freq",
             "1",
+            "--valid-pct",
+            "0.1",
             "--cache-dir",
             str(cache),
+            *sizes,
         ]
     )
-    assert metrics["epochs"][0]["valid_perplexity"] > 1
+    assert metrics["segments"][0]["valid_perplexity"] > 1
+    assert metrics["valid_perplexity"] > 1
     assert (lm_out / "model" / "model.safetensors").exists()
     assert (lm_out / "log_lm.csv").exists() and (lm_out / "lm_lr.png").exists()
+    flags = [a for a in TINY if a != "--no-pretrained"]
+    out = tmp_path / "clf"
+    res = finetune.main(
+        ["--data", str(data_file), "--out", str(out), "--cache-dir", str(cache)]
+        + flags
+        + ["--pretrained", str(lm_out)]
+    )
+    assert res["pretrained"] == str(lm_out)
+    assert "lm" not in res["phases"] and "lm_ft" in res["phases"]
+    assert res["valid_accuracy"] >= 0.7
+
+
+def test_pretrained_sizes_must_fit(data_file, tmp_path, trained, capsys):
+    _, _, cache = trained
+    lm_out = tmp_path / "lm"
+    pretrain.main(
+        ["--data", str(data_file), "--out", str(lm_out), "--max-tokens", "300"]
+        + ["--bs", "4", "--bptt", "8", "--min-freq", "1", "--valid-pct", "0.1"]
+        + ["--emb-sz", "8", "--n-hid", "8", "--cache-dir", str(cache)]
+    )
+    with pytest.raises(SystemExit):
+        finetune.main(["--pretrained", str(lm_out), "--emb-sz", "16"])
+    err = capsys.readouterr().err
+    assert "emb_sz=16 does not fit the pretrained LM" in err and "--no-pretrained" in err

@@ -1,0 +1,427 @@
+"""General-domain language-model pretraining at corpus scale (ULMFiT stage 1).
+
+Howard & Ruder (2018) pretrain an AWD-LSTM (Merity et al. 2017) once on a large
+general corpus (WikiText-103), then fine-tune it on each target corpus. This module
+runs that first stage on a laptop-sized budget:
+
+- the corpus is tokenized in parallel through the on-disk cache and held as an int32
+  memory map (:func:`~tabtext.nlp.corpus.numericalize_corpus`);
+- the last ``valid_pct`` of the documents, in file order, are held out: training
+  never sees them, and their perplexity is reported;
+- the length of the run is fixed up front from ``epochs``, ``max_tokens`` or
+  ``budget_min`` (a short timing of real training steps turns minutes into batches),
+  and one 1cycle schedule spans it;
+- the run is cut into segments of about ``ckpt_min`` minutes (:class:`LMStream`):
+  after each one it validates, logs a line and checkpoints the whole learner, so a
+  killed run resumes (``resume=True``) exactly where the last segment ended, also in
+  another session.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from ..core import Callback, adamw, distributed
+from ..core.io import atomic_write_text
+from .awd_lstm import LanguageModel, preset
+from .corpus import numericalize_corpus
+from .loaders import LMLoader, LMStream
+from .tokenize import Tokenizer
+from .ulmfit import Docs, Phase, Run, lm_learner, run_phase
+
+log = logging.getLogger(__name__)
+Precision = Literal["auto", "bf16", "fp32"]
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Settings of one pretraining run (each is a ``--flag`` of ``pretrain``).
+
+    The run's length: ``max_tokens`` training tokens, or ``budget_min`` minutes of
+    training, or ``epochs`` passes over the corpus (default one pass); with several,
+    the shortest wins.
+    """
+
+    model: Literal["small", "paper"] = "small"
+    emb_sz: int | None = None
+    n_hid: int | None = None
+    n_layers: int | None = None
+    max_vocab: int = 30000
+    min_freq: int = 3
+    adaptive_softmax: bool = True
+    bs: int = 64
+    bptt: int = 70
+    lr: float = 1e-2
+    drop_mult: float = 0.2
+    wd: float = 0.1
+    clip: float = 0.25
+    seed: int = 0
+    valid_pct: float = 0.01
+    max_docs: int | None = None
+    epochs: float | None = None
+    max_tokens: int | None = None
+    budget_min: float | None = None
+    ckpt_min: float = 10.0
+    valid_tokens: int | None = 200_000
+    precision: Precision = "auto"
+    backwards: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 < self.valid_pct < 1:
+            raise ValueError(f"valid_pct must be in (0, 1), got {self.valid_pct}")
+        for name in ("bs", "bptt", "max_vocab", "min_freq"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("epochs", "max_tokens", "budget_min", "ckpt_min", "valid_tokens"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be > 0 or unset, got {value}")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise ValueError(
+                f"precision must be auto, bf16 or fp32, got {self.precision!r}"
+            )
+
+    # ULMFiT-recipe names, so that lm_learner and run_phase take this config as is
+    @property
+    def lm_bs(self) -> int:
+        return self.bs
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """Whether bf16 autocast pays on ``device``: CUDA, or a CPU with AVX512-BF16."""
+    if device.type == "cuda":
+        return True
+    if device.type != "cpu":
+        return False
+    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return bool(check and check())
+
+
+def lm_model(cfg: PretrainConfig, vocab_size: int) -> LanguageModel:
+    sizes = {k: getattr(cfg, k) for k in ("emb_sz", "n_hid", "n_layers")}
+    sizes = {k: v for k, v in sizes.items() if v is not None}
+    cutoffs = None
+    if cfg.adaptive_softmax and vocab_size > 4000:
+        cutoffs = (2000, 8000) if vocab_size > 12000 else (2000,)
+    config = preset(
+        cfg.model,
+        vocab_size,
+        drop_mult=cfg.drop_mult,
+        adaptive_softmax=cutoffs,
+        **sizes,
+    )
+    return LanguageModel(config)
+
+
+def holdout_split(n_docs: int, valid_pct: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, valid)`` document indices: the last ``valid_pct`` are held out."""
+    n_valid = max(1, int(round(n_docs * valid_pct)))
+    if n_valid >= n_docs:
+        raise ValueError(f"{n_docs} documents leave none to train on; give more text")
+    return np.arange(n_docs - n_valid), np.arange(n_docs - n_valid, n_docs)
+
+
+def _prefix(docs: Docs, max_tokens: int | None) -> Docs:
+    """The first documents of ``docs`` holding up to ``max_tokens`` tokens (>= 1)."""
+    if max_tokens is None or docs.n_tokens <= max_tokens:
+        return docs
+    n = max(1, int(np.searchsorted(docs.offsets, max_tokens, side="right")) - 1)
+    return Docs(docs.ids[: docs.offsets[n]], docs.offsets[: n + 1])
+
+
+def seconds_per_batch(
+    model: LanguageModel, ids: np.ndarray, cfg: PretrainConfig, device, bf16: bool
+) -> float:
+    """Median time of a real training step (on a copy; no state of ours changes)."""
+    n = cfg.bs * (cfg.bptt + 1)
+    if len(ids) < n:
+        return float("nan")
+    batch = torch.from_numpy(np.asarray(ids[:n], dtype=np.int64)).view(cfg.bs, -1)
+    x, y = batch[:, :-1].to(device), batch[:, 1:].to(device)
+    times = []
+    with torch.random.fork_rng():
+        m = copy.deepcopy(model).to(device).train()
+        opt, loss_fn = adamw(m.parameters()), m.loss_fn()
+        for _ in range(10):
+            t0 = time.perf_counter()
+            with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+                loss = loss_fn(m(x), y)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            m.reset()
+            times.append(time.perf_counter() - t0)
+    return float(np.median(times[3:]))
+
+
+def make_plan(
+    cfg: PretrainConfig, stream: LMStream, valid: Docs, step_s: float
+) -> dict:
+    """How many batches, in how many segments of how many batches."""
+    per_pass = stream.batches_per_pass(0)
+    limits = {}
+    if cfg.epochs is not None:
+        limits["epochs"] = cfg.epochs * per_pass
+    if cfg.max_tokens is not None:  # mean tokens per batch of the first pass
+        limits["max_tokens"] = (
+            cfg.max_tokens * per_pass / stream.tokens_before(per_pass)
+        )
+    if cfg.budget_min is not None and math.isfinite(step_s):
+        # validation runs forward only, about a third of a training step per batch
+        eval_s = step_s / 3 / (cfg.bs * cfg.bptt)
+        valid_each = min(valid.n_tokens, cfg.valid_tokens or valid.n_tokens) * eval_s
+        seg = max(1, int(cfg.ckpt_min * 60 / step_s))
+        train_s = cfg.budget_min * 60 - valid.n_tokens * eval_s
+        limits["budget_min"] = train_s / (step_s + valid_each / seg)
+    if not limits:
+        limits["epochs"] = per_pass
+    total = max(1, int(min(limits.values())))
+    seg = max(1, int(cfg.ckpt_min * 60 / step_s)) if math.isfinite(step_s) else total
+    n_segments = max(1, math.ceil(total / seg))
+    return {
+        "batches": total,
+        "segments": n_segments,
+        "segment_batches": math.ceil(total / n_segments),
+        "batches_per_pass": per_pass,
+        "limited_by": min(limits, key=limits.get),
+        "seconds_per_batch": round(step_s, 4),
+    }
+
+
+def pretrain(
+    texts: list[str],
+    cfg: PretrainConfig,
+    out: str | Path,
+    resume: bool = False,
+    device: str | None = None,
+    cache_dir: str | Path | None = None,
+    on_segment: Callable[[dict], None] | None = None,
+) -> dict:
+    """Pretrain a language model on ``texts``; returns what ``metrics.json`` holds.
+
+    Writes into ``out``: ``model/`` (what ``finetune --pretrained`` and
+    :func:`~tabtext.nlp.pipeline.load_lm` read), ``plan.json``, ``log_lm.csv`` (one
+    row per segment), ``lm_loss.png``, ``lm_lr.png``, ``metrics.json`` and the
+    resumable checkpoint ``ckpt/lm``.
+    """
+    from .pipeline import save_lm
+
+    t_start = time.perf_counter()
+    run = Run(out, resume)
+    main = distributed.is_main()
+    if cfg.max_docs is not None and cfg.max_docs < len(texts):
+        texts = texts[: cfg.max_docs]
+    train_idx, valid_idx = holdout_split(len(texts), cfg.valid_pct)
+    tok = Tokenizer()
+    t0 = time.perf_counter()
+    corpus = numericalize_corpus(
+        texts[: len(train_idx)],
+        tok,
+        min_freq=cfg.min_freq,
+        max_vocab=cfg.max_vocab,
+        cache_dir=cache_dir,
+    )
+    held = numericalize_corpus(
+        texts[len(train_idx) :], tok, vocab=corpus.vocab, cache_dir=cache_dir
+    )
+    tokenize_s = time.perf_counter() - t0
+    del texts
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.seed)
+        model = lm_model(cfg, len(corpus.vocab))
+    dev = distributed.device(device)
+    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_is_fast(dev))
+    valid = Docs(held.ids, held.offsets)
+    stream = LMStream(
+        corpus.ids,
+        corpus.offsets,
+        cfg.bs,
+        cfg.bptt,
+        seed=cfg.seed,
+        rank=distributed.rank(),
+        world_size=distributed.world_size(),
+        backwards=cfg.backwards,
+    )
+    plan = _load_or_make_plan(run, cfg, stream, valid, model, corpus.ids, dev, bf16)
+    stream.segment_batches = plan["segment_batches"]
+    learn = lm_learner(model, Docs(corpus.ids, corpus.offsets), valid, cfg, dev)
+    learn.mixed_precision = bf16
+    learn.set_data(stream, _valid_loader(_prefix(valid, cfg.valid_tokens), cfg))
+    phase = Phase(
+        "lm", plan["segments"], cfg.lr, None, discriminative=False, schedule="one_cycle"
+    )
+    reporter = SegmentReporter(stream, plan, on_segment)
+    res = run_phase(learn, phase, run, cfg, 0, resume, extra_cbs=[reporter])
+    valid_loss = evaluate_lm(model, _valid_loader(valid, cfg), dev, bf16)
+    if main:
+        save_lm(model, corpus.vocab, tok, run.out / "model")
+        learn.plot_loss(run.out / "lm_loss.png")
+        learn.plot_lr(run.out / "lm_lr.png")
+    hist = learn.history
+    metrics = {
+        "config": asdict(cfg),
+        "plan": plan,
+        "precision": "bf16" if bf16 else "fp32",
+        "n_train_docs": len(corpus),
+        "n_valid_docs": len(held),
+        "train_corpus_tokens": int(corpus.offsets[-1]),
+        "valid_tokens": int(held.offsets[-1]),
+        "vocab_size": len(corpus.vocab),
+        "unk_share_valid": float(np.mean(np.asarray(held.ids) == 0)),
+        "tokens_seen": stream.tokens_before(plan["segments"] * plan["segment_batches"]),
+        "train_s": round(float(hist["time"].sum()), 1) if len(hist) else 0.0,
+        "tokens_per_s": res["tokens_per_s"],
+        "valid_loss": valid_loss,
+        "valid_perplexity": float(np.exp(min(valid_loss, 50.0))),
+        "tokenize_s": round(tokenize_s, 1),
+        "wall_s_this_process": round(time.perf_counter() - t_start, 1),
+        "segments": hist.to_dict(orient="records"),
+    }
+    if main:
+        atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=1))
+    return metrics
+
+
+def _load_or_make_plan(run, cfg, stream, valid, model, ids, dev, bf16) -> dict:
+    """The run's plan: read back on resume (same settings only), else timed and made."""
+    path = run.out / "plan.json"
+    if run.resume and path.exists():
+        saved = json.loads(path.read_text())
+        if saved.get("config") == asdict(cfg):
+            return saved["plan"]
+        changed = sorted(
+            k for k, v in asdict(cfg).items() if saved["config"].get(k) != v
+        )
+        raise ValueError(
+            f"{path}: this run was started with other settings ({', '.join(changed)}); "
+            "resume with the same flags, or pass another --out"
+        )
+    step_s = seconds_per_batch(model, ids, cfg, dev, bf16)
+    plan = make_plan(cfg, stream, valid, step_s)
+    if distributed.is_main():
+        atomic_write_text(path, json.dumps({"config": asdict(cfg), "plan": plan}))
+    log.info("plan: %s", plan)
+    return plan
+
+
+def _valid_loader(docs: Docs, cfg: PretrainConfig) -> LMLoader:
+    return LMLoader(
+        docs.ids,
+        docs.offsets,
+        min(cfg.bs, max(1, docs.n_tokens // (4 * cfg.bptt))),
+        cfg.bptt,
+        shuffle=False,
+        variable_bptt=False,
+        backwards=cfg.backwards,
+    )
+
+
+@torch.no_grad()
+def evaluate_lm(
+    model: LanguageModel, loader: LMLoader, device=None, bf16: bool = False
+) -> float:
+    """Mean next-token cross-entropy of ``model`` over ``loader`` (eval mode)."""
+    dev = distributed.device(device)
+    model.to(dev).eval()
+    model.reset()
+    loss_fn, total, count = model.loss_fn(), 0.0, 0
+    with torch.autocast(dev.type, torch.bfloat16, enabled=bf16):
+        for x, y in loader:
+            loss = loss_fn(model(x.to(dev)), y.to(dev))
+            total, count = total + float(loss) * y.numel(), count + y.numel()
+    model.reset()
+    return total / max(count, 1)
+
+
+class SegmentReporter(Callback):
+    """Adds tokens seen, valid perplexity and time left to each segment's row (so
+    ``log_lm.csv`` has them) and hands the row to ``report`` (the CLI prints it)."""
+
+    order = 45  # before the Recorder (50) stores the row
+
+    def __init__(self, stream: LMStream, plan: dict, report=None):
+        self.stream, self.plan, self.report = stream, plan, report
+
+    def before_epoch(self, learn) -> None:
+        self._t0 = time.perf_counter()
+
+    def before_train(self, learn) -> None:
+        self._t_train = time.perf_counter()
+
+    def after_train(self, learn) -> None:
+        self._train_s = time.perf_counter() - self._t_train
+
+    def after_epoch(self, learn) -> None:
+        seg, row = learn.epoch + 1, learn.epoch_results
+        before = float(learn.history["time"].sum()) if len(learn.history) else 0.0
+        spent = before + time.perf_counter() - self._t0
+        seen = self.stream.tokens_before(seg * self.plan["segment_batches"])
+        prev = self.stream.tokens_before((seg - 1) * self.plan["segment_batches"])
+        row.update(
+            tokens_seen=seen,
+            tokens_per_s=round((seen - prev) / max(self._train_s, 1e-9), 1),
+            valid_perplexity=float(np.exp(min(row.get("valid_loss", 50.0), 50.0))),
+            elapsed_s=round(spent, 1),
+            remaining_s=round(spent / seg * (self.plan["segments"] - seg), 1),
+        )
+        if self.report is not None and distributed.is_main():
+            self.report({**row, "segment": seg, "segments": self.plan["segments"]})
+
+
+def export_lm(
+    run_dir: str | Path, dest: str | Path, metrics: dict | None = None
+) -> Path:
+    """Write ``run_dir``'s model in fp16 (the form tabtext ships), with a card.
+
+    The card (``config.json``'s ``"pretraining"`` entry) records the settings, tokens
+    seen, held-out perplexity and training time from ``metrics``.
+    """
+    from ..core.io import (
+        bytes_to_tensors,
+        dumps_json,
+        loads_json,
+        read_dir,
+        tensors_to_bytes,
+        write_dir,
+    )
+    from .model_dir import model_subdir
+    from .pipeline import LM_FILES, LM_KIND
+
+    src = model_subdir(run_dir)
+    files = read_dir(src, LM_KIND, required=LM_FILES)
+    state = bytes_to_tensors(files["model.safetensors"], str(src / "model.safetensors"))
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    config = loads_json(files["config.json"], str(src / "config.json"))
+    if metrics is not None:
+        keep = (
+            "config",
+            "precision",
+            "n_train_docs",
+            "n_valid_docs",
+            "tokens_seen",
+            "train_corpus_tokens",
+            "valid_tokens",
+            "valid_perplexity",
+            "train_s",
+            "tokens_per_s",
+            "vocab_size",
+            "unk_share_valid",
+        )
+        config["pretraining"] = {k: metrics[k] for k in keep if k in metrics}
+    out = {
+        "model.safetensors": tensors_to_bytes(half),
+        "config.json": dumps_json(config),
+        "vocab.json": files["vocab.json"],
+    }
+    return write_dir(dest, out, LM_KIND)
