@@ -31,8 +31,9 @@ def peer_python(path: str | None) -> str | None:
 def run_peer(python: str, script: str, args: dict, timeout: int = 3600) -> dict | None:
     """Run ``script`` (Python source) under the peer's interpreter; it prints one JSON line."""
     env = dict(os.environ, PEER_ARGS=json.dumps(args))
-    proc = subprocess.run([python, "-c", script], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    proc = subprocess.run(
+        [python, "-c", script], capture_output=True, text=True, timeout=timeout, env=env
+    )
     if proc.returncode != 0:
         print(f"(peer failed: {proc.stderr[-2000:]})", file=sys.stderr)
         return None

@@ -30,13 +30,24 @@ def make_data(seed: int = 0):
 
 def make_model(seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(N_IN, 200), nn.ReLU(), nn.Linear(200, 100), nn.ReLU(),
-                         nn.Linear(100, 1))
+    return nn.Sequential(
+        nn.Linear(N_IN, 200),
+        nn.ReLU(),
+        nn.Linear(200, 100),
+        nn.ReLU(),
+        nn.Linear(100, 1),
+    )
 
 
 def make_opt(params, lr=1e-3, weight_decay=0.01):
-    return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.99), eps=1e-5,
-                             weight_decay=weight_decay, foreach=True)
+    return torch.optim.AdamW(
+        params,
+        lr=lr,
+        betas=(0.9, 0.99),
+        eps=1e-5,
+        weight_decay=weight_decay,
+        foreach=True,
+    )
 
 
 def bare_loop(epochs: int) -> float:
@@ -62,8 +73,14 @@ def tabtext_loop(epochs: int) -> float:
 
     x, y = make_data()
     dl = TensorLoader(x, y, batch_size=BS, shuffle=True, seed=0)
-    learn = Learner(make_model(), dl, loss_fn=nn.functional.mse_loss, opt_func=make_opt,
-                    device="cpu", progress=False)
+    learn = Learner(
+        make_model(),
+        dl,
+        loss_fn=nn.functional.mse_loss,
+        opt_func=make_opt,
+        device="cpu",
+        progress=False,
+    )
     t0 = time.perf_counter()
     learn.fit_one_cycle(epochs, 1e-3)
     return (time.perf_counter() - t0) / (epochs * len(dl))
@@ -125,19 +142,33 @@ def main() -> None:
         bares.append(bare_loop(args.epochs))
         ours_.append(tabtext_loop(args.epochs))
     bare, ours = min(bares), min(ours_)
-    rows = [{"loop": "bare PyTorch", "ms/batch": bare * 1e3, "ratio": 1.0},
-            {"loop": "tabtext Learner", "ms/batch": ours * 1e3, "ratio": ours / bare}]
+    rows = [
+        {"loop": "bare PyTorch", "ms/batch": bare * 1e3, "ratio": 1.0},
+        {"loop": "tabtext Learner", "ms/batch": ours * 1e3, "ratio": ours / bare},
+    ]
     py = peer_python(args.fastai_python)
     if py:
-        peer_args = {"threads": args.threads, "rows": N_ROWS, "n_in": N_IN, "bs": BS,
-                     "epochs": args.epochs}
+        peer_args = {
+            "threads": args.threads,
+            "rows": N_ROWS,
+            "n_in": N_IN,
+            "bs": BS,
+            "epochs": args.epochs,
+        }
         res = [run_peer(py, FASTAI_SCRIPT, peer_args) for _ in range(args.repeats)]
         res = [r["per_batch"] for r in res if r]
         if res:
-            rows.append({"loop": "fastai Learner", "ms/batch": min(res) * 1e3,
-                         "ratio": min(res) / bare})
-    print(f"MLP {N_IN}-200-100-1, batch {BS}, {N_ROWS} rows, {args.epochs} epochs, "
-          f"{args.threads} threads, best of {args.repeats}\n")
+            rows.append(
+                {
+                    "loop": "fastai Learner",
+                    "ms/batch": min(res) * 1e3,
+                    "ratio": min(res) / bare,
+                }
+            )
+    print(
+        f"MLP {N_IN}-200-100-1, batch {BS}, {N_ROWS} rows, {args.epochs} epochs, "
+        f"{args.threads} threads, best of {args.repeats}\n"
+    )
     print(markdown_table(rows, ["loop", "ms/batch", "ratio"]))
 
 

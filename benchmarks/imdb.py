@@ -22,11 +22,15 @@ One split for every model: the stratified, seeded 10% validation share of
   ``--fastai-budget-min`` (default 10, ``quick``'s budget): the LM half of what
   tokenization leaves, the classifier stages the rest by epochs; a callback stops
   each stage at its deadline, and the table says how many batches each finished.
+- tabtext with the shipped LM (the default) and, for ``--scratch-presets`` (default
+  ``quick``), from scratch (``--no-pretrained`` and the LM stages the preset had
+  before the shipped LM, see ``SCRATCH``), side by side.
 - Few labels (``--few-labels``, default 100 and 1,000): ``finetune --preset quick
-  --max-labels N`` plus ``few_label_flags(N)`` (the LM on twice quick's texts, which
-  are unlabeled here; up to 10 classifier epochs, ~200 steps) against TF-IDF + LR
-  and NB-LR fitted on the same N reviews (``balanced_subset``, finetune's selection); the vectorizers see all training-part
-  texts without labels, as tabtext's language model does.
+  --max-labels N --unlabeled imdb/unsup.parquet`` (the LM stage draws its texts from
+  the training part and the 50,000 unlabeled reviews; the recipe sizes the classifier
+  in steps, ``clas_min_steps``) against TF-IDF + LR and NB-LR fitted on the same N
+  reviews (``balanced_subset``, finetune's selection); the vectorizers see all
+  training-part texts without labels.
 
     python benchmarks/imdb.py --fastai-python /tmp/fastai-venv/bin/python --out imdb.md
     python benchmarks/imdb.py --linear-only            # the linear rows, ~2 min
@@ -74,18 +78,16 @@ from tabtext.nlp.recipe import PRESETS, ULMFiTConfig  # noqa: E402
 from tabtext.nlp.ulmfit import balanced_subset, lm_config  # noqa: E402
 
 PARTS = ("baselines", "tabtext", "fastai", "fewlabel")
+# from-scratch rows: no pretrained LM, the preset's LM stages as they were before the
+# shipped LM (quick trained its LM one epoch and did not fine-tune it)
+SCRATCH = {
+    "quick": ["--no-pretrained", "--lm-ft-epochs", "0"],
+    "cpu": ["--no-pretrained"],
+}
 # C grids (3-fold CV on the training part): TF-IDF rows are L2-normalized, so LR
 # wants a large C; NB-LR's r-scaled binary features a small one
 C_GRIDS = {"tfidf": (1, 3, 10, 30, 100, 300, 1000), "nb": (0.01, 0.03, 0.1, 0.3, 1, 3)}
 FEW_LABELS = (100, 1000)
-
-
-def few_label_flags(n: int) -> list[str]:
-    """``quick`` for N labels: one epoch of N reviews is a few steps only, so more
-    epochs (smaller batches under 500 labels); the LM reads 12,000 unlabeled texts."""
-    bs = 16 if n < 500 else 32
-    epochs = max(1, min(10, round(200 / -(-n // bs))))
-    return ["--lm-docs", "12000", "--clas-bs", str(bs), "--clas-epochs", str(epochs)]
 
 
 COLUMNS = [
@@ -458,6 +460,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="flags added to every finetune run, e.g. '--lm-docs 3000'")  # fmt: skip
     p.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS),
                    help="parts to run (default all)")  # fmt: skip
+    p.add_argument(
+        "--scratch-presets",
+        nargs="*",
+        default=["quick"],
+        help="presets also run without the pretrained LM",
+    )
+    p.add_argument(
+        "--unlabeled",
+        default=None,
+        help="unlabeled reviews for the few-label runs' LM stage "
+        "(default: imdb/unsup.parquet beside the data)",
+    )
     p.add_argument("--few-labels", nargs="+", type=int, default=list(FEW_LABELS))
     p.add_argument("--C", type=float, default=None,
                    help="fix the linear models' C (default: 3-fold CV, C_GRIDS)")  # fmt: skip
@@ -476,6 +490,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--runs-dir", help="keep the runs here (default: a temporary dir)")
     p.add_argument("--out", help="also write the markdown to this file")
     args = p.parse_args(argv)
+    if args.unlabeled is None:
+        unsup = Path(args.data).parent if args.data else data_dir() / "imdb"
+        if (unsup / "unsup.parquet").exists():
+            args.unlabeled = str(unsup / "unsup.parquet")
     if args.quick_smoke:
         args.limit = args.limit or SMOKE_LIMIT
         args.extra_args = f"{SMOKE_FLAGS} {args.extra_args}"
@@ -509,21 +527,23 @@ def main(argv=None) -> None:
         few = [r for r in linear if r["labels"] != len(s.tr)]
         stages = []
         runs = []  # (run name, finetune flags, table)
+        unsup = ["--unlabeled", str(args.unlabeled)] if args.unlabeled else []
         if nets and "tabtext" in args.only:
             runs += [(p, ["--preset", p], full) for p in args.presets]
+            runs += [
+                (f"{p}, from scratch", ["--preset", p, *SCRATCH.get(p, [])], full)
+                for p in args.scratch_presets
+            ]
         if nets and "fewlabel" in args.only:
             runs += [
-                (
-                    f"quick, {n} labels",
-                    ["--preset", "quick", "--max-labels", str(n), *few_label_flags(n)],
-                    few,
-                )
+                (f"quick, {n} labels", ["--preset", "quick", "--max-labels", str(n),
+                                        *unsup], few)
                 for n in args.few_labels
-            ]
+            ]  # fmt: skip
         for name, flags, table in runs:
             m = run_finetune(name, data, work, flags + extra)
             if m is not None:
-                table.append(tabtext_row(f"tabtext `{flags[1]}`", m))
+                table.append(tabtext_row(f"tabtext `{name}`", m))
                 stages += tabtext_stages(name, m)
         fastai = peer_python(args.fastai_python) if "fastai" in args.only else None
         if nets and fastai:

@@ -44,6 +44,10 @@ HELP = {
     "wd": "weight decay",
     "clip": "gradient-norm clipping",
     "seed": "random seed (splits, subsets, initialisation, dropout, shuffling)",
+    "clas_min_steps": "each classifier phase takes at least N steps (small labeled "
+    "sets are passed over several times per epoch)",
+    "precision": "bf16 autocast or fp32 for training; auto: bf16 on CUDA and on "
+    "CPUs with AVX512-BF16",
     "backwards": "train on reversed text",
 }
 

@@ -252,6 +252,9 @@ class ClassifierLoader:
         None for all. On a CPU this is the main lever of the classifier's cost.
     rank, world_size : this process' share under DDP: every ``world_size``-th batch
         (the sortish order is the same on all ranks, drawn from ``seed``).
+    min_batches : when shuffling, an epoch passes over the data as many times as it
+        takes to give at least this many batches (each pass freshly shuffled), so
+        that a small labeled set still gets enough optimizer steps.
     """
 
     def __init__(
@@ -265,6 +268,7 @@ class ClassifierLoader:
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        min_batches: int = 0,
     ):
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is outside world_size {world_size}")
@@ -278,6 +282,9 @@ class ClassifierLoader:
         self.rank, self.world_size = rank, world_size
         self.lengths = np.array([max(len(d), 1) for d in self.docs])
         self.rng = np.random.default_rng(seed)
+        self.passes = 1
+        if shuffle and min_batches > 0:
+            self.passes = max(1, -(-min_batches // self._pass_len()))
 
     def _batches(self) -> list[np.ndarray]:
         n = len(self.docs)
@@ -298,28 +305,33 @@ class ClassifierLoader:
         rest = [rest[i] for i in self.rng.permutation(len(rest))]
         return [batches[first], *rest]
 
-    def __len__(self) -> int:
+    def _pass_len(self) -> int:
         n = -(-len(self.docs) // self.batch_size)
         if not self.shuffle:  # evaluation: batches rank, rank + world_size, ...
             return len(range(self.rank, n, self.world_size))
         return -(-n // self.world_size)
+
+    def __len__(self) -> int:
+        return self._pass_len() * self.passes
 
     def _shard(self, batches: list[np.ndarray]) -> list[np.ndarray]:
         """This rank's batches: every ``world_size``-th one. Training pads the list by
         wrapping around so that every rank gets as many; evaluation does not, so that
         every document counts once in the gathered metrics."""
         if self.shuffle:
-            n = len(self) * self.world_size
+            n = self._pass_len() * self.world_size
             batches = [batches[i % len(batches)] for i in range(n)]
         return batches[self.rank :: self.world_size]
 
     def __iter__(self):
-        batches = self._batches()
-        if self.world_size > 1:
-            batches = self._shard(batches)
-        for b in batches:
-            x = self.pad(b)
-            yield x if self.labels is None else (x, torch.from_numpy(self.labels[b]))
+        for _ in range(self.passes):
+            batches = self._batches()
+            if self.world_size > 1:
+                batches = self._shard(batches)
+            for b in batches:
+                x = self.pad(b)
+                y = None if self.labels is None else torch.from_numpy(self.labels[b])
+                yield x if y is None else (x, y)
 
     def pad(self, batch: np.ndarray) -> torch.Tensor:
         width = int(self.lengths[batch].max())

@@ -38,7 +38,7 @@ from .awd_lstm import LanguageModel, preset
 from .corpus import numericalize_corpus
 from .loaders import LMLoader, LMStream
 from .tokenize import Tokenizer
-from .ulmfit import Docs, Phase, Run, lm_learner, run_phase
+from .ulmfit import Docs, Phase, Run, lm_learner, run_phase, use_bf16
 
 log = logging.getLogger(__name__)
 Precision = Literal["auto", "bf16", "fp32"]
@@ -96,16 +96,6 @@ class PretrainConfig:
     @property
     def lm_bs(self) -> int:
         return self.bs
-
-
-def bf16_is_fast(device: torch.device) -> bool:
-    """Whether bf16 autocast pays on ``device``: CUDA, or a CPU with AVX512-BF16."""
-    if device.type == "cuda":
-        return True
-    if device.type != "cpu":
-        return False
-    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    return bool(check and check())
 
 
 def lm_model(cfg: PretrainConfig, vocab_size: int) -> LanguageModel:
@@ -241,7 +231,7 @@ def pretrain(
         torch.manual_seed(cfg.seed)
         model = lm_model(cfg, len(corpus.vocab))
     dev = distributed.device(device)
-    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_is_fast(dev))
+    bf16 = use_bf16(cfg.precision, dev)
     valid = Docs(held.ids, held.offsets)
     stream = LMStream(
         corpus.ids,
@@ -256,7 +246,6 @@ def pretrain(
     plan = _load_or_make_plan(run, cfg, stream, valid, model, corpus.ids, dev, bf16)
     stream.segment_batches = plan["segment_batches"]
     learn = lm_learner(model, Docs(corpus.ids, corpus.offsets), valid, cfg, dev)
-    learn.mixed_precision = bf16
     learn.set_data(stream, _valid_loader(_prefix(valid, cfg.valid_tokens), cfg))
     phase = Phase(
         "lm", plan["segments"], cfg.lr, None, discriminative=False, schedule="one_cycle"

@@ -19,7 +19,12 @@ class ULMFiTConfig:
     """Every knob of the three ULMFiT stages; each is a ``--flag`` of the CLIs.
 
     Sizes: ``model`` names an AWD-LSTM preset ("small" or "paper"); ``emb_sz``,
-    ``n_hid`` and ``n_layers`` override it. Data: ``lm_docs`` texts feed the language
+    ``n_hid`` and ``n_layers`` override it (a pretrained LM sets all three).
+    ``clas_min_steps``: every classifier phase takes at least this many optimizer
+    steps (a small labeled set is passed over several times per epoch), so that 100
+    labels train as long as they need without extra flags. ``precision``: bf16
+    autocast or fp32 for training; "auto" is bf16 on CUDA and on CPUs with
+    AVX512-BF16. Data: ``lm_docs`` texts feed the language
     model stages and ``clas_docs`` labeled texts the classifier (None = all);
     ``max_tokens`` truncates each document for the classifier (None = whole).
     """
@@ -54,6 +59,8 @@ class ULMFiTConfig:
     lr_decay: float = 2.6
     wd: float = 0.1
     clip: float = 0.25
+    clas_min_steps: int = 200
+    precision: str = "fp32"
     seed: int = 0
     backwards: bool = False
 
@@ -75,6 +82,12 @@ class ULMFiTConfig:
         for name in ("lm_lr", "lm_ft_lr", "clas_lr", "lr_decay"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise ValueError(
+                f"precision must be auto, bf16 or fp32, got {self.precision!r}"
+            )
+        if self.clas_min_steps < 0:
+            raise ValueError(f"clas_min_steps must be >= 0, got {self.clas_min_steps}")
         for name in ("lm_docs", "clas_docs", "max_labels", "max_tokens"):
             value = getattr(self, name)
             if value is not None and value < 2:

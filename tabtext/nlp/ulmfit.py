@@ -260,8 +260,20 @@ def lm_learner(
         callbacks=[BPTTScaleLR(cfg.bptt), GradientClip(cfg.clip)],
         opt_func=_adam_lm,
         device=device,
+        mixed_precision=use_bf16(cfg.precision, device),
         progress=None,
     )
+
+
+def use_bf16(precision: str, device=None) -> bool:
+    """Whether ``precision`` ("auto", "bf16" or "fp32") means bf16 autocast here."""
+    if precision != "auto":
+        return precision == "bf16"
+    dev = distributed.device(device)
+    if dev.type == "cuda":
+        return True
+    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return dev.type == "cpu" and bool(check and check())
 
 
 def _shard(rank: int | None, world_size: int | None) -> tuple[int, int]:
@@ -296,6 +308,7 @@ def classifier_learner(
         seed=cfg.seed,
         rank=rank,
         world_size=world_size,
+        min_batches=cfg.clas_min_steps,
     )
     valid_dl = ClassifierLoader(
         valid[0],
@@ -317,6 +330,7 @@ def classifier_learner(
         callbacks=[GradientClip(cfg.clip)],
         opt_func=_adam_lm,
         device=device,
+        mixed_precision=use_bf16(cfg.precision, device),
         progress=None,
     )
 

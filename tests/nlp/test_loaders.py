@@ -137,4 +137,23 @@ def test_classifier_truncation_and_unlabeled():
     (x,) = list(dl)
     assert x.shape == (2, 20) and x[0, 0] == 2
     # the opening and the end of a long document are kept
-    assert x[0, :10].tolist() == list(range(2, 12)) and x[0, 10:].tolist() == list(range(90, 100))
+    assert x[0, :10].tolist() == list(range(2, 12)) and x[0, 10:].tolist() == list(
+        range(90, 100)
+    )
+
+
+def test_classifier_min_batches_repeats_small_sets_with_fresh_shuffles():
+    docs = [np.arange(n) + 2 for n in range(1, 11)]  # 10 docs
+    labels = np.arange(10) % 2
+    dl = ClassifierLoader(docs, labels, 4, shuffle=True, min_batches=7, seed=0)
+    batches = list(dl)
+    assert len(dl) == len(batches) == 9  # 3 passes of 3 batches
+    seen = [tuple(y.tolist()) for _, y in batches]
+    assert sum(len(s) for s in seen) == 30  # every document once per pass
+    assert seen[:3] != seen[3:6]  # each pass is shuffled anew
+    eval_dl = ClassifierLoader(docs, labels, 4, shuffle=False, min_batches=7)
+    assert len(eval_dl) == len(list(eval_dl)) == 3  # evaluation passes once
+    big = ClassifierLoader(
+        docs * 10, np.tile(labels, 10), 4, shuffle=True, min_batches=7
+    )
+    assert len(big) == 25  # already more than 7 batches: one pass

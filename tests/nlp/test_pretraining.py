@@ -115,7 +115,9 @@ def test_a_killed_run_resumes_exactly(corpus_file, tmp_path, monkeypatch):
         texts, cfg, tmp_path / "run", resume=True, cache_dir=cache,
         on_segment=lines.append,
     )  # fmt: skip
-    assert [row["segment"] for row in lines] == list(range(3, ref["plan"]["segments"] + 1))
+    assert [row["segment"] for row in lines] == list(
+        range(3, ref["plan"]["segments"] + 1)
+    )
     a, _ = load_lm(tmp_path / "ref")
     b, _ = load_lm(tmp_path / "run")
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
@@ -124,7 +126,9 @@ def test_a_killed_run_resumes_exactly(corpus_file, tmp_path, monkeypatch):
     assert res["tokens_seen"] == ref["tokens_seen"] > 0
     with pytest.raises(ValueError, match="other settings"):
         other = PretrainConfig(**{**TINY_LM, "lr": 0.5})
-        pretraining.pretrain(texts, other, tmp_path / "run", resume=True, cache_dir=cache)
+        pretraining.pretrain(
+            texts, other, tmp_path / "run", resume=True, cache_dir=cache
+        )
 
 
 def test_export_is_fp16_and_transfers(corpus_file, tmp_path):
@@ -156,7 +160,9 @@ def _trained_lm(itos, cutoffs, steps=150):
     """A tiny adaptive-softmax LM that has learnt a deterministic next-token rule."""
     torch.manual_seed(0)
     v = len(itos)
-    model = LanguageModel(preset("small", v, emb_sz=16, n_hid=24, adaptive_softmax=cutoffs))
+    model = LanguageModel(
+        preset("small", v, emb_sz=16, n_hid=24, adaptive_softmax=cutoffs)
+    )
     opt = torch.optim.Adam(model.parameters(), 1e-2)
     loss_fn = model.loss_fn()
     for _ in range(steps):

@@ -49,6 +49,7 @@ TINY_CLF = dict(
     unfreeze=(1,),
     clas_epochs=1,
     clas_drop_mult=0.0,
+    clas_min_steps=0,
 )
 
 
@@ -58,9 +59,7 @@ def clf(tmp_path_factory):
     work = tmp_path_factory.mktemp("clf")
     return TextClassifier(
         "quick", overrides=TINY_CLF, pretrained=None, work_dir=str(work)
-    ).fit(
-        texts, labels
-    )
+    ).fit(texts, labels)
 
 
 # ---- tokenizer and numericalize_corpus --------------------------------------------------
@@ -210,7 +209,9 @@ def test_classifier_refuses_non_texts_clearly(clf, X, error, pattern):
 
 def test_classifier_needs_two_classes():
     with pytest.raises(ValueError, match=r"need at least 2 classes, got 1 class"):
-        TextClassifier(overrides=TINY_CLF, pretrained=None).fit(["a", "b"], ["pos", "pos"])
+        TextClassifier(overrides=TINY_CLF, pretrained=None).fit(
+            ["a", "b"], ["pos", "pos"]
+        )
 
 
 @settings(

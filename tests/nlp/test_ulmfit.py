@@ -13,6 +13,8 @@ from tabtext.nlp import TextClassifier, finetune, predict, pretrain
 
 TINY = [
     "--no-pretrained",
+    "--clas-min-steps",
+    "0",
     "--emb-sz",
     "16",
     "--n-hid",
@@ -152,6 +154,7 @@ def test_text_classifier_load_predict_save(trained, tmp_path):
 def test_text_classifier_fit_and_clone(tmp_path):
     texts, labels = make_texts(120, seed=1)
     over = dict(
+        clas_min_steps=0,
         emb_sz=16,
         n_hid=24,
         n_layers=2,
@@ -283,4 +286,25 @@ def test_pretrained_sizes_must_fit(data_file, tmp_path, trained, capsys):
     with pytest.raises(SystemExit):
         finetune.main(["--pretrained", str(lm_out), "--emb-sz", "16"])
     err = capsys.readouterr().err
-    assert "emb_sz=16 does not fit the pretrained LM" in err and "--no-pretrained" in err
+    assert (
+        "emb_sz=16 does not fit the pretrained LM" in err and "--no-pretrained" in err
+    )
+
+
+def test_unlabeled_texts_feed_the_lm_only_and_never_validation_texts(
+    data_file, tmp_path, trained
+):
+    _, ref, cache = trained
+    texts, _ = make_texts()
+    extra, _ = make_texts(60, seed=5)  # new unlabeled texts
+    unlabeled = tmp_path / "unsup.parquet"
+    pd.DataFrame({"text": texts + extra}).to_parquet(unlabeled)  # validation ones too
+    metrics = finetune.main(
+        ["--data", str(data_file), "--out", str(tmp_path / "run")]
+        + ["--cache-dir", str(cache), "--unlabeled", str(unlabeled), *TINY]
+    )
+    # every text of the file but the validation ones reaches the LM stages
+    assert metrics["n_unlabeled"] == len(texts) + len(extra) - ref["n_valid"]
+    assert metrics["n_train"] == ref["n_train"]  # the classifier's texts are the same
+    lm_tokens = metrics["phases"]["lm"]["train_tokens"]
+    assert lm_tokens > 1.8 * ref["phases"]["lm"]["train_tokens"]
