@@ -20,9 +20,10 @@ import torch
 
 from tabtext.core import Callback, CancelFit, one_cycle_lr, one_cycle_mom
 from tabtext.nlp.awd_lstm import LanguageModel, preset
+from tabtext.nlp.corpus import Corpus
 from tabtext.nlp.loaders import LMLoader
-from tabtext.nlp.recipe import make_config
-from tabtext.nlp.ulmfit import Docs, lm_config, lm_learner
+from tabtext.nlp.recipe import lm_config, make_config
+from tabtext.nlp.stages import lm_learner
 
 LM_MOMS = (0.8, 0.7, 0.8)  # pretrain's 1cycle momentum (Adam beta1)
 
@@ -146,8 +147,8 @@ def setup_model(setup: Setup, vocab: int, preset_name: str, seed: int = 0):
 
 def tabtext_throughput(
     setup: Setup,
-    train: Docs,
-    valid: Docs,
+    train: Corpus,
+    valid: Corpus,
     vocab: int,
     bs: int,
     bptt: int,
@@ -176,7 +177,7 @@ def tabtext_throughput(
 
 
 def tabtext_budget(
-    train: Docs, valid: Docs, vocab: int, preset_name: str, budget_s: float
+    train: Corpus, valid: Corpus, vocab: int, preset_name: str, budget_s: float
 ) -> dict:
     """Train the preset's LM for ``budget_s`` s of training time; validation NLL."""
     cfg = make_config(preset_name, lm_docs="all")
@@ -207,7 +208,7 @@ def tabtext_budget(
 
 
 @torch.no_grad()
-def validation_nll(model: LanguageModel, valid: Docs, bs: int, bptt: int):
+def validation_nll(model: LanguageModel, valid: Corpus, bs: int, bptt: int):
     """Summed next-token NLL (nats) over the validation stream, and its target count.
 
     The stream of documents in order, cut into ``bs`` rows read ``bptt`` at a time

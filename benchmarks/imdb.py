@@ -2,7 +2,7 @@
 
 One split for every model: the stratified, seeded 10% validation share of
 ``train.parquet`` that ``python -m tabtext.nlp.finetune`` holds out
-(``tabtext.nlp.data.stratified_split`` with the config's ``valid_pct`` and ``seed``).
+(``tabtext.nlp.splits.stratified_split`` with the config's ``valid_pct`` and ``seed``).
 
 - tabtext: ``python -m tabtext.nlp.finetune --preset P`` (``--presets``, default
   ``quick cpu``; ``--extra-args`` adds flags to every run), each in its own process
@@ -71,11 +71,15 @@ from _common import (  # noqa: E402
 )
 
 from tabtext.nlp.cli import config_from_args  # noqa: E402
-from tabtext.nlp.data import load_texts, stratified_split  # noqa: E402
 from tabtext.nlp.finetune import build_parser  # noqa: E402
-from tabtext.nlp.pipeline import _subset  # noqa: E402  (finetune's subsets)
-from tabtext.nlp.recipe import PRESETS, ULMFiTConfig  # noqa: E402
-from tabtext.nlp.ulmfit import balanced_subset, lm_config  # noqa: E402
+from tabtext.nlp.loading import load_texts  # noqa: E402
+from tabtext.nlp.recipe import (  # noqa: E402
+    PRESETS,
+    ULMFiTConfig,
+    lm_config,  # noqa: E402
+)
+from tabtext.nlp.splits import stratified_split  # noqa: E402
+from tabtext.nlp.stages import balanced_subset, subset  # noqa: E402
 
 PARTS = ("baselines", "tabtext", "fastai", "fewlabel")
 # from-scratch rows: no pretrained LM, the preset's LM stages as they were before the
@@ -407,8 +411,8 @@ def bench_fastai(python: str, data: Path, s: Split, q: ULMFiTConfig, args, work)
     """fastai's ULMFiT at ``q``'s model size, subsets and clipping, in a time budget."""
     mc = lm_config(q, 1000)
     index = {  # rows of the parquet file, as finetune picks them
-        "lm": s.tr[_subset(len(s.tr), q.lm_docs, q.seed)].tolist(),
-        "clas": s.tr[_subset(len(s.tr), q.clas_docs, q.seed)].tolist(),
+        "lm": s.tr[subset(len(s.tr), q.lm_docs, q.seed)].tolist(),
+        "clas": s.tr[subset(len(s.tr), q.clas_docs, q.seed)].tolist(),
         "valid": s.va.tolist(),
     }
     (work / "fastai").mkdir(parents=True, exist_ok=True)

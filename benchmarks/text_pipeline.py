@@ -66,7 +66,7 @@ print(json.dumps({"seconds": seconds, "cpu": cpu_s, "reviews": len(df), "tokens"
 
 def imdb_parquet(data: str | None) -> Path:
     """The IMDB ``train.parquet``, found the way the library finds IMDB."""
-    from tabtext.nlp.data import resolve_imdb
+    from tabtext.nlp.loading import resolve_imdb
 
     found = resolve_imdb(data)
     if isinstance(found, str):
@@ -78,7 +78,7 @@ def imdb_parquet(data: str | None) -> Path:
 
 
 def load_reviews(path: Path, limit: int | None) -> list[str]:
-    from tabtext.nlp.data import load_texts
+    from tabtext.nlp.loading import load_texts
 
     texts = load_texts(path, label_col=None).texts
     return texts[:limit] if limit else texts
@@ -86,7 +86,7 @@ def load_reviews(path: Path, limit: int | None) -> list[str]:
 
 def bench_tabtext_tokenize(texts: list[str], n_workers: int) -> list[dict]:
     """Cold (fresh cache dir) and cached numericalize_corpus runs."""
-    from tabtext.nlp.data import numericalize_corpus
+    from tabtext.nlp.corpus import numericalize_corpus
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="tabtext-bench-") as cache:
@@ -165,8 +165,9 @@ BUDGET_COLUMNS = [
 
 def lm_texts(path: Path, limit: int | None, preset_name: str):
     """Training and validation texts: the recipe's seeded stratified split."""
-    from tabtext.nlp.data import load_texts, stratified_split
+    from tabtext.nlp.loading import load_texts
     from tabtext.nlp.recipe import make_config
+    from tabtext.nlp.splits import stratified_split
 
     ds = load_texts(path)
     texts, labels = ds.texts, ds.labels
@@ -184,8 +185,7 @@ def bench_lm_throughput(train_texts, args, fastai: str | None) -> tuple[list, fl
     from _text_lm import SETUPS, matmul_peak, tabtext_throughput
     from _text_lm_fastai import fastai_throughput
 
-    from tabtext.nlp.data import numericalize_corpus
-    from tabtext.nlp.ulmfit import Docs
+    from tabtext.nlp.corpus import numericalize_corpus
 
     peak = matmul_peak()
     print(
@@ -195,8 +195,8 @@ def bench_lm_throughput(train_texts, args, fastai: str | None) -> tuple[list, fl
     corpus = numericalize_corpus(
         train_texts, max_vocab=LM_VOCAB, n_workers=args.n_workers, progress=False
     )
-    train = Docs(corpus.ids, corpus.offsets)
-    valid = Docs.select(corpus.ids, corpus.offsets, np.arange(min(50, len(corpus))))
+    train = corpus
+    valid = corpus.select(np.arange(min(50, len(corpus))))
     vocab_note = f"{LM_VOCAB:,} (IMDB-built: {len(corpus.vocab):,})"
     rows = []
     for setup in SETUPS:
@@ -229,9 +229,8 @@ def bench_lm_budget(train_texts, valid_texts, args, fastai, fastai_tp) -> list[d
     from _text_lm import LM_MOMS, tabtext_budget
     from _text_lm_fastai import fastai_budget
 
-    from tabtext.nlp.data import numericalize_corpus
+    from tabtext.nlp.corpus import numericalize_corpus
     from tabtext.nlp.recipe import make_config
-    from tabtext.nlp.ulmfit import Docs
 
     cfg = make_config(args.budget_preset)
     budget_s = args.budget_min * 60
@@ -244,8 +243,8 @@ def bench_lm_budget(train_texts, valid_texts, args, fastai, fastai_tp) -> list[d
     )
     valid = numericalize_corpus(valid_texts, vocab=corpus.vocab, progress=False)
     res = tabtext_budget(
-        Docs(corpus.ids, corpus.offsets),
-        Docs(valid.ids, valid.offsets),
+        corpus,
+        valid,
         len(corpus.vocab),
         args.budget_preset,
         budget_s,

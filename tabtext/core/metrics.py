@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -25,4 +27,6 @@ def rmse(preds: torch.Tensor, targets: torch.Tensor) -> float:
 
 
 def perplexity_from_loss(loss: float) -> float:
-    return float(torch.exp(torch.tensor(loss)))
+    """``exp(loss)`` of a mean per-token cross-entropy (inf past float64's range)."""
+    loss = float(loss)
+    return math.exp(loss) if loss < 700 else math.inf

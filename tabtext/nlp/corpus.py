@@ -4,7 +4,8 @@
 result on disk: flat ``ids.npy`` (int32) + ``offsets.npy`` (int64 document
 boundaries), ``vocab.json`` and ``meta.json``, keyed by the texts' content, the
 tokenizer settings key and the vocabulary settings. A rerun memory-maps the arrays
-and skips tokenization entirely. Re-exported by :mod:`tabtext.nlp.data`.
+and skips tokenization entirely. ``Corpus.select`` takes subsets (a training
+subset, the held-out part) without a Python loop over documents.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tabtext.nlp import vocab as vocab_module
 from tabtext.nlp.tokenize import Tokenizer, doc_tokens
 from tabtext.nlp.vocab import Vocab
 
-__all__ = ["Corpus", "default_cache_dir", "numericalize_corpus"]
+__all__ = ["Corpus", "default_cache_dir", "doc_positions", "numericalize_corpus"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +48,36 @@ class Corpus:
 
     ids: np.ndarray
     offsets: np.ndarray
-    vocab: Vocab
+    vocab: Vocab | None = None
     key: str = ""
     path: Path | None = None
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.offsets[-1] - self.offsets[0])
+
+    def select(self, idx: np.ndarray) -> Corpus:
+        """Documents ``idx``, in that order, as a new in-memory corpus."""
+        idx = np.asarray(idx, dtype=np.int64)
+        flat = np.asarray(self.ids[doc_positions(self.offsets, idx)])
+        lengths = self.offsets[idx + 1] - self.offsets[idx]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        return Corpus(flat, offsets, self.vocab)
+
+    def head(self, max_tokens: int | None) -> Corpus:
+        """The first documents holding at most ``max_tokens`` tokens (at least one)."""
+        if max_tokens is None or self.n_tokens <= max_tokens:
+            return self
+        n = max(1, int(np.searchsorted(self.offsets, max_tokens, side="right")) - 1)
+        return Corpus(self.ids[: self.offsets[n]], self.offsets[: n + 1], self.vocab)
+
+    def as_list(self, backwards: bool = False) -> list[np.ndarray]:
+        """One id array per document (reversed copies when ``backwards``)."""
+        docs = np.split(np.asarray(self.ids), self.offsets[1:-1] - self.offsets[0])
+        return [d[::-1].copy() for d in docs] if backwards else docs
 
     def doc(self, i: int) -> np.ndarray:
         """Token ids of document ``i``."""
@@ -68,8 +93,19 @@ class Corpus:
         return np.diff(self.offsets)
 
     def text(self, i: int) -> str:
-        """Document ``i`` as space-joined tokens (for inspection)."""
+        """Document ``i`` as space-joined tokens (for inspection; needs a vocab)."""
         return self.vocab.textify(self.doc(i))
+
+
+def doc_positions(offsets: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Positions in the flat id array of every token of documents ``order``, in order.
+
+    All documents at once, without a Python loop over them.
+    """
+    lo, hi = offsets[order], offsets[order + 1]
+    lengths = hi - lo
+    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return starts + np.arange(lengths.sum())
 
 
 def default_cache_dir() -> Path:

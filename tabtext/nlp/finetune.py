@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .cli import add_config_flags, config_from_args, setup_logging
-from .data import load_texts, resolve_imdb
+from .loading import load_texts, resolve_imdb
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
     args = parser.parse_args(argv)
     cfg = config_from_args(parser, args)
-    from .pipeline import fit_to_pretrained
+    from .persistence import fit_to_pretrained
     from .pretrained import resolve_pretrained
 
     try:
@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> dict:
     from ..core import distributed
 
     setup_logging(args.verbose and distributed.is_main())  # torchrun: rank 0 logs
-    from .pipeline import run_ulmfit  # heavy imports only after the arguments are valid
+    from .finetuning import (
+        run_ulmfit,  # heavy imports only after the arguments are valid
+    )
 
     data = resolve_imdb(args.data) if args.data is None else args.data
     train = load_texts(data, args.text_col, args.label_col)
@@ -150,7 +152,7 @@ def main(argv: list[str] | None = None) -> dict:
 def _ensemble(out: Path, fwd: dict, bwd: dict) -> dict:
     from ..core import distributed
     from ..core.io import atomic_write_text
-    from .pipeline import ensemble_accuracy
+    from .finetuning import ensemble_accuracy
 
     distributed.barrier()  # rank 0 has written both runs' validation probabilities
     acc = ensemble_accuracy(out / "fwd", out / "bwd")

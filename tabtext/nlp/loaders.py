@@ -4,7 +4,8 @@
   Models"): documents shuffled each epoch and concatenated into one token stream, cut
   into ``batch_size`` contiguous rows, read in windows of variable length (``bptt`` with
   probability 0.95, else ``bptt / 2``, then normal with sigma 5); the LR is rescaled by
-  ``seq_len / bptt`` (:class:`BPTTScaleLR`) so every token weighs the same.
+  ``seq_len / bptt`` (:class:`~tabtext.nlp.text_callbacks.BPTTScaleLR`) so every token
+  weighs the same. :class:`LMStream` cuts the stream into segments for long runs.
 - Classifier (Howard & Ruder 2018): "sortish" batches — shuffled, then sorted by length
   inside large chunks — padded on the right with ``pad_idx``.
 
@@ -19,22 +20,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core import Callback
+from .corpus import doc_positions
 
 
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
     return rng.bit_generator.state
-
-
-def doc_positions(offsets: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Positions in the flat id array of every token of documents ``order``, in order.
-
-    All documents at once, without a Python loop over them.
-    """
-    lo, hi = offsets[order], offsets[order + 1]
-    lengths = hi - lo
-    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return starts + np.arange(lengths.sum())
 
 
 class LMLoader:
@@ -222,21 +212,6 @@ class LMStream(LMLoader):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.segment = int(state["segment"])
-
-
-class BPTTScaleLR(Callback):
-    """Scale every group's LR by ``seq_len / bptt`` for variable-length LM windows."""
-
-    order = 12  # after the ParamScheduler (10) and the LR finder (11)
-
-    def __init__(self, bptt: int):
-        self.bptt = bptt
-
-    def before_batch(self, learn) -> None:
-        if learn.training:
-            factor = learn.xb.shape[1] / self.bptt
-            for group in learn.opt.param_groups:
-                group["lr"] *= factor
 
 
 class ClassifierLoader:

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if not Path(args.model_dir).exists():
         parser.error(f"MODEL_DIR {args.model_dir}: no such directory")
-    from .data import load_texts
+    from .loading import load_texts
     from .text_classifier import TextClassifier
 
     clf = TextClassifier.load(args.model_dir)

@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
     except (TypeError, ValueError) as e:
         parser.error(str(e))
     setup_logging(args.verbose)
-    from .data import load_texts
+    from .loading import load_texts
     from .pretraining import export_lm, pretrain
 
     texts = load_texts(args.data, args.text_col, label_col=None).texts

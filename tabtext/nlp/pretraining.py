@@ -32,13 +32,16 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..core import Callback, adamw, distributed
+from ..core import adamw, distributed
 from ..core.io import atomic_write_text
+from ..core.metrics import perplexity_from_loss
 from .awd_lstm import LanguageModel, preset
-from .corpus import numericalize_corpus
+from .corpus import Corpus, numericalize_corpus
 from .loaders import LMLoader, LMStream
+from .recipe import Phase
+from .stages import Run, lm_learner, run_phase, use_bf16
+from .text_callbacks import SegmentReporter
 from .tokenize import Tokenizer
-from .ulmfit import Docs, Phase, Run, lm_learner, run_phase, use_bf16
 
 log = logging.getLogger(__name__)
 Precision = Literal["auto", "bf16", "fp32"]
@@ -122,14 +125,6 @@ def holdout_split(n_docs: int, valid_pct: float) -> tuple[np.ndarray, np.ndarray
     return np.arange(n_docs - n_valid), np.arange(n_docs - n_valid, n_docs)
 
 
-def _prefix(docs: Docs, max_tokens: int | None) -> Docs:
-    """The first documents of ``docs`` holding up to ``max_tokens`` tokens (>= 1)."""
-    if max_tokens is None or docs.n_tokens <= max_tokens:
-        return docs
-    n = max(1, int(np.searchsorted(docs.offsets, max_tokens, side="right")) - 1)
-    return Docs(docs.ids[: docs.offsets[n]], docs.offsets[: n + 1])
-
-
 def seconds_per_batch(
     model: LanguageModel, ids: np.ndarray, cfg: PretrainConfig, device, bf16: bool
 ) -> float:
@@ -156,7 +151,7 @@ def seconds_per_batch(
 
 
 def make_plan(
-    cfg: PretrainConfig, stream: LMStream, valid: Docs, step_s: float
+    cfg: PretrainConfig, stream: LMStream, valid: Corpus, step_s: float
 ) -> dict:
     """How many batches, in how many segments of how many batches."""
     per_pass = stream.batches_per_pass(0)
@@ -201,11 +196,11 @@ def pretrain(
     """Pretrain a language model on ``texts``; returns what ``metrics.json`` holds.
 
     Writes into ``out``: ``model/`` (what ``finetune --pretrained`` and
-    :func:`~tabtext.nlp.pipeline.load_lm` read), ``plan.json``, ``log_lm.csv`` (one
+    :func:`~tabtext.nlp.persistence.load_lm` read), ``plan.json``, ``log_lm.csv`` (one
     row per segment), ``lm_loss.png``, ``lm_lr.png``, ``metrics.json`` and the
     resumable checkpoint ``ckpt/lm``.
     """
-    from .pipeline import save_lm
+    from .persistence import save_lm
 
     t_start = time.perf_counter()
     run = Run(out, resume)
@@ -232,7 +227,7 @@ def pretrain(
         model = lm_model(cfg, len(corpus.vocab))
     dev = distributed.device(device)
     bf16 = use_bf16(cfg.precision, dev)
-    valid = Docs(held.ids, held.offsets)
+    valid = held
     stream = LMStream(
         corpus.ids,
         corpus.offsets,
@@ -245,8 +240,8 @@ def pretrain(
     )
     plan = _load_or_make_plan(run, cfg, stream, valid, model, corpus.ids, dev, bf16)
     stream.segment_batches = plan["segment_batches"]
-    learn = lm_learner(model, Docs(corpus.ids, corpus.offsets), valid, cfg, dev)
-    learn.set_data(stream, _valid_loader(_prefix(valid, cfg.valid_tokens), cfg))
+    learn = lm_learner(model, corpus, valid, cfg, dev)
+    learn.set_data(stream, _valid_loader(valid.head(cfg.valid_tokens), cfg))
     phase = Phase(
         "lm", plan["segments"], cfg.lr, None, discriminative=False, schedule="one_cycle"
     )
@@ -272,7 +267,7 @@ def pretrain(
         "train_s": round(float(hist["time"].sum()), 1) if len(hist) else 0.0,
         "tokens_per_s": res["tokens_per_s"],
         "valid_loss": valid_loss,
-        "valid_perplexity": float(np.exp(min(valid_loss, 50.0))),
+        "valid_perplexity": perplexity_from_loss(valid_loss),
         "tokenize_s": round(tokenize_s, 1),
         "wall_s_this_process": round(time.perf_counter() - t_start, 1),
         "segments": hist.to_dict(orient="records"),
@@ -304,7 +299,7 @@ def _load_or_make_plan(run, cfg, stream, valid, model, ids, dev, bf16) -> dict:
     return plan
 
 
-def _valid_loader(docs: Docs, cfg: PretrainConfig) -> LMLoader:
+def _valid_loader(docs: Corpus, cfg: PretrainConfig) -> LMLoader:
     return LMLoader(
         docs.ids,
         docs.offsets,
@@ -333,41 +328,6 @@ def evaluate_lm(
     return total / max(count, 1)
 
 
-class SegmentReporter(Callback):
-    """Adds tokens seen, valid perplexity and time left to each segment's row (so
-    ``log_lm.csv`` has them) and hands the row to ``report`` (the CLI prints it)."""
-
-    order = 45  # before the Recorder (50) stores the row
-
-    def __init__(self, stream: LMStream, plan: dict, report=None):
-        self.stream, self.plan, self.report = stream, plan, report
-
-    def before_epoch(self, learn) -> None:
-        self._t0 = time.perf_counter()
-
-    def before_train(self, learn) -> None:
-        self._t_train = time.perf_counter()
-
-    def after_train(self, learn) -> None:
-        self._train_s = time.perf_counter() - self._t_train
-
-    def after_epoch(self, learn) -> None:
-        seg, row = learn.epoch + 1, learn.epoch_results
-        before = float(learn.history["time"].sum()) if len(learn.history) else 0.0
-        spent = before + time.perf_counter() - self._t0
-        seen = self.stream.tokens_before(seg * self.plan["segment_batches"])
-        prev = self.stream.tokens_before((seg - 1) * self.plan["segment_batches"])
-        row.update(
-            tokens_seen=seen,
-            tokens_per_s=round((seen - prev) / max(self._train_s, 1e-9), 1),
-            valid_perplexity=float(np.exp(min(row.get("valid_loss", 50.0), 50.0))),
-            elapsed_s=round(spent, 1),
-            remaining_s=round(spent / seg * (self.plan["segments"] - seg), 1),
-        )
-        if self.report is not None and distributed.is_main():
-            self.report({**row, "segment": seg, "segments": self.plan["segments"]})
-
-
 def export_lm(
     run_dir: str | Path, dest: str | Path, metrics: dict | None = None
 ) -> Path:
@@ -384,8 +344,7 @@ def export_lm(
         tensors_to_bytes,
         write_dir,
     )
-    from .model_dir import model_subdir
-    from .pipeline import LM_FILES, LM_KIND
+    from .persistence import LM_FILES, LM_KIND, model_subdir
 
     src = model_subdir(run_dir)
     files = read_dir(src, LM_KIND, required=LM_FILES)

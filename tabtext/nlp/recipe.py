@@ -2,14 +2,20 @@
 
 Three presets: ``quick`` (the README's command, <= 10 minutes on 2 CPU cores: a subset
 and the small model), ``cpu`` (<= 60 minutes here, the best this machine allows) and
-``paper`` (the paper's sizes and schedule, for a GPU).
+``paper`` (the paper's sizes and schedule, for a GPU). The phase plan turns a config
+into the fits of the recipe: ``lm`` (an LM trained on the target texts, when there is
+no pretrained one), ``lm_ft`` (LM fine-tuning, discriminative slanted triangular LRs),
+``clas_1`` .. ``clas_all`` (gradual unfreezing).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .awd_lstm_config import AWDLSTMConfig
 
 PRESET_NAMES = ("quick", "cpu", "paper")
 
@@ -179,3 +185,65 @@ def make_config(preset: str = "quick", **overrides: Any) -> ULMFiTConfig:
         if v is not None:  # "all" sets an optional count (lm_docs, ...) to None
             values[k] = None if v == "all" else v
     return ULMFiTConfig(**values)
+
+
+@dataclass
+class Phase:
+    """One fit of the recipe: which groups train, for how long, at which LRs."""
+
+    name: str
+    epochs: int
+    lr: float
+    freeze_to: int | None = None  # None: all groups train
+    discriminative: bool = True
+    schedule: str = "stlr"  # or "one_cycle"
+    results: dict = field(default_factory=dict)
+
+    def lrs(self, n_groups: int, decay: float) -> float | slice:
+        """The LR argument of the fit: with discriminative LRs each group's is the
+        next group's divided by ``decay`` (2.6 in ULMFiT), as a slice over groups."""
+        if not self.discriminative:
+            return self.lr
+        return slice(self.lr / decay ** (n_groups - 1), self.lr)
+
+
+def lm_phases(cfg: ULMFiTConfig, pretrained: bool) -> list[Phase]:
+    phases = []
+    if not pretrained and cfg.lm_epochs:
+        phases.append(Phase("lm", cfg.lm_epochs, cfg.lm_lr, None, discriminative=False))
+    if cfg.lm_ft_epochs:
+        phases.append(Phase("lm_ft", cfg.lm_ft_epochs, cfg.lm_ft_lr))
+    return phases
+
+
+def classifier_phases(cfg: ULMFiTConfig, n_groups: int) -> list[Phase]:
+    """Gradual unfreezing: the head, then one more group per phase, then everything."""
+    phases = []
+    for k in cfg.unfreeze:
+        if k >= n_groups:
+            break
+        phases.append(Phase(f"clas_{k}", 1, cfg.clas_lr / 2 ** (k - 1), freeze_to=-k))
+    if cfg.clas_epochs:
+        final = cfg.clas_final_lr if cfg.clas_final_lr is not None else cfg.clas_lr / 20
+        phases.append(Phase("clas_all", cfg.clas_epochs, final, None))
+    return phases
+
+
+def lm_config(cfg: ULMFiTConfig, vocab_size: int, task: str = "lm") -> AWDLSTMConfig:
+    """The AWD-LSTM config of the recipe: ``cfg.model`` preset plus size overrides."""
+    from .awd_lstm_config import preset
+
+    sizes = {k: getattr(cfg, k) for k in ("emb_sz", "n_hid", "n_layers")}
+    sizes = {k: v for k, v in sizes.items() if v is not None}
+    cutoffs = None
+    if task == "lm" and cfg.adaptive_softmax and vocab_size > 4000:
+        cutoffs = (2000, 8000) if vocab_size > 12000 else (2000,)
+    drop = cfg.lm_drop_mult if task == "lm" else cfg.clas_drop_mult
+    return preset(
+        cfg.model,
+        vocab_size,
+        task=task,
+        drop_mult=drop,
+        adaptive_softmax=cutoffs,
+        **sizes,
+    )

@@ -10,8 +10,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .data import TextDataset
-from .model_dir import load_text_model, save_text_model
+from .loading import TextDataset
+from .persistence import load_text_model, save_text_model
 from .recipe import PRESET_NAMES, make_config
 
 
@@ -53,7 +53,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
 
     def fit(self, X, y) -> TextClassifier:
-        from .pipeline import run_ulmfit
+        from .finetuning import run_ulmfit
 
         if self.preset not in PRESET_NAMES:
             raise ValueError(

@@ -26,8 +26,13 @@ from tabtext.core import CheckpointError
 from tabtext.core.io import MANIFEST
 from tabtext.nlp.awd_lstm import AWDLSTMConfig, LanguageModel
 from tabtext.nlp.classifier import TextClassifierModel
-from tabtext.nlp.model_dir import TextModel, load_text_model, save_text_model
-from tabtext.nlp.pipeline import load_lm, save_lm
+from tabtext.nlp.persistence import (
+    TextModel,
+    load_lm,
+    load_text_model,
+    save_lm,
+    save_text_model,
+)
 from tabtext.nlp.recipe import make_config
 from tabtext.nlp.tokenize import Tokenizer
 from tabtext.nlp.vocab import Vocab

@@ -12,7 +12,7 @@ from tabtext.nlp import finetune
 from tabtext.nlp.loaders import ClassifierLoader, LMLoader
 
 from ..core.test_distributed import launch
-from .test_ulmfit import TINY, make_texts
+from .test_finetune import TINY, make_texts
 
 
 def corpus(n_docs: int = 40, seed: int = 0):

@@ -9,13 +9,13 @@ import torch
 from tabtext.core import callbacks
 from tabtext.nlp import pretraining
 from tabtext.nlp.awd_lstm import LanguageModel, load_pretrained_embeddings, preset
-from tabtext.nlp.data import load_texts
+from tabtext.nlp.corpus import Corpus
 from tabtext.nlp.loaders import LMLoader, LMStream
-from tabtext.nlp.pipeline import _pretrained_lm_state, load_lm
+from tabtext.nlp.loading import load_texts
+from tabtext.nlp.persistence import load_lm, pretrained_lm_state
 from tabtext.nlp.pretrained import available, resolve_pretrained
 from tabtext.nlp.pretraining import PretrainConfig, holdout_split, make_plan
 from tabtext.nlp.transfer import align_lm_state
-from tabtext.nlp.ulmfit import Docs
 from tabtext.nlp.vocab import Vocab
 
 
@@ -57,7 +57,7 @@ def test_holdout_is_the_last_documents():
 def test_plan_takes_the_shortest_limit_and_fits_the_budget():
     ids, offsets = _corpus(400)
     stream = LMStream(ids, offsets, batch_size=4, bptt=6, segment_batches=1)
-    valid = Docs(*_corpus(5))
+    valid = Corpus(*_corpus(5))
     per_pass = stream.batches_per_pass(0)
     plan = make_plan(PretrainConfig(epochs=2, bs=4, bptt=6), stream, valid, 0.01)
     assert plan["batches"] == 2 * per_pass and plan["limited_by"] == "epochs"
@@ -143,7 +143,7 @@ def test_export_is_fp16_and_transfers(corpus_file, tmp_path):
     assert resolve_pretrained(dest) == dest
     model, vocab = load_lm(tmp_path / "run")
     new = LanguageModel(model.config)
-    state = _pretrained_lm_state(dest, new, vocab)  # the same vocabulary
+    state = pretrained_lm_state(dest, new, vocab)  # the same vocabulary
     for k, v in model.state_dict().items():
         assert torch.allclose(state[k], v, atol=2e-3), k
 

@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tabtext.nlp import TextClassifier
-from tabtext.nlp.data import load_texts, numericalize_corpus
+from tabtext.nlp.corpus import numericalize_corpus
+from tabtext.nlp.loading import load_texts
 from tabtext.nlp.tokenize import Tokenizer
 
-from .test_ulmfit import make_texts
+from .test_finetune import make_texts
 
 TOK = Tokenizer()
 HOSTILE = {

@@ -8,13 +8,9 @@ import pandas as pd
 import pytest
 
 from tabtext.nlp import data as data_module
-from tabtext.nlp.data import (
-    TextDataset,
-    load_texts,
-    numericalize_corpus,
-    resolve_imdb,
-    stratified_split,
-)
+from tabtext.nlp.corpus import numericalize_corpus
+from tabtext.nlp.loading import TextDataset, load_texts, resolve_imdb
+from tabtext.nlp.splits import stratified_split
 from tabtext.nlp.tokenize import Tokenizer
 from tabtext.nlp.vocab import Vocab
 

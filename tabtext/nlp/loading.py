@@ -1,10 +1,10 @@
 """Text data for ULMFiT (Howard & Ruder 2018): loading, splitting, numericalizing.
 
-``load_texts`` reads labelled texts from a parquet/CSV file, a folder in the aclImdb
-layout, or a Hugging Face hub dataset; ``resolve_imdb`` finds the IMDB data;
-``stratified_split`` makes a validation split. ``numericalize_corpus`` and
-``Corpus`` (tokenize + map to ids, cached on disk) live in :mod:`tabtext.nlp.corpus`
-and are re-exported here.
+``load_texts`` reads labelled texts from a parquet/CSV file, a folder of parquet shards
+or text files, a folder in the aclImdb layout, or a Hugging Face hub dataset;
+``resolve_imdb`` finds the IMDB data. The validation split is :mod:`tabtext.nlp.splits`,
+numericalizing (tokenize + map to ids, cached on disk) is
+:mod:`tabtext.nlp.corpus`.
 """
 
 from __future__ import annotations
@@ -14,23 +14,16 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tabtext.nlp.corpus import Corpus, default_cache_dir, numericalize_corpus
-
 __all__ = [
-    "Corpus",
     "TextDataset",
-    "default_cache_dir",
     "load_texts",
-    "numericalize_corpus",
     "resolve_imdb",
-    "stratified_split",
 ]
 
 logger = logging.getLogger(__name__)
@@ -122,45 +115,6 @@ def resolve_imdb(data: str | os.PathLike[str] | None = None) -> Path | str:
             return cand
     logger.info("no local IMDB folder found; using the Hugging Face hub dataset 'imdb'")
     return "imdb"
-
-
-def stratified_split(
-    labels: Sequence[Any] | np.ndarray, valid_pct: float = 0.1, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split indices so that each class keeps its share in both parts.
-
-    Parameters
-    ----------
-    labels : array-like, 1-D
-        Class of each item.
-    valid_pct : float
-        Fraction of each class (rounded) put in the validation part, in (0, 1).
-    seed : int
-        Seed of the shuffle; the same seed gives the same split.
-
-    Returns
-    -------
-    train_idx, valid_idx : np.ndarray of int64
-        Sorted, disjoint, together ``0..len(labels)-1``.
-    """
-    y = np.asarray(labels)
-    if y.ndim != 1:
-        raise ValueError(f"labels must be 1-D, got shape {y.shape}")
-    if not 0.0 < float(valid_pct) < 1.0:
-        raise ValueError(f"valid_pct={valid_pct!r}: expected a fraction in (0, 1)")
-    rng = np.random.default_rng(seed)
-    _, inverse = np.unique(y, return_inverse=True)
-    valid = []
-    for c in range(int(inverse.max()) + 1 if len(y) else 0):
-        idx = np.flatnonzero(inverse == c)
-        n_valid = min(int(round(len(idx) * valid_pct)), len(idx) - 1)
-        valid.append(rng.permutation(idx)[:n_valid])
-    valid_idx = np.sort(np.concatenate(valid)).astype(np.int64) if valid else None
-    if valid_idx is None:
-        valid_idx = np.zeros(0, np.int64)
-    mask = np.ones(len(y), bool)
-    mask[valid_idx] = False
-    return np.flatnonzero(mask).astype(np.int64), valid_idx
 
 
 # -- loaders ---------------------------------------------------------------------

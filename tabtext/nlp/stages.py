@@ -1,11 +1,11 @@
-"""ULMFiT (Howard & Ruder 2018, "Universal Language Model Fine-tuning for Text
-Classification"): language model, LM fine-tuning with discriminative LRs and slanted
-triangular LRs, then a classifier trained with gradual unfreezing.
+"""The stages of ULMFiT (Howard & Ruder 2018) and the learners they train.
 
-Training is split into *phases* (``lm``, ``lm_ft``, ``clas_1`` .. ``clas_all``). Each
-phase checkpoints the whole learner after every epoch into ``OUT/ckpt/<phase>``, so a
-killed run resumes from its last completed epoch; each phase runs under its own seed
-(``seed + phase index``), so a resumed run ends where an uninterrupted one does.
+Each phase of the plan (:mod:`tabtext.nlp.recipe`) checkpoints the whole learner after
+every epoch into ``OUT/ckpt/<phase>``, so a killed run resumes from its last completed
+epoch; each phase runs under its own seed (``seed + phase index``), so a resumed run
+ends where an uninterrupted one does. :func:`language_model_stage` trains or fine-tunes
+the LM (stages 1-2) and returns its encoder; :func:`classifier_stage` trains the
+classifier on it with gradual unfreezing (stage 3).
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,93 +31,24 @@ from ..core import (
     distributed,
 )
 from ..core.checkpoint import KIND as LEARNER_KIND
-from ..core.io import atomic_write_text, read_dir
-from .awd_lstm import AWDLSTMConfig, LanguageModel, preset
+from ..core.io import (
+    atomic_write_bytes,
+    atomic_write_text,
+    bytes_to_tensors,
+    read_dir,
+    tensors_to_bytes,
+)
+from ..core.metrics import perplexity_from_loss
+from .awd_lstm import LanguageModel
 from .classifier import TextClassifierModel
-from .loaders import BPTTScaleLR, ClassifierLoader, LMLoader, doc_positions
-from .recipe import ULMFiTConfig
+from .corpus import Corpus
+from .loaders import ClassifierLoader, LMLoader
+from .persistence import pretrained_lm_state
+from .recipe import Phase, ULMFiTConfig, classifier_phases, lm_config, lm_phases
+from .splits import Split
+from .text_callbacks import BPTTScaleLR, TokenCounter
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Docs:
-    """A set of documents as one flat id array plus offsets (a view on a corpus)."""
-
-    ids: np.ndarray
-    offsets: np.ndarray
-
-    @classmethod
-    def select(cls, ids: np.ndarray, offsets: np.ndarray, idx: np.ndarray) -> Docs:
-        flat = np.asarray(ids[doc_positions(offsets, idx)])
-        lengths = offsets[idx + 1] - offsets[idx]
-        return cls(flat, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def as_list(self, backwards: bool = False) -> list[np.ndarray]:
-        docs = np.split(self.ids, self.offsets[1:-1])
-        return [d[::-1].copy() for d in docs] if backwards else docs
-
-    @property
-    def n_tokens(self) -> int:
-        return int(self.offsets[-1])
-
-
-def lm_config(cfg: ULMFiTConfig, vocab_size: int, task: str = "lm") -> AWDLSTMConfig:
-    """The AWD-LSTM config of the recipe: ``cfg.model`` preset plus size overrides."""
-    sizes = {k: getattr(cfg, k) for k in ("emb_sz", "n_hid", "n_layers")}
-    sizes = {k: v for k, v in sizes.items() if v is not None}
-    cutoffs = None
-    if task == "lm" and cfg.adaptive_softmax and vocab_size > 4000:
-        cutoffs = (2000, 8000) if vocab_size > 12000 else (2000,)
-    drop = cfg.lm_drop_mult if task == "lm" else cfg.clas_drop_mult
-    return preset(
-        cfg.model,
-        vocab_size,
-        task=task,
-        drop_mult=drop,
-        adaptive_softmax=cutoffs,
-        **sizes,
-    )
-
-
-class TokenCounter(Callback):
-    """Counts the non-pad input tokens of training batches (for tokens/s)."""
-
-    order = 5
-
-    def __init__(self, pad_idx: int = 1):
-        self.pad_idx, self.tokens, self.seconds = pad_idx, 0, 0.0
-
-    def before_train(self, learn) -> None:
-        self._t0 = time.perf_counter()
-
-    def after_batch(self, learn) -> None:
-        if learn.training:
-            self.tokens += int((learn.xb != self.pad_idx).sum())
-
-    def after_train(self, learn) -> None:
-        self.seconds += time.perf_counter() - self._t0
-
-
-@dataclass
-class Phase:
-    """One fit of the recipe: which groups train, for how long, at which LRs."""
-
-    name: str
-    epochs: int
-    lr: float
-    freeze_to: int | None = None  # None: all groups train
-    discriminative: bool = True
-    schedule: str = "stlr"  # or "one_cycle"
-    results: dict = field(default_factory=dict)
-
-
-def discriminative_lrs(lr: float, n_groups: int, decay: float) -> list[float]:
-    """Each group's LR is the next group's divided by ``decay`` (2.6 in ULMFiT)."""
-    return [lr / decay ** (n_groups - 1 - i) for i in range(n_groups)]
 
 
 class Run:
@@ -167,12 +97,7 @@ def run_phase(
         learn.unfreeze()
     else:
         learn.freeze_to(phase.freeze_to)
-    n = learn.n_groups
-    lrs = (
-        discriminative_lrs(phase.lr, n, cfg.lr_decay)
-        if phase.discriminative
-        else phase.lr
-    )
+    lrs = phase.lrs(learn.n_groups, cfg.lr_decay)
     counter = TokenCounter()
     cbs = [
         counter,
@@ -216,8 +141,8 @@ def _cuda_devices() -> list[int]:
 
 def lm_learner(
     model: LanguageModel,
-    train: Docs,
-    valid: Docs,
+    train: Corpus,
+    valid: Corpus,
     cfg: ULMFiTConfig,
     device=None,
     rank: int | None = None,
@@ -335,28 +260,6 @@ def classifier_learner(
     )
 
 
-def lm_phases(cfg: ULMFiTConfig, pretrained: bool) -> list[Phase]:
-    phases = []
-    if not pretrained and cfg.lm_epochs:
-        phases.append(Phase("lm", cfg.lm_epochs, cfg.lm_lr, None, discriminative=False))
-    if cfg.lm_ft_epochs:
-        phases.append(Phase("lm_ft", cfg.lm_ft_epochs, cfg.lm_ft_lr))
-    return phases
-
-
-def classifier_phases(cfg: ULMFiTConfig, n_groups: int) -> list[Phase]:
-    """Gradual unfreezing: the head, then one more group per phase, then everything."""
-    phases = []
-    for k in cfg.unfreeze:
-        if k >= n_groups:
-            break
-        phases.append(Phase(f"clas_{k}", 1, cfg.clas_lr / 2 ** (k - 1), freeze_to=-k))
-    if cfg.clas_epochs:
-        final = cfg.clas_final_lr if cfg.clas_final_lr is not None else cfg.clas_lr / 20
-        phases.append(Phase("clas_all", cfg.clas_epochs, final, None))
-    return phases
-
-
 def encoder_state(model: LanguageModel) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.encoder.state_dict().items()}
 
@@ -373,34 +276,97 @@ def balanced_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(np.array(take[:n]))
 
 
-def predict_docs(
-    model: TextClassifierModel,
-    docs: list[np.ndarray],
-    bs: int,
-    max_tokens: int | None,
-    device=None,
-    progress: Callable | None = None,
-) -> np.ndarray:
-    """Class probabilities for token-id documents, batched longest-first."""
-    dl = ClassifierLoader(
-        docs,
-        None,
-        bs,
-        shuffle=False,
-        pad_idx=model.config.pad_idx,
-        max_tokens=max_tokens,
+def subset(n_total: int, n: int | None, seed: int) -> np.ndarray:
+    if n is None or n >= n_total:
+        return np.arange(n_total)
+    return np.sort(np.random.default_rng(seed).choice(n_total, n, replace=False))
+
+
+def language_model_stage(
+    run: Run,
+    cfg: ULMFiTConfig,
+    corpus,
+    valid_corpus,
+    pretrained,
+    resume: bool,
+    device,
+    metrics: dict,
+) -> dict[str, torch.Tensor]:
+    """Stages 1-2: (pre)train and fine-tune the LM; returns the encoder's weights."""
+    enc_path = run.out / "encoder.safetensors"
+    phases = lm_phases(cfg, pretrained is not None)
+    if resume and enc_path.exists() and all(run.done(p.name) for p in phases):
+        metrics["phases"].update({p.name: run.done(p.name) for p in phases})
+        return bytes_to_tensors(enc_path.read_bytes(), str(enc_path))
+    vocab = corpus.vocab
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.seed)
+        model = LanguageModel(lm_config(cfg, len(vocab)))
+    if pretrained is not None:
+        model.load_state_dict(pretrained_lm_state(pretrained, model, vocab))
+    n_valid = (
+        len(valid_corpus)
+        if cfg.lm_docs is None
+        else max(50, int(cfg.lm_docs * cfg.valid_pct))
     )
-    device = distributed.device(device)
-    model.to(device).eval()
-    cuda = device.type == "cuda"
-    chunks = []
-    with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=cuda):
-        for x in dl:
-            logits = model(x.to(device, non_blocking=cuda))
-            chunks.append(torch.softmax(logits.float(), 1).cpu().numpy())
-            if progress is not None:
-                progress(len(x))
-    probs = np.concatenate(chunks)
-    out = np.empty_like(probs)
-    out[dl.order()] = probs
-    return out
+    train = corpus.select(subset(len(corpus), cfg.lm_docs, cfg.seed))
+    valid = valid_corpus.select(subset(len(valid_corpus), n_valid, cfg.seed))
+    learn = lm_learner(model, train, valid, cfg, device)
+    for i, phase in enumerate(phases):
+        if resume and run.done(phase.name):
+            learn.load(run.ckpt(phase.name))  # weights, optimizer, RNG: exact resume
+            metrics["phases"][phase.name] = run.done(phase.name)
+            continue
+        res = run_phase(learn, phase, run, cfg, i, resume)
+        res["valid_perplexity"] = perplexity_from_loss(res.get("valid_loss", np.nan))
+        metrics["phases"][phase.name] = res
+        log.info("%s: %s", phase.name, res)
+    if phases:
+        learn.plot_loss(run.out / "lm_loss.png")
+        learn.plot_lr(run.out / "lm_lr.png")
+    state = encoder_state(model)
+    if distributed.is_main():
+        atomic_write_bytes(enc_path, tensors_to_bytes(state))
+    return state
+
+
+def classifier_stage(
+    run: Run,
+    cfg: ULMFiTConfig,
+    corpus: Corpus,
+    valid_corpus: Corpus,
+    split: Split,
+    encoder: dict,
+    resume: bool,
+    device,
+    metrics: dict,
+) -> TextClassifierModel:
+    """Stage 3: the classifier with gradual unfreezing, discriminative LRs and STLR."""
+    n_labeled = len(split.train_texts)  # the corpus' first documents; then unlabeled
+    idx = np.arange(n_labeled)
+    if cfg.max_labels is not None:
+        idx = balanced_subset(split.train_labels, cfg.max_labels, cfg.seed)
+    elif cfg.clas_docs is not None:
+        idx = subset(n_labeled, cfg.clas_docs, cfg.seed)
+    docs = corpus.select(idx).as_list(cfg.backwards)
+    vdocs = valid_corpus.as_list(cfg.backwards)
+    config = lm_config(cfg, len(corpus.vocab), task="classifier")
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.seed)
+        model = TextClassifierModel(config, len(split.classes), cfg.bptt, cfg.max_len)
+    model.load_encoder(encoder)
+    learn = classifier_learner(
+        model, (docs, split.train_labels[idx]), (vdocs, split.valid_labels), cfg, device
+    )
+    for i, phase in enumerate(classifier_phases(cfg, learn.n_groups)):
+        if resume and run.done(phase.name):
+            learn.load(run.ckpt(phase.name))  # weights, optimizer, RNG: exact resume
+            metrics["phases"][phase.name] = run.done(phase.name)
+            continue
+        metrics["phases"][phase.name] = run_phase(
+            learn, phase, run, cfg, 10 + i, resume
+        )
+        log.info("%s: %s", phase.name, metrics["phases"][phase.name])
+    learn.plot_loss(run.out / "clas_loss.png")
+    learn.plot_lr(run.out / "clas_lr.png")
+    return model

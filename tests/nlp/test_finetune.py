@@ -186,10 +186,10 @@ def test_text_classifier_fit_and_clone(tmp_path):
 def test_resume_after_interruption_ends_like_an_uninterrupted_run(
     data_file, tmp_path, trained, monkeypatch
 ):
-    from tabtext.nlp import pipeline, ulmfit
+    from tabtext.nlp import stages
 
     ref_out, ref_metrics, cache = trained
-    real = ulmfit.run_phase
+    real = stages.run_phase
 
     def crash_in_clas_2(learn, phase, *args, **kwargs):
         if phase.name == "clas_2":
@@ -206,10 +206,10 @@ def test_resume_after_interruption_ends_like_an_uninterrupted_run(
         str(cache),
         *TINY,
     ]
-    monkeypatch.setattr(pipeline, "run_phase", crash_in_clas_2)
+    monkeypatch.setattr(stages, "run_phase", crash_in_clas_2)
     with pytest.raises(KeyboardInterrupt):
         finetune.main(args)
-    monkeypatch.setattr(pipeline, "run_phase", real)
+    monkeypatch.setattr(stages, "run_phase", real)
     metrics = finetune.main([*args, "--resume"])
     a = load_file(ref_out / "model" / "model.safetensors")
     b = load_file(out / "model" / "model.safetensors")

@@ -23,15 +23,18 @@ from ..core.io import (
     tensors_to_bytes,
     write_dir,
 )
-from .awd_lstm import AWDLSTMConfig
+from .awd_lstm import AWDLSTMConfig, LanguageModel
 from .classifier import TextClassifierModel
 from .corpus import numericalize_corpus
+from .inference import predict_docs
 from .recipe import ULMFiTConfig
 from .tokenize import Tokenizer
-from .ulmfit import Docs, predict_docs
+from .transfer import align_lm_state
 from .vocab import Vocab
 
 KIND = "tabtext.TextClassifier"
+LM_KIND = "tabtext.LanguageModel"
+LM_FILES = ("model.safetensors", "config.json", "vocab.json")
 
 
 @dataclass
@@ -54,7 +57,7 @@ class TextModel:
             use_cache=False,
             progress=progress,
         )
-        return Docs(corpus.ids, corpus.offsets).as_list(self.config.backwards)
+        return corpus.as_list(self.config.backwards)
 
     def predict_proba(
         self, texts: list[str], device: str | None = None, progress: bool | None = None
@@ -129,3 +132,96 @@ def load_text_model(path: str | Path) -> TextModel:
     load_model_weights(model, weights, str(path / "model.safetensors"))
     model.eval()
     return TextModel(model, vocab, tok, ulm, classes)
+
+
+def save_lm(
+    model: LanguageModel, vocab: Vocab, tok: Tokenizer, path: str | Path
+) -> Path:
+    """A language-model directory: weights, vocabulary, AWD-LSTM and tokenizer config."""
+    config = {"awd_lstm": model.config.to_dict(), "tokenizer": dataclasses.asdict(tok)}
+    files = {
+        "model.safetensors": tensors_to_bytes(model.state_dict()),
+        "config.json": json.dumps(config, indent=1).encode(),
+        "vocab.json": json.dumps({"itos": vocab.itos}, ensure_ascii=False).encode(),
+    }
+    return write_dir(path, files, LM_KIND)
+
+
+def load_lm(path: str | Path) -> tuple[LanguageModel, Vocab]:
+    """Load what :func:`save_lm` wrote (for ``generate`` or inspection)."""
+    from .awd_lstm import AWDLSTMConfig, LanguageModel
+
+    path = model_subdir(path)
+    files = read_dir(path, LM_KIND, required=LM_FILES)
+    try:
+        config = AWDLSTMConfig.from_dict(
+            _lm_json(files, path, "config.json", "awd_lstm")
+        )
+        model = LanguageModel(config)
+        vocab = Vocab(_lm_json(files, path, "vocab.json", "itos"))
+    except (TypeError, ValueError, AttributeError) as e:
+        if isinstance(e, CheckpointError):
+            raise
+        raise CheckpointError(
+            f"{path}/config.json or vocab.json is invalid ({type(e).__name__}: {e})"
+        ) from None
+    state = bytes_to_tensors(
+        files["model.safetensors"], str(path / "model.safetensors")
+    )
+    load_model_weights(model, state, str(path / "model.safetensors"))
+    return model.eval(), vocab
+
+
+def _lm_json(files: dict[str, bytes], path: Path, name: str, key: str):
+    """``files[name][key]`` parsed as JSON, or a CheckpointError naming the file."""
+    obj = loads_json(files[name], str(path / name))
+    if not isinstance(obj, dict) or key not in obj:
+        raise CheckpointError(f"{path / name} has no {key!r} entry; re-save the model")
+    return obj[key]
+
+
+def pretrained_lm_state(path, model: LanguageModel, vocab: Vocab) -> dict:
+    """A pretrained LM's weights with its vocabulary aligned to ``vocab`` (ULMFiT)."""
+    from .awd_lstm import AWDLSTMConfig
+
+    path = model_subdir(path)
+    files = read_dir(path, LM_KIND, required=LM_FILES)
+    state = bytes_to_tensors(
+        files["model.safetensors"], str(path / "model.safetensors")
+    )
+    old_itos = _lm_json(files, path, "vocab.json", "itos")
+    old_cfg = AWDLSTMConfig.from_dict(_lm_json(files, path, "config.json", "awd_lstm"))
+    try:
+        state = align_lm_state(
+            state, old_itos, old_cfg.adaptive_softmax, model, vocab.itos
+        )
+    except (KeyError, ValueError, RuntimeError) as e:
+        raise CheckpointError(
+            f"{path}: the pretrained weights do not fit its config.json "
+            f"({type(e).__name__}: {e})"
+        ) from None
+    load_model_weights(model, state, str(path / "model.safetensors"))
+    return state
+
+
+def fit_to_pretrained(cfg: ULMFiTConfig, pretrained: Path | None) -> ULMFiTConfig:
+    """``cfg`` with the pretrained LM's sizes; sizes given otherwise are an error."""
+    if pretrained is None:
+        return cfg
+    sizes = pretrained_sizes(pretrained)
+    clash = {k: v for k, v in sizes.items() if getattr(cfg, k) not in (None, v)}
+    if clash:
+        given = ", ".join(f"{k}={getattr(cfg, k)}" for k in clash)
+        raise ValueError(
+            f"{given} does not fit the pretrained LM {pretrained} ({sizes}); drop the "
+            "size flags, or train from scratch with --no-pretrained"
+        )
+    return dataclasses.replace(cfg, **sizes)
+
+
+def pretrained_sizes(path) -> dict[str, int]:
+    """``emb_sz``, ``n_hid`` and ``n_layers`` of a pretrained LM directory."""
+    path = model_subdir(path)
+    files = read_dir(path, LM_KIND, required=LM_FILES)
+    cfg = _lm_json(files, path, "config.json", "awd_lstm")
+    return {k: int(cfg[k]) for k in ("emb_sz", "n_hid", "n_layers")}

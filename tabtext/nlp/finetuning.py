@@ -1,0 +1,129 @@
+"""ULMFiT end to end: corpus -> language model -> LM fine-tuning -> classifier.
+
+``run_ulmfit`` is what ``python -m tabtext.nlp.finetune`` and ``TextClassifier.fit``
+call. It writes into ``out``: per-phase checkpoints and logs, the LM encoder, the
+classifier model directory (``out/model``), plots and ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..core import distributed
+from ..core.io import atomic_write_text
+from .corpus import numericalize_corpus
+from .inference import predict_docs
+from .loading import TextDataset
+from .persistence import TextModel, fit_to_pretrained, save_text_model
+from .pretrained import resolve_pretrained
+from .recipe import ULMFiTConfig
+from .splits import make_split
+from .stages import Run, classifier_stage, language_model_stage
+from .tokenize import Tokenizer
+
+log = logging.getLogger(__name__)
+
+
+def run_ulmfit(
+    train: TextDataset,
+    valid: TextDataset | None,
+    cfg: ULMFiTConfig,
+    out: str | Path,
+    pretrained: str | Path | None = "auto",
+    resume: bool = False,
+    device: str | None = None,
+    cache_dir: str | Path | None = None,
+    unlabeled: list[str] | None = None,
+) -> dict:
+    """Train a ULMFiT classifier; returns the metrics also written to metrics.json.
+
+    ``pretrained``: a shipped LM's name, a directory written by ``pretrain``, "auto"
+    (the shipped English LM) or None (an LM trained on the target texts alone).
+    ``unlabeled`` texts join the vocabulary and the LM stages only, never the
+    classifier; any that equal a validation text are dropped.
+
+    Under torchrun every rank trains (DDP) and ends with the same model and metrics;
+    rank 0 alone writes into ``out``.
+    """
+    t_start = time.perf_counter()
+    pretrained = resolve_pretrained(pretrained)
+    cfg = fit_to_pretrained(cfg, pretrained)
+    run = Run(out, resume)
+    main = distributed.is_main()
+    if main:
+        atomic_write_text(run.out / "config.json", json.dumps(cfg.to_dict(), indent=1))
+    split = make_split(train, valid, cfg)
+    extra = _without(unlabeled or [], split.valid_texts)
+    tok = Tokenizer()
+    t0 = time.perf_counter()
+    corpus = numericalize_corpus(
+        split.train_texts + extra,
+        tok,
+        min_freq=cfg.min_freq,
+        max_vocab=cfg.max_vocab,
+        cache_dir=cache_dir,
+    )
+    valid_corpus = numericalize_corpus(
+        split.valid_texts, tok, vocab=corpus.vocab, cache_dir=cache_dir
+    )
+    t_tok = time.perf_counter() - t0
+    vocab = corpus.vocab
+    if main:
+        vocab.save(run.out / "vocab.json")
+    metrics = {
+        "preset": cfg.preset,
+        "tokenize_s": round(t_tok, 2),
+        "vocab_size": len(vocab),
+        "n_train": len(split.train_texts),
+        "n_unlabeled": len(extra),
+        "n_valid": len(split.valid_texts),
+        "pretrained": None if pretrained is None else str(pretrained),
+        "phases": {},
+    }
+    encoder = language_model_stage(
+        run, cfg, corpus, valid_corpus, pretrained, resume, device, metrics
+    )
+    model = classifier_stage(
+        run, cfg, corpus, valid_corpus, split, encoder, resume, device, metrics
+    )
+    text_model = TextModel(model, vocab, tok, cfg, split.classes)
+    if main:
+        save_text_model(text_model, run.out / "model")
+    probs = predict_docs(
+        model,
+        valid_corpus.as_list(cfg.backwards),
+        cfg.clas_bs * 2,
+        cfg.max_tokens,
+        device,
+    )
+    metrics["valid_accuracy"] = float((probs.argmax(1) == split.valid_labels).mean())
+    metrics["wall_s"] = round(time.perf_counter() - t_start, 1)
+    if main:
+        np.save(run.out / "valid_probs.npy", probs, allow_pickle=False)
+        np.save(run.out / "valid_labels.npy", split.valid_labels, allow_pickle=False)
+        atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=1))
+    return metrics
+
+
+def _without(texts: list[str], held_out: list[str]) -> list[str]:
+    """``texts`` minus any that equal a held-out text (which must stay unseen)."""
+    held = set(held_out)
+    kept = [t for t in texts if t not in held]
+    if len(kept) < len(texts):
+        log.warning(
+            "dropped %d unlabeled texts equal to validation texts",
+            len(texts) - len(kept),
+        )
+    return kept
+
+
+def ensemble_accuracy(*dirs: str | Path) -> float:
+    """Validation accuracy of the average of several runs' probabilities."""
+    probs = [np.load(Path(d) / "valid_probs.npy", allow_pickle=False) for d in dirs]
+    labels = np.load(Path(dirs[0]) / "valid_labels.npy", allow_pickle=False)
+    return float((np.mean(probs, 0).argmax(1) == labels).mean())
