@@ -97,7 +97,7 @@ def run_phase(
         learn.unfreeze()
     else:
         learn.freeze_to(phase.freeze_to)
-    lrs = phase.lrs(learn.n_groups, cfg.lr_decay)
+    lrs = phase.lrs(learn.n_groups, cfg.lr_decay) if phase.discriminative else phase.lr
     counter = TokenCounter()
     cbs = [
         counter,

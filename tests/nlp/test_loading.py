@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabtext.nlp import data as data_module
+from tabtext.nlp import loading as data_module
 from tabtext.nlp.corpus import numericalize_corpus
 from tabtext.nlp.loading import TextDataset, load_texts, resolve_imdb
 from tabtext.nlp.splits import stratified_split
