@@ -99,10 +99,14 @@ class LMLoader:
         base = self.bptt if self.rng.random() < 0.95 else self.bptt / 2
         return max(5, int(self.rng.normal(base, 5)))
 
-    def __iter__(self):
-        rows = torch.from_numpy(self._stream().astype(np.int64)).view(
+    def _rows(self) -> torch.Tensor:
+        """This epoch's stream as ``(batch_size, row_len)`` int64 rows."""
+        return torch.from_numpy(self._stream().astype(np.int64)).view(
             self.batch_size, -1
         )
+
+    def __iter__(self):
+        rows = self._rows()
         i, n = 0, rows.size(1) - 1
         while i < n:
             seq_len = min(self._seq_len(), n - i)
@@ -155,7 +159,7 @@ class LMStream(LMLoader):
             raise ValueError(f"segment_batches must be >= 1, got {segment_batches}")
         self.seed, self.segment_batches, self.segment = seed, segment_batches, 0
         self._windows: dict[int, np.ndarray] = {}
-        self._rows: tuple[int, torch.Tensor] | None = None
+        self._pass: tuple[int, torch.Tensor] | None = None  # (pass, its rows)
 
     def __len__(self) -> int:
         return self.segment_batches
@@ -176,12 +180,11 @@ class LMStream(LMLoader):
         return self._windows[p]
 
     def _pass_rows(self, p: int) -> torch.Tensor:
-        if self._rows is None or self._rows[0] != p:
-            self._rows = None  # free the previous pass first
+        if self._pass is None or self._pass[0] != p:
+            self._pass = None  # free the previous pass first
             self.rng = np.random.default_rng([self.seed, p, 0])
-            rows = torch.from_numpy(self._stream().astype(np.int64))
-            self._rows = (p, rows.view(self.batch_size, -1))  # (bs, row_len)
-        return self._rows[1]
+            self._pass = (p, self._rows())
+        return self._pass[1]
 
     def locate(self, batch: int) -> tuple[int, int]:
         """``(pass, window)`` of global batch index ``batch``."""

@@ -162,18 +162,18 @@ def make_plan(
         limits["max_tokens"] = (
             cfg.max_tokens * per_pass / stream.tokens_before(per_pass)
         )
-    if cfg.budget_min is not None and math.isfinite(step_s):
+    timed = math.isfinite(step_s)
+    seg = max(1, int(cfg.ckpt_min * 60 / step_s)) if timed else None
+    if cfg.budget_min is not None and timed:
         # validation runs forward only, about a third of a training step per batch
         eval_s = step_s / 3 / (cfg.bs * cfg.bptt)
         valid_each = min(valid.n_tokens, cfg.valid_tokens or valid.n_tokens) * eval_s
-        seg = max(1, int(cfg.ckpt_min * 60 / step_s))
         train_s = cfg.budget_min * 60 - valid.n_tokens * eval_s
         limits["budget_min"] = train_s / (step_s + valid_each / seg)
     if not limits:
         limits["epochs"] = per_pass
     total = max(1, int(min(limits.values())))
-    seg = max(1, int(cfg.ckpt_min * 60 / step_s)) if math.isfinite(step_s) else total
-    n_segments = max(1, math.ceil(total / seg))
+    n_segments = max(1, math.ceil(total / (seg or total)))
     return {
         "batches": total,
         "segments": n_segments,
