@@ -17,7 +17,6 @@ large corpora go in chunks to worker processes that send back compact results.
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import re
 import unicodedata
@@ -27,9 +26,28 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
-
 from tabtext.nlp.parallel import map_chunks
+from tabtext.nlp.text_rules import (
+    EOS,
+    FLD,
+    PAD,
+    RE_SPEC,
+    RULES_VERSION,
+    SPECIAL_TOKENS,
+    TK_BOS,
+    TK_MAJ,
+    TK_REP,
+    TK_UP,
+    TK_WREP,
+    UNK,
+    char_rep_regex,
+    convert_token,
+    fix_html,
+    has_word_run,
+    sub_char_rep,
+    token_cache,
+    with_word_reps,
+)
 
 __all__ = [
     "EOS",
@@ -48,64 +66,11 @@ __all__ = [
     "tokenize_texts",
 ]
 
+
 R = TypeVar("R")
 
-TK_BOS = "xxbos"
-TK_MAJ = "xxmaj"
-TK_UP = "xxup"
-TK_REP = "xxrep"
-TK_WREP = "xxwrep"
-UNK = "xxunk"
-PAD = "xxpad"
-EOS = "xxeos"
-FLD = "xxfld"
-#: Special tokens in vocabulary order (ids 0..8 of a vocabulary built by tabtext).
-SPECIAL_TOKENS = (UNK, PAD, TK_BOS, EOS, FLD, TK_MAJ, TK_UP, TK_REP, TK_WREP)
-
-#: Bump when a rule changes in a way the settings do not show (also in the cache key).
-RULES_VERSION = 1
 _SPACE_MARK = "\u2581"  # stands in for a space inside a token, as in fastai
-
-_RE_BR = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
-# Entities whose "&" was lost upstream ("#39;" for "&#39;"), seen in scraped reviews.
-_RE_BARE_ENTITY = re.compile(r"(?<!&)(#39|#146|#36|quot|amp|nbsp);")
-_BARE_ENTITY = {"#39": "'", "#146": "'", "#36": "$", "quot": '"', "amp": "&"}
-_LITERAL_FIXES = (
-    ("\\n", "\n"),  # an escaped newline left in the text
-    ('\\"', '"'),
-    ("<unk>", UNK),
-    (" @.@ ", "."),  # WikiText number/hyphen escapes
-    (" @,@ ", ","),
-    (" @-@ ", "-"),
-    ("\x85", " \u2026 "),  # windows-1252 ellipsis decoded as latin-1 (NEL)
-    ("...", " \u2026 "),
-)
-_RE_SPEC = re.compile(r"([/#\\])")
-_RE_WORD = re.compile(r"\w+")
 _RE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-@cache
-def _char_rep_regex(min_rep: int) -> re.Pattern[str]:
-    return re.compile(r"(\S)" + r"\1" * (min_rep - 2) + r"\1+")
-
-
-def _sub_char_rep(m: re.Match[str]) -> str:
-    return f" {TK_REP} {len(m.group())} {m.group(1)} "
-
-
-def _fix_html(text: str) -> str:
-    text = _RE_BR.sub("\n", text)
-    for old, new in _LITERAL_FIXES:
-        if old in text:
-            text = text.replace(old, new)
-    if "&" in text:
-        text = html.unescape(text)
-        if "&" in text:  # escaped twice ("&amp;quot;")
-            text = html.unescape(text)
-    if ";" in text:
-        text = _RE_BARE_ENTITY.sub(lambda m: _BARE_ENTITY.get(m.group(1), " "), text)
-    return text
 
 
 @dataclass(frozen=True)
@@ -172,7 +137,7 @@ class Tokenizer:
         """Return a hex digest that changes whenever the output could change.
 
         It covers the settings, spaCy's version, the Unicode tables that decide
-        upper/lower case, and this module's source, so it is safe as a cache key.
+        upper/lower case, and the source of the rules, so it is safe as a cache key.
         """
         return _settings_key(self)
 
@@ -189,11 +154,11 @@ class Tokenizer:
         ``"\\n\\n"`` token.
         """
         if self.fix_html:
-            text = _fix_html(text)
+            text = fix_html(text)
         if self.replace_rep:
-            text = _char_rep_regex(self.min_char_rep).sub(_sub_char_rep, text)
+            text = char_rep_regex(self.min_char_rep).sub(sub_char_rep, text)
         if self.spec_add_spaces and ("/" in text or "#" in text or "\\" in text):
-            text = _RE_SPEC.sub(r" \1 ", text)
+            text = RE_SPEC.sub(r" \1 ", text)
         return text.strip()
 
     def tokenize(
@@ -288,7 +253,11 @@ def _settings_key(tok: Tokenizer) -> str:
     # importlib.metadata, not `import spacy`: a cache hit should not pay ~2 s of import.
     from importlib.metadata import version
 
-    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    here = Path(__file__).parent
+    sources = b"".join(
+        (here / f).read_bytes() for f in ("tokenize.py", "text_rules.py")
+    )
+    source = hashlib.sha256(sources).hexdigest()
     payload = {
         "settings": asdict(tok),
         "rules_version": RULES_VERSION,
@@ -340,86 +309,24 @@ def doc_tokens(tok: Tokenizer, texts: list[str]) -> Iterator[list[str]]:
 
     spacy_tok = _spacy_tokenizer(tok.lang)
     strings = spacy_tok.vocab.strings
-    cache = _token_cache(tok.mark_case, tok.lower)
+    cache = token_cache(tok.mark_case, tok.lower)
     get = cache.get
     k = tok.min_word_rep if tok.replace_wrep else 0
     for doc in spacy_tok.pipe(map(tok.apply_rules, texts), batch_size=1000):
         hashes = doc.to_array([ORTH, LOWER])  # (n_tokens, 2) uint64
         toks: list[str] = [TK_BOS] if tok.add_bos else []
-        if k and _has_run(hashes[:, 1], k):
-            toks += _with_word_reps(hashes, strings, cache, k, tok)
+        if k and has_word_run(hashes[:, 1], k):
+            toks += with_word_reps(hashes, strings, cache, k, tok.mark_case, tok.lower)
         else:
             extend = toks.extend
             for h in hashes[:, 0].tolist():
                 out = get(h)
                 if out is None:
-                    out = cache[h] = _convert(strings[h], tok.mark_case, tok.lower)
+                    out = cache[h] = convert_token(strings[h], tok.mark_case, tok.lower)
                 extend(out)
         if tok.add_eos:
             toks.append(EOS)
         yield toks
-
-
-_TOKEN_CACHES: dict[tuple[bool, bool], dict[int, tuple[str, ...]]] = {}
-
-
-def _token_cache(mark_case: bool, lower: bool) -> dict[int, tuple[str, ...]]:
-    """Per-process map: spaCy token hash -> output tokens, for these settings."""
-    cache = _TOKEN_CACHES.setdefault((mark_case, lower), {})
-    if len(cache) > 2_000_000:  # bound the memory of a long-lived process
-        cache.clear()
-    return cache
-
-
-def _convert(w: str, mark_case: bool, lower: bool) -> tuple[str, ...]:
-    """Output tokens for one spaCy token (the same whatever its neighbours)."""
-    if w.isspace():  # spaCy's token for extra whitespace: keep line breaks only
-        n = w.replace("\r\n", "\n").replace("\r", "\n").count("\n")
-        return () if n == 0 else ("\n",) if n == 1 else ("\n\n",)
-    lw = w.lower()
-    if lw == w:
-        return (w,)
-    out = lw if lower else w
-    if mark_case and len(w) > 1:
-        if w.isupper():
-            return (TK_UP, out)
-        if w[0].isupper() and w[1:].islower():
-            return (TK_MAJ, out)
-    return (out,)
-
-
-def _has_run(lower_hashes: np.ndarray, k: int) -> bool:
-    """Whether some k consecutive tokens are equal (ignoring case)."""
-    if len(lower_hashes) < k:
-        return False
-    same = lower_hashes[1:] == lower_hashes[:-1]
-    run = same[: len(same) - k + 2].copy()
-    for j in range(1, k - 1):
-        run &= same[j : j + len(run)]
-    return bool(run.any())
-
-
-def _with_word_reps(
-    hashes: np.ndarray, strings: Any, cache: dict, k: int, tok: Tokenizer
-) -> list[str]:
-    """The token pass for the rare document with a run of >= k equal tokens."""
-    orth, low = hashes[:, 0].tolist(), hashes[:, 1].tolist()
-    out: list[str] = []
-    i, n = 0, len(orth)
-    while i < n:
-        j = i + 1
-        while j < n and low[j] == low[i]:
-            j += 1
-        first = strings[orth[i]]
-        if j - i >= k and _RE_WORD.fullmatch(first):
-            out += [TK_WREP, str(j - i), *_convert(first, tok.mark_case, tok.lower)]
-        else:
-            for h in orth[i:j]:
-                if h not in cache:
-                    cache[h] = _convert(strings[h], tok.mark_case, tok.lower)
-                out += cache[h]
-        i = j
-    return out
 
 
 def _joined_chunk(tok: Tokenizer, texts: list[str]) -> list[str]:
