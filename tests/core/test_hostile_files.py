@@ -24,8 +24,14 @@ from safetensors.torch import save as st_save
 
 from tabtext.core import CheckpointError
 from tabtext.core.io import MANIFEST
-from tabtext.nlp.awd_lstm import AWDLSTMConfig, LanguageModel
-from tabtext.nlp.classifier import TextClassifierModel
+from tabtext.nlp import (
+    AWDLSTMConfig,
+    LanguageModel,
+    TextClassifierModel,
+    Tokenizer,
+    Vocab,
+    make_config,
+)
 from tabtext.nlp.persistence import (
     TextModel,
     load_lm,
@@ -33,9 +39,6 @@ from tabtext.nlp.persistence import (
     save_lm,
     save_text_model,
 )
-from tabtext.nlp.recipe import make_config
-from tabtext.nlp.tokenize import Tokenizer
-from tabtext.nlp.vocab import Vocab
 from tabtext.tabular import EmbeddingClassifier, EmbeddingModel
 
 from .conftest import make_learner

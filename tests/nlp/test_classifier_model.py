@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tabtext.nlp.awd_lstm import AWDLSTM, AWDLSTMConfig, LanguageModel
+from tabtext.nlp import AWDLSTM, AWDLSTMConfig, LanguageModel
 from tabtext.nlp.classifier import (
     SentenceEncoder,
     TextClassifierModel,

@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tabtext.nlp import finetune
-from tabtext.nlp.loaders import ClassifierLoader, LMLoader
+from tabtext.nlp import ClassifierLoader, LMLoader, finetune
 
 from ..core.test_distributed import launch
 from .test_finetune import TINY, make_texts

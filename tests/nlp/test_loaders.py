@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from tabtext.nlp.loaders import ClassifierLoader, LMLoader
+from tabtext.nlp import ClassifierLoader, LMLoader
 
 
 def corpus(n_docs=20, seed=0):

@@ -7,12 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tabtext.nlp import Tokenizer, Vocab, numericalize_corpus, stratified_split
 from tabtext.nlp import loading as data_module
-from tabtext.nlp.corpus import numericalize_corpus
 from tabtext.nlp.loading import TextDataset, load_texts, resolve_imdb
-from tabtext.nlp.splits import stratified_split
-from tabtext.nlp.tokenize import Tokenizer
-from tabtext.nlp.vocab import Vocab
 
 TEXTS = ["Good film.", "BAD film!!!!", "Great <br />acting", "awful plot", "ok"]
 LABELS = ["pos", "neg", "pos", "neg", "pos"]

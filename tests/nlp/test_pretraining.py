@@ -7,16 +7,13 @@ import pytest
 import torch
 
 from tabtext.core import callbacks
-from tabtext.nlp import pretraining
+from tabtext.nlp import Corpus, Vocab, load_texts, pretraining
 from tabtext.nlp.awd_lstm import LanguageModel, load_pretrained_embeddings, preset
-from tabtext.nlp.corpus import Corpus
 from tabtext.nlp.loaders import LMLoader, LMStream
-from tabtext.nlp.loading import load_texts
 from tabtext.nlp.persistence import load_lm, pretrained_lm_state
 from tabtext.nlp.pretrained import available, resolve_pretrained
 from tabtext.nlp.pretraining import PretrainConfig, holdout_split, make_plan
 from tabtext.nlp.transfer import align_lm_state
-from tabtext.nlp.vocab import Vocab
 
 
 def _corpus(n_docs=40, seed=0, vocab=30):

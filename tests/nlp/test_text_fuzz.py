@@ -14,10 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tabtext.nlp import TextClassifier
-from tabtext.nlp.corpus import numericalize_corpus
-from tabtext.nlp.loading import load_texts
-from tabtext.nlp.tokenize import Tokenizer
+from tabtext.nlp import TextClassifier, Tokenizer, load_texts, numericalize_corpus
 
 from .test_finetune import make_texts
 

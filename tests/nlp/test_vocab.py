@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
+from tabtext.nlp import Vocab
 from tabtext.nlp.tokenize import SPECIAL_TOKENS
-from tabtext.nlp.vocab import Vocab
 
 DOCS = [
     ["xxbos", "b", "a", "c", "a", "d"],
