@@ -86,7 +86,7 @@ def run_ulmfit(
         "phases": {},
     }
     encoder = language_model_stage(
-        run, cfg, corpus, valid_corpus, pretrained, resume, device, metrics
+        run, cfg, corpus, valid_corpus, pretrained, resume, device, metrics, tok
     )
     model = classifier_stage(
         run, cfg, corpus, valid_corpus, split, encoder, resume, device, metrics

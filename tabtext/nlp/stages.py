@@ -43,10 +43,11 @@ from .awd_lstm import LanguageModel
 from .classifier import TextClassifierModel
 from .corpus import Corpus
 from .loaders import ClassifierLoader, LMLoader
-from .persistence import pretrained_lm_state
+from .persistence import pretrained_lm_state, save_lm
 from .recipe import Phase, ULMFiTConfig, classifier_phases, lm_config, lm_phases
 from .splits import Split
 from .text_callbacks import BPTTScaleLR, TokenCounter
+from .tokenize import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -291,8 +292,14 @@ def language_model_stage(
     resume: bool,
     device,
     metrics: dict,
+    tok: Tokenizer | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Stages 1-2: (pre)train and fine-tune the LM; returns the encoder's weights."""
+    """Stages 1-2: (pre)train and fine-tune the LM; returns the encoder's weights.
+
+    With ``tok``, a trained LM is also written as the LM directory ``out/lm`` (what
+    ``pretrain`` writes), which ``--pretrained OUT/lm`` starts from: one LM fine-tuned
+    on all texts can serve several classifiers.
+    """
     enc_path = run.out / "encoder.safetensors"
     phases = lm_phases(cfg, pretrained is not None)
     if resume and enc_path.exists() and all(run.done(p.name) for p in phases):
@@ -326,6 +333,8 @@ def language_model_stage(
         learn.plot_lr(run.out / "lm_lr.png")
     state = encoder_state(model)
     if distributed.is_main():
+        if phases and tok is not None:
+            save_lm(model, vocab, tok, run.out / "lm")
         atomic_write_bytes(enc_path, tensors_to_bytes(state))
     return state
 

@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file
 from sklearn.base import clone
 
-from tabtext.nlp import TextClassifier, finetune, predict, pretrain
+from tabtext.nlp import TextClassifier, finetune, load_lm, predict, pretrain
 
 TINY = [
     "--no-pretrained",
@@ -135,7 +135,7 @@ def test_predict_cli_scores_a_labeled_file(trained, data_file, tmp_path, capsys)
     assert 0.8 <= res["accuracy"] <= 1.0
     frame = pd.read_csv(preds)
     assert list(frame.columns) == ["predicted", "proba_neg", "proba_pos"]
-    assert np.allclose(frame[["proba_neg", "proba_pos"]].sum(1), 1, atol=1e-5)
+    assert np.allclose(frame[["proba_neg", "proba_pos"]].sum(axis=1), 1, atol=1e-5)
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n"] == 240
 
 
@@ -308,3 +308,25 @@ def test_unlabeled_texts_feed_the_lm_only_and_never_validation_texts(
     assert metrics["n_train"] == ref["n_train"]  # the classifier's texts are the same
     lm_tokens = metrics["phases"]["lm"]["train_tokens"]
     assert lm_tokens > 1.8 * ref["phases"]["lm"]["train_tokens"]
+
+
+def test_finetuned_lm_is_written_and_serves_another_classifier(
+    data_file, tmp_path, trained
+):
+    out, ref, cache = trained
+    lm, vocab = load_lm(out / "lm")  # a full LM directory, like pretrain's
+    assert len(vocab) == ref["vocab_size"]
+    encoder = load_file(out / "encoder.safetensors")
+    lm_state = lm.encoder.state_dict()
+    assert all(torch.equal(encoder[k], lm_state[k]) for k in encoder)
+    flags = [a for a in TINY if a != "--no-pretrained"]
+    second = tmp_path / "second"
+    metrics = finetune.main(
+        ["--data", str(data_file), "--out", str(second), "--cache-dir", str(cache)]
+        + flags
+        + ["--pretrained", str(out / "lm"), "--lm-ft-epochs", "0", "--max-labels", "40"]
+    )
+    assert metrics["phases"].keys().isdisjoint({"lm", "lm_ft"})  # no LM training
+    assert not (second / "lm").exists()  # nothing new to write
+    again = load_file(second / "encoder.safetensors")
+    assert all(torch.equal(again[k], encoder[k]) for k in encoder)
