@@ -66,7 +66,7 @@ class ULMFiTConfig:
     wd: float = 0.1
     clip: float = 0.25
     clas_min_steps: int = 200
-    precision: str = "fp32"
+    precision: str = "auto"
     seed: int = 0
     backwards: bool = False
 
