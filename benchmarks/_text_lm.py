@@ -126,12 +126,15 @@ class Setup:
     model: str  # "small" or "paper"
     adaptive: bool = False
     big: bool = False  # timed with fewer batches (slow)
+    precision: str = "fp32"  # or "bf16" (autocast)
 
 
 SETUPS = (
-    Setup("small, full softmax", "small"),
-    Setup("paper sizes (400/1152/3), full softmax", "paper", big=True),
-    Setup("small, adaptive softmax", "small", adaptive=True),
+    Setup("small, full softmax, fp32", "small"),
+    Setup("small, full softmax, bf16 autocast", "small", precision="bf16"),
+    Setup("paper sizes (400/1152/3), full softmax, fp32", "paper", big=True),
+    Setup("small, adaptive softmax, fp32", "small", adaptive=True),
+    Setup("small, adaptive softmax, bf16 autocast", "small", True, precision="bf16"),
 )
 
 
@@ -158,7 +161,7 @@ def tabtext_throughput(
 ) -> dict:
     """Training tokens/s of ``setup`` over real batches of ``train``."""
     model = setup_model(setup, vocab, preset_name)
-    cfg = make_config(preset_name, lm_bs=bs, bptt=bptt)
+    cfg = make_config(preset_name, lm_bs=bs, bptt=bptt, precision=setup.precision)
     learn = lm_learner(model, train, valid, cfg, device="cpu")
     clock = TrainClock(warmup, n_timed)
     with learn.added_cbs([clock]):

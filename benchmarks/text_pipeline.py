@@ -10,9 +10,11 @@ in its own interpreter when ``--fastai-python`` is given, else they are skipped:
 - ``throughput``: fp32 matmul peak (2048x2048 sgemm, best of 7, the run's threads),
   then LM training tokens/s at batch 64, bptt 70 and a 10,440-token vocabulary (the
   size of fastai's small-config figure in issue #4; built from the IMDB training texts
-  with ``max_vocab=10440``): tabtext's ``small`` preset and the paper's sizes with a
-  tied full softmax, ``small`` with the recipe's adaptive softmax, and fastai's small
-  config on the same token ids. Real training steps through tabtext's ``lm_learner``
+  with ``max_vocab=10440``; ``--lm-vocab 30000 --text-data wikipedia/train-00.parquet``
+  is ``en_wiki_small``'s pretraining configuration): tabtext's ``small`` preset and the
+  paper's sizes with a tied full softmax, ``small`` with the recipe's adaptive softmax,
+  the small ones in fp32 and in bf16 autocast, and fastai's small config (fp32) on the
+  same token ids. Real training steps through tabtext's ``lm_learner``
   (fastai: an ``LMLearner`` as ``language_model_learner`` builds), warm-up batches
   excluded. Fraction of peak = tokens/s x 6 x N / peak, N as ``matmul_params`` says.
 - ``budget``: validation perplexity after the same budget of training time on the IMDB
@@ -192,17 +194,18 @@ def bench_lm_throughput(train_texts, args, fastai: str | None) -> tuple[list, fl
         f"fp32 matmul peak (2048x2048 sgemm, best of 7, {torch.get_num_threads()} "
         f"threads): {peak:.1f} GFLOP/s\n"
     )
+    lm_vocab = args.lm_vocab
     corpus = numericalize_corpus(
-        train_texts, max_vocab=LM_VOCAB, n_workers=args.n_workers, progress=False
+        train_texts, max_vocab=lm_vocab, n_workers=args.n_workers, progress=False
     )
     train = corpus
     valid = corpus.select(np.arange(min(50, len(corpus))))
-    vocab_note = f"{LM_VOCAB:,} (IMDB-built: {len(corpus.vocab):,})"
+    vocab_note = f"{lm_vocab:,} (built: {len(corpus.vocab):,})"
     rows = []
     for setup in SETUPS:
         n = args.big_batches if setup.big else args.batches
         res = tabtext_throughput(
-            setup, train, valid, LM_VOCAB, 64, 70, args.warmup, n, args.budget_preset
+            setup, train, valid, lm_vocab, 64, 70, args.warmup, n, args.budget_preset
         )
         rows.append({"run": f"tabtext {setup.label}", "vocab": vocab_note, **res})
     if fastai:
@@ -210,7 +213,7 @@ def bench_lm_throughput(train_texts, args, fastai: str | None) -> tuple[list, fl
             "threads": args.threads, "bs": 64, "bptt": 70,
             "warmup": args.warmup, "n_timed": args.batches,
         }  # fmt: skip
-        res = fastai_throughput(fastai, corpus.ids, corpus.offsets, LM_VOCAB, common)
+        res = fastai_throughput(fastai, corpus.ids, corpus.offsets, lm_vocab, common)
         if res is not None:
             res["N"] = float(res["params"])  # tied full softmax: every parameter
             rows.append({"run": "fastai 2.8 small config, full softmax", **res})
@@ -303,6 +306,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="parts to run",
     )
     p.add_argument("--threads", type=int, default=2, help="torch threads, every peer")
+    p.add_argument(
+        "--lm-vocab",
+        type=int,
+        default=LM_VOCAB,
+        help="vocabulary of the throughput part (30000: en_wiki_small's)",
+    )
+    p.add_argument(
+        "--text-data",
+        help="texts of the throughput part instead of IMDB's (a parquet file or "
+        "folder, e.g. ../shared/data/wikipedia/train-00.parquet)",
+    )
     p.add_argument("--warmup", type=int, default=5, help="untimed LM batches")
     p.add_argument("--batches", type=int, default=50, help="timed LM batches")
     p.add_argument(
@@ -351,7 +365,11 @@ def main(argv: list[str] | None = None) -> None:
     train_texts, valid_texts = lm_texts(path, args.limit, args.budget_preset)
     fastai_tp = None
     if "throughput" in args.only:
-        rows, _ = bench_lm_throughput(train_texts, args, fastai)
+        tp_texts = train_texts
+        if args.text_data:  # e.g. Wikipedia: the pretraining configuration
+            tp_texts = load_reviews(Path(args.text_data), args.limit)
+            print(f"throughput texts: {len(tp_texts):,} from {args.text_data}")
+        rows, _ = bench_lm_throughput(tp_texts, args, fastai)
         fastai_tp = next((r["tokens/s"] for r in rows if "fastai" in r["run"]), None)
         print(
             f"LM training, batch 64, bptt 70, {args.threads} threads; {THROUGHPUT_NOTE}"
