@@ -16,9 +16,9 @@ from .callbacks import (
     ProgressBar,
     SaveBest,
 )
-from .data import TensorLoader
 from .io import CheckpointError
 from .learner import Learner, adamw, to_device
+from .loaders import ParquetLoader, TensorLoader
 from .lr_finder import LRFinderResult
 from .metrics import accuracy, error_rate, rmse
 from .param_groups import lrs_for_groups
@@ -51,6 +51,7 @@ __all__ = [
     "NaNGuard",
     "NonFiniteLossError",
     "ParamScheduler",
+    "ParquetLoader",
     "ProgressBar",
     "Recorder",
     "SaveBest",

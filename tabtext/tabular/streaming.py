@@ -3,18 +3,17 @@
 ``EmbeddingModel.fit_parquet(path, target=...)`` makes one streaming pass over the
 training row groups to fit the preprocessing and target statistics
 (:mod:`tabtext.tabular.streaming_stats`), then trains the usual network on the core's
-:class:`~tabtext.core.Learner` with a :class:`ParquetLoader`: each epoch reads the
-row groups in a seeded random order, encodes each record batch with the fitted
-preprocessor, and mixes rows across chunks in a bounded shuffle buffer. What is held
+:class:`~tabtext.core.Learner` with a :class:`~tabtext.core.ParquetLoader`: each
+epoch reads the row groups in a seeded random order, encodes each record batch with
+the fitted preprocessor, and mixes rows across chunks in a bounded shuffle buffer. What is held
 at once is bounded by ``batch_rows`` and ``shuffle_rows``, not by the dataset size.
 ``predict_parquet`` predicts chunk by chunk, into an array or a parquet file.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,121 +24,16 @@ import pyarrow.parquet as pq
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ..core import Learner, TensorLoader, distributed
+from ..core import Learner, ParquetLoader, TensorLoader, distributed
+from ..core.loaders import BATCH_ROWS, located
 from . import resume
 from .model import TabularModel
-from .parquet_source import ParquetDataset, RowGroup
+from .parquet_source import ParquetDataset
 from .streaming_stats import MEDIAN_SAMPLE, PreprocessorStats, TargetStats
 from .targets import as_target_array
 from .validation import check_X
 
-BATCH_ROWS = 65_536
-SHUFFLE_CHUNKS = 4  # default shuffle buffer: 4 x batch_rows rows
 VALID_BATCH = 8192
-
-
-@contextlib.contextmanager
-def _located(where: str):
-    """Prefix errors raised while reading a chunk with its file and row group."""
-    try:
-        yield
-    except (ValueError, TypeError) as err:
-        try:
-            located = type(err)(f"{where}: {err}")
-        except Exception:  # an error type with other constructor arguments
-            located = ValueError(f"{where}: {err}")
-        raise located from err
-
-
-class ParquetLoader:
-    """``((cats, conts), target)`` batches streamed from row groups of a dataset.
-
-    Each epoch reads ``groups`` (in a new random order when ``shuffle``) as record
-    batches of at most ``batch_rows`` rows, encodes each with ``encode`` and appends
-    it to a buffer. With ``shuffle``, once the buffer holds ``shuffle_rows`` rows it
-    is permuted and full batches are taken from it until half of it is left, to mix
-    with the next chunks; at the end the rest is permuted and emitted. Every batch
-    but the last is full, so ``len`` is exact. The buffer never holds more than
-    ``shuffle_rows + batch_rows - 1`` rows (``max_rows_held`` records the most).
-
-    Parameters
-    ----------
-    dataset : ParquetDataset
-    groups : row groups to read
-    encode : callable ``(frame, y) -> [cats, conts, target]`` tensors
-    batch_size, batch_rows, shuffle, shuffle_rows, drop_last :
-        as above; ``shuffle_rows`` defaults to ``SHUFFLE_CHUNKS * batch_rows``.
-    seed : int
-        Seeds the loader's own generator (checkpointed with ``state_dict``).
-    """
-
-    def __init__(
-        self,
-        dataset: ParquetDataset,
-        groups: Sequence[RowGroup],
-        encode: Callable[[pd.DataFrame, np.ndarray], list[torch.Tensor]],
-        batch_size: int,
-        batch_rows: int = BATCH_ROWS,
-        shuffle: bool = False,
-        shuffle_rows: int | None = None,
-        drop_last: bool = False,
-        seed: int = 0,
-    ) -> None:
-        self.dataset, self.groups, self.encode = dataset, list(groups), encode
-        self.batch_size, self.batch_rows = batch_size, batch_rows
-        self.shuffle, self.drop_last = shuffle, drop_last
-        self.shuffle_rows = shuffle_rows or SHUFFLE_CHUNKS * batch_rows
-        self.n = sum(g.num_rows for g in self.groups)
-        self.generator = torch.Generator()
-        self.generator.manual_seed(seed)
-        self.max_rows_held = 0
-
-    def __len__(self) -> int:
-        full, rest = divmod(self.n, self.batch_size)
-        return full + (0 if self.drop_last or rest == 0 else 1)
-
-    def __iter__(self):
-        groups = self.groups
-        if self.shuffle:
-            order = torch.randperm(len(groups), generator=self.generator).tolist()
-            groups = [groups[i] for i in order]
-        threshold = self.shuffle_rows if self.shuffle else self.batch_size
-        keep = self.shuffle_rows // 2 if self.shuffle else 0
-        buf: list[torch.Tensor] | None = None
-        for frame, y, where in self.dataset.frames(groups, self.batch_rows):
-            with _located(where):
-                parts = self.encode(frame, y)
-            buf = parts if buf is None else [torch.cat(p) for p in zip(buf, parts)]
-            self.max_rows_held = max(self.max_rows_held, len(buf[0]))
-            if len(buf[0]) < threshold:
-                continue
-            buf = self._permuted(buf)
-            n_out = (len(buf[0]) - keep) // self.batch_size * self.batch_size
-            yield from self._batches(buf, n_out)
-            buf = [t[n_out:] for t in buf]
-        if buf is not None:
-            buf = self._permuted(buf)
-            n = len(buf[0])
-            if self.drop_last:
-                n -= n % self.batch_size
-            yield from self._batches(buf, n)
-
-    def _permuted(self, buf: list[torch.Tensor]) -> list[torch.Tensor]:
-        if not self.shuffle:
-            return buf
-        perm = torch.randperm(len(buf[0]), generator=self.generator)
-        return [t[perm] for t in buf]
-
-    def _batches(self, buf: list[torch.Tensor], n: int):
-        for lo in range(0, n, self.batch_size):
-            *x, y = (t[lo : min(lo + self.batch_size, n)] for t in buf)
-            yield tuple(x), y
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state().tolist()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
 
 
 def _check_rows(value: Any, name: str) -> int:
@@ -279,7 +173,7 @@ class ParquetFitMixin:
         )  # fmt: skip
         ystats = TargetStats(self._fixed_task(), self.log_target, self.y_range is None)
         for frame, y, where in data.frames(groups, batch_rows):
-            with _located(where):
+            with located(where):
                 stats.add(frame)
                 ystats.add(y)
         if ystats.n < 2:
