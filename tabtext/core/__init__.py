@@ -16,13 +16,14 @@ from .callbacks import (
     ProgressBar,
     SaveBest,
 )
-from .io import CheckpointError
+from .io import CheckpointError, ModelDir, read_model_dir, save_model_dir
 from .learner import Learner, adamw, to_device
 from .loaders import ParquetLoader, TensorLoader
 from .lr_finder import LRFinderResult
 from .metrics import accuracy, error_rate, rmse
 from .param_groups import lrs_for_groups
 from .recorder import Recorder
+from .rng import seeded
 from .schedules import (
     ParamScheduler,
     one_cycle_lr,
@@ -48,6 +49,7 @@ __all__ = [
     "GradientClip",
     "LRFinderResult",
     "Learner",
+    "ModelDir",
     "NaNGuard",
     "NonFiniteLossError",
     "ParamScheduler",
@@ -62,10 +64,13 @@ __all__ = [
     "lrs_for_groups",
     "one_cycle_lr",
     "one_cycle_mom",
+    "read_model_dir",
     "rmse",
+    "save_model_dir",
     "sched_cos",
     "sched_exp",
     "sched_lin",
+    "seeded",
     "sgdr",
     "slanted_triangular",
     "to_device",

@@ -70,11 +70,6 @@ def adamw(
     )
 
 
-def default_device() -> torch.device:
-    """CUDA when available (this rank's GPU under torchrun), else the CPU."""
-    return distributed.device()
-
-
 class Learner:
     """Train ``model`` on ``train_dl`` with ``loss_fn``, validating on ``valid_dl``.
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from . import distributed
 from .callbacks import Callback, CancelFit, ProgressBar
-from .checkpoint import rng_state, set_rng_state
 from .recorder import _subplots, save_fig
+from .rng import rng_state, set_rng_state
 
 SUGGESTIONS = ("valley", "steepest", "minimum")
 
