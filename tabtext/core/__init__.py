@@ -16,6 +16,7 @@ from .callbacks import (
     ProgressBar,
     SaveBest,
 )
+from .inference import predict_batches, tta
 from .io import CheckpointError, ModelDir, read_model_dir, save_model_dir
 from .learner import Learner, adamw, to_device
 from .loaders import ParquetLoader, TensorLoader
@@ -64,6 +65,7 @@ __all__ = [
     "lrs_for_groups",
     "one_cycle_lr",
     "one_cycle_mom",
+    "predict_batches",
     "read_model_dir",
     "rmse",
     "save_model_dir",
@@ -74,4 +76,5 @@ __all__ = [
     "sgdr",
     "slanted_triangular",
     "to_device",
+    "tta",
 ]

@@ -15,11 +15,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import checkpoint, distributed
+from . import checkpoint, distributed, inference
 from .batches import (
     _call,
     _cat,
-    _is_pair,
     _n_targets,
     _name,
     _split_batch,
@@ -391,15 +390,10 @@ class Learner:
                 "and shuffle=True for TensorLoader, which pads the shards evenly)"
             )
 
-    def _reset_model(self) -> None:
-        reset = getattr(self.model, "reset", None)
-        if callable(reset):
-            reset()
-
     def _train_epoch(self) -> None:
         self.training = True
         self.model.train()
-        self._reset_model()
+        inference.reset_model(self.model)
         self("before_train")
         for i, batch in enumerate(self.train_dl):
             self.iter_in_epoch = i
@@ -419,7 +413,7 @@ class Learner:
             return
         self.training = False
         self.model.eval()
-        self._reset_model()
+        inference.reset_model(self.model)
         self("before_validate")
         total, weight, preds, targs = 0.0, 0, [], []
         with torch.no_grad():
@@ -476,14 +470,12 @@ class Learner:
             pass
 
     def _autocast(self):
-        if self.mixed_precision:
-            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return inference.autocast(self.device, self.mixed_precision)
 
     def _to_device(self, b):
         return to_device(b, self.device)
 
-    # ---- inference ---------------------------------------------------------------------
+    # ---- inference (see inference.py) -----------------------------------------------------
     def get_preds(
         self,
         dl: Iterable | None = None,
@@ -497,25 +489,10 @@ class Learner:
         Under torchrun the default loader is this rank's shard of the validation set;
         pass an unsharded ``dl`` for all of it.
         """
-        dl = self.valid_dl if dl is None else dl
-        if dl is None:
-            raise ValueError(
-                "get_preds needs a loader: pass dl or give the learner valid_dl"
-            )
-        self.model.eval()
-        self._reset_model()
-        preds, targs = [], []
-        with torch.no_grad(), self._autocast():
-            for batch in dl:
-                batch = self._to_device(batch)
-                x, y = _split_batch(batch) if _is_pair(batch) else (batch, None)
-                if augment is not None:
-                    x = augment(x)
-                out = _call(self.model, x)
-                preds.append(_to_cpu(act(out) if act is not None else out))
-                if y is not None:
-                    targs.append(_to_cpu(y))
-        return _cat(preds), (_cat(targs) if targs else None)
+        dl = self._pred_loader(dl, "get_preds")
+        return inference.predict_batches(
+            self.model, dl, self.device, self.mixed_precision, act=act, augment=augment
+        )
 
     def tta(
         self,
@@ -531,12 +508,19 @@ class Learner:
         """
         if augment is None or n < 1:
             raise ValueError("tta needs an augment callable and n >= 1")
-        runs = [self.get_preds(dl, act=act, augment=augment) for _ in range(n)]
-        aug = torch.stack([r[0] for r in runs]).float().mean(0)
-        if beta is not None:
-            plain, _ = self.get_preds(dl, act=act)
-            aug = beta * aug + (1 - beta) * plain.float()
-        return aug, runs[0][1]
+        dl = self._pred_loader(dl, "tta")
+        return inference.tta(
+            self.model, dl, self.device, self.mixed_precision,
+            augment=augment, n=n, act=act, beta=beta,
+        )  # fmt: skip
+
+    def _pred_loader(self, dl: Iterable | None, what: str) -> Iterable:
+        dl = self.valid_dl if dl is None else dl
+        if dl is None:
+            raise ValueError(
+                f"{what} needs a loader: pass dl or give the learner valid_dl"
+            )
+        return dl
 
     # ---- LR finder, history, plots, persistence ------------------------------------------
     def lr_find(

@@ -26,6 +26,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ..core import EarlyStopping, Learner, SaveBest, TensorLoader, distributed
+from ..core.inference import predict_batches
 from . import resume
 from .model import TabularConfig, TabularModel, emb_sizes_for
 from .persist import load_estimator, save_estimator
@@ -348,17 +349,16 @@ class EmbeddingModel(ParquetFitMixin, TransformerMixin, BaseEstimator):
         return float(learn.lr_find(num_it=num_it).suggestion)
 
     # ---- predict ----------------------------------------------------------------------
-    def _outputs(self, X) -> torch.Tensor:
+    def _outputs(self, X, forward=None) -> torch.Tensor:
+        """The network's outputs (or ``forward(model, (cats, conts))``) for ``X``, on
+        the CPU where the fitted estimator lives."""
         check_is_fitted(self, "model_")
         frame = check_X(self, X, reset=False)
         cats, conts = self._tensors(frame)
-        outs = []
-        with torch.no_grad():
-            for i in range(0, len(cats), PRED_BATCH):
-                outs.append(
-                    self.model_(cats[i : i + PRED_BATCH], conts[i : i + PRED_BATCH])
-                )
-        return torch.cat(outs)
+        batches = TensorLoader(cats, conts, batch_size=PRED_BATCH)
+        kw = {} if forward is None else {"forward": forward}
+        out, _ = predict_batches(self.model_, batches, "cpu", inputs_only=True, **kw)
+        return out
 
     def predict(self, X) -> np.ndarray:
         """Labels (classification), 0/1 matrix (multi-label) or values (regression)."""
@@ -380,15 +380,8 @@ class EmbeddingModel(ParquetFitMixin, TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> np.ndarray:
         """The embedded representation: embeddings concatenated with processed conts."""
-        check_is_fitted(self, "model_")
-        frame = check_X(self, X, reset=False)
-        cats, conts = self._tensors(frame)
-        with torch.no_grad():
-            parts = [
-                self.model_.embed(cats[i : i + PRED_BATCH], conts[i : i + PRED_BATCH])
-                for i in range(0, len(cats), PRED_BATCH)
-            ]
-        return torch.cat(parts).numpy().astype(np.float32, copy=False)
+        out = self._outputs(X, forward=lambda model, x: model.embed(*x))
+        return out.numpy().astype(np.float32, copy=False)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self, "model_")
