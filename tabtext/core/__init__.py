@@ -1,6 +1,7 @@
 """The training core shared by tabtext's tabular and text halves."""
 
 from .callbacks import (
+    EVENTS,
     Callback,
     CancelBatch,
     CancelEpoch,
@@ -13,6 +14,7 @@ from .callbacks import (
     GradientClip,
     NaNGuard,
     NonFiniteLossError,
+    Order,
     ProgressBar,
     SaveBest,
 )
@@ -37,6 +39,7 @@ from .schedules import (
 )
 
 __all__ = [
+    "EVENTS",
     "CSVLogger",
     "Callback",
     "CancelBatch",
@@ -53,6 +56,7 @@ __all__ = [
     "ModelDir",
     "NaNGuard",
     "NonFiniteLossError",
+    "Order",
     "ParamScheduler",
     "ParquetLoader",
     "ProgressBar",

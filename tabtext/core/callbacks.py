@@ -1,8 +1,9 @@
-"""Callbacks: a small base class of ordered no-op hooks, and the built-in callbacks.
+"""The built-in callbacks: early stopping, best epoch, gradient clipping and
+accumulation, NaN guard, progress bars, CSV log, checkpoints.
 
-Each hook receives the learner explicitly: ``def before_batch(self, learn): ...``.
-Raise :class:`CancelBatch`, :class:`CancelStep`, :class:`CancelEpoch` or
-:class:`CancelFit` from a hook to skip the rest of that unit of work cleanly.
+The contract they follow -- the hooks, the loop state each sees, the ``order``
+table, the ``Cancel*`` exceptions -- is declared in :mod:`tabtext.core.hooks`
+(re-exported here).
 """
 
 from __future__ import annotations
@@ -18,86 +19,22 @@ import torch
 from tqdm.auto import tqdm
 
 from . import checkpoint, distributed
+from .hooks import (
+    EVENTS,
+    Callback,
+    CancelBatch,
+    CancelEpoch,
+    CancelFit,
+    CancelStep,
+    Order,
+)
 from .io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
-EVENTS = (
-    "before_fit",
-    "before_epoch",
-    "before_train",
-    "before_batch",
-    "after_pred",
-    "after_loss",
-    "after_backward",
-    "before_step",
-    "after_step",
-    "after_cancel_batch",
-    "after_batch",
-    "after_train",
-    "before_validate",
-    "after_validate",
-    "after_cancel_epoch",
-    "after_epoch",
-    "after_cancel_fit",
-    "after_fit",
-)
-
-
-class CancelBatch(Exception):
-    """Skip the rest of this batch (no step); ``after_cancel_batch`` runs."""
-
-
-class CancelStep(Exception):
-    """Skip the optimizer step (and the gradient reset) of this batch."""
-
-
-class CancelEpoch(Exception):
-    """Skip the rest of this epoch; ``after_cancel_epoch`` runs."""
-
-
-class CancelFit(Exception):
-    """Stop training cleanly; ``after_cancel_fit`` then ``after_fit`` run."""
-
 
 class NonFiniteLossError(FloatingPointError):
     """Raised by :class:`NaNGuard` when the loss or the gradients stop being finite."""
-
-
-class Callback:
-    """Base class: every hook is a no-op; ``order`` sets the calling order (low first).
-
-    A subclass overrides the hooks it needs (any name in :data:`EVENTS`); the learner
-    only calls overridden hooks, so an unused hook costs nothing per batch.
-    """
-
-    order: int = 50
-
-    def before_fit(self, learn) -> None: ...
-    def before_epoch(self, learn) -> None: ...
-    def before_train(self, learn) -> None: ...
-    def before_batch(self, learn) -> None: ...
-    def after_pred(self, learn) -> None: ...
-    def after_loss(self, learn) -> None: ...
-    def after_backward(self, learn) -> None: ...
-    def before_step(self, learn) -> None: ...
-    def after_step(self, learn) -> None: ...
-    def after_cancel_batch(self, learn) -> None: ...
-    def after_batch(self, learn) -> None: ...
-    def after_train(self, learn) -> None: ...
-    def before_validate(self, learn) -> None: ...
-    def after_validate(self, learn) -> None: ...
-    def after_cancel_epoch(self, learn) -> None: ...
-    def after_epoch(self, learn) -> None: ...
-    def after_cancel_fit(self, learn) -> None: ...
-    def after_fit(self, learn) -> None: ...
-
-    def state_dict(self) -> dict[str, Any]:
-        """JSON-serialisable state for checkpoints (stateful callbacks override)."""
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned."""
 
 
 def _metric_value(learn, monitor: str) -> float:
@@ -146,7 +83,7 @@ class _Monitor(Callback):
 class EarlyStopping(_Monitor):
     """Stop when ``monitor`` has not improved for ``patience`` epochs."""
 
-    order = 70
+    order = Order.EARLY_STOPPING
 
     def __init__(
         self,
@@ -187,7 +124,7 @@ class SaveBest(_Monitor):
     before the interruption (the in-memory weights died with the process).
     """
 
-    order = 80
+    order = Order.SAVE_BEST
 
     def __init__(
         self,
@@ -235,7 +172,7 @@ class SaveBest(_Monitor):
 class GradientClip(Callback):
     """Clip the global gradient norm to ``max_norm`` before each optimizer step."""
 
-    order = 40
+    order = Order.GRADIENT_CLIP
 
     def __init__(self, max_norm: float = 1.0):
         if not max_norm > 0:
@@ -251,7 +188,7 @@ class GradientClip(Callback):
 class GradientAccumulation(Callback):
     """Step the optimizer once every ``n_acc`` batches, with the loss scaled by 1/n_acc."""
 
-    order = 30
+    order = Order.GRADIENT_ACCUMULATION
 
     def __init__(self, n_acc: int = 2):
         if not isinstance(n_acc, int) or n_acc < 1:
@@ -288,7 +225,7 @@ class NaNGuard(Callback):
     snapshot taken at the start of the epoch is restored.
     """
 
-    order = 20
+    order = Order.NAN_GUARD
 
     def __init__(self, check_grads: bool = False):
         self.check_grads = check_grads
@@ -329,7 +266,7 @@ class ProgressBar(Callback):
     """tqdm bars over batches; quiet when stderr is not a terminal (``enabled=None``)
     and on every rank but 0 under torchrun."""
 
-    order = 60
+    order = Order.PROGRESS
 
     def __init__(self, enabled: bool | None = None, show_epochs: bool = True):
         self.enabled, self.show_epochs = enabled, show_epochs
@@ -384,7 +321,7 @@ class CSVLogger(Callback):
     """Write the epoch table to ``path`` after each epoch (rewritten atomically; by
     rank 0 only under torchrun)."""
 
-    order = 90
+    order = Order.CSV_LOGGER
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -402,7 +339,7 @@ class Checkpoint(Callback):
     ``start_epoch=learn.resume_epoch``.
     """
 
-    order = 95
+    order = Order.CHECKPOINT
 
     def __init__(self, path: str | Path, every: int = 1):
         if every < 1:
@@ -412,3 +349,23 @@ class Checkpoint(Callback):
     def after_epoch(self, learn) -> None:
         if (learn.epoch + 1) % self.every == 0 or learn.epoch + 1 == learn.n_epochs:
             learn.save(self.path, epochs_done=learn.epoch + 1)
+
+
+__all__ = [
+    "EVENTS",
+    "CSVLogger",
+    "Callback",
+    "CancelBatch",
+    "CancelEpoch",
+    "CancelFit",
+    "CancelStep",
+    "Checkpoint",
+    "EarlyStopping",
+    "GradientAccumulation",
+    "GradientClip",
+    "NaNGuard",
+    "NonFiniteLossError",
+    "Order",
+    "ProgressBar",
+    "SaveBest",
+]

@@ -11,14 +11,14 @@ import pandas as pd
 import torch
 
 from . import distributed
-from .callbacks import Callback
+from .hooks import Callback, Order
 from .io import atomic_write_bytes
 
 
 class Recorder(Callback):
     """Always installed by the Learner; its tables are ``learn.history`` and ``batches``."""
 
-    order = 50
+    order = Order.DEFAULT
 
     def __init__(self):
         self.epochs: list[dict[str, Any]] = []
