@@ -2,8 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from tabtext.core import CheckpointError, read_model_dir, save_model_dir
-from tabtext.core.checkpoint import read_state
+from tabtext.core import CheckpointError, read_model_dir, read_state, save_model_dir
 
 from .conftest import make_learner
 

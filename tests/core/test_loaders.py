@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tabtext.core import ParquetLoader
-from tabtext.tabular.parquet_source import ParquetDataset
+from tabtext.tabular import ParquetDataset
 
 
 def _row_ids(frame, y):

@@ -3,8 +3,7 @@ import random
 import numpy as np
 import torch
 
-from tabtext.core import seeded
-from tabtext.core.rng import rng_state, set_rng_state
+from tabtext.core import rng_state, seeded, set_rng_state
 
 
 def test_seeded_is_reproducible_and_restores_the_global_state():

@@ -8,10 +8,13 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import r2_score
 
-from tabtext.tabular import EmbeddingClassifier, EmbeddingRegressor
-from tabtext.tabular.preprocessing import TabularPreprocessor
+from tabtext.tabular import (
+    EmbeddingClassifier,
+    EmbeddingRegressor,
+    TabularPreprocessor,
+    TargetEncoder,
+)
 from tabtext.tabular.streaming_stats import Reservoir
-from tabtext.tabular.targets import TargetEncoder
 
 FAST = dict(
     epochs=6, batch_size=32, layers=(32, 16), ps=(0.0, 0.0), lr=2e-2, random_state=0
