@@ -54,6 +54,7 @@ class FitVariants:
         start_epoch: int = 0,
         validate: bool = True,
     ) -> None:
+        """Provided by the host: train ``n_epochs`` with ``cbs`` added for the fit."""
         raise NotImplementedError
 
     def fit(
