@@ -13,7 +13,7 @@ import logging
 import math
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from tqdm.auto import tqdm
@@ -29,6 +29,9 @@ from .hooks import (
     Order,
 )
 from .io import atomic_write_text
+
+if TYPE_CHECKING:
+    from .learner import Learner
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,7 @@ class _Monitor(Callback):
             mode = "min" if "loss" in self.monitor or "error" in self.monitor else "max"
         return 1.0 if mode == "min" else -1.0
 
-    def _improved(self, learn) -> bool:
+    def _improved(self, learn: Learner) -> bool:
         value = _metric_value(learn, self.monitor)
         if math.isnan(value):
             return False
@@ -97,11 +100,11 @@ class EarlyStopping(_Monitor):
             raise ValueError(f"patience must be >= 1, got {patience}")
         self.patience, self.wait = patience, 0
 
-    def before_fit(self, learn) -> None:
+    def before_fit(self, learn: Learner) -> None:
         if learn.epoch == 0:  # a resumed fit keeps what load_state_dict restored
             self.best, self.wait = None, 0
 
-    def after_epoch(self, learn) -> None:
+    def after_epoch(self, learn: Learner) -> None:
         self.wait = 0 if self._improved(learn) else self.wait + 1
         if self.wait >= self.patience:
             log.info(
@@ -138,11 +141,11 @@ class SaveBest(_Monitor):
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_epoch: int | None = None
 
-    def before_fit(self, learn) -> None:
+    def before_fit(self, learn: Learner) -> None:
         if learn.epoch == 0 or self.path is None:
             self.best, self.best_state, self.best_epoch = None, None, None
 
-    def after_epoch(self, learn) -> None:
+    def after_epoch(self, learn: Learner) -> None:
         if not self._improved(learn):
             return
         self.best_epoch = learn.epoch
@@ -151,7 +154,7 @@ class SaveBest(_Monitor):
         else:
             self.best_state = copy.deepcopy(learn.model.state_dict())
 
-    def after_fit(self, learn) -> None:
+    def after_fit(self, learn: Learner) -> None:
         if not self.restore or self.best_epoch is None:
             return
         if self.path is not None:  # weights only: history and RNG stay as they are
@@ -179,7 +182,7 @@ class GradientClip(Callback):
             raise ValueError(f"max_norm must be > 0, got {max_norm}")
         self.max_norm = max_norm
 
-    def before_step(self, learn) -> None:
+    def before_step(self, learn: Learner) -> None:
         torch.nn.utils.clip_grad_norm_(
             learn.trainable_params(), self.max_norm, foreach=True
         )
@@ -195,14 +198,14 @@ class GradientAccumulation(Callback):
             raise ValueError(f"n_acc must be an int >= 1, got {n_acc!r}")
         self.n_acc, self.count = n_acc, 0
 
-    def before_fit(self, learn) -> None:
+    def before_fit(self, learn: Learner) -> None:
         self.count = 0
 
-    def after_loss(self, learn) -> None:
+    def after_loss(self, learn: Learner) -> None:
         if learn.training:
             learn.loss_grad = learn.loss_grad / self.n_acc
 
-    def after_backward(self, learn) -> None:
+    def after_backward(self, learn: Learner) -> None:
         self.count += 1
         if self.count % self.n_acc:
             raise CancelStep
@@ -230,23 +233,23 @@ class NaNGuard(Callback):
     def __init__(self, check_grads: bool = False):
         self.check_grads = check_grads
 
-    def before_epoch(self, learn) -> None:
+    def before_epoch(self, learn: Learner) -> None:
         self._snapshot = {
             k: v.detach().clone() for k, v in learn.model.state_dict().items()
         }
 
-    def after_loss(self, learn) -> None:
+    def after_loss(self, learn: Learner) -> None:
         if learn.training and not torch.isfinite(learn.loss.detach()).all():
             self._stop(learn, f"loss is {learn.loss.detach().float().item()}")
 
-    def before_step(self, learn) -> None:
+    def before_step(self, learn: Learner) -> None:
         if not self.check_grads:
             return
         grads = [p.grad for p in learn.trainable_params() if p.grad is not None]
         if grads and not torch.isfinite(torch.stack(torch._foreach_norm(grads))).all():
             self._stop(learn, "a gradient is not finite")
 
-    def _stop(self, learn, what: str) -> None:
+    def _stop(self, learn: Learner, what: str) -> None:
         learn.opt.zero_grad(set_to_none=True)
         state = [v for v in learn.model.state_dict().values() if v.is_floating_point()]
         if not torch.isfinite(torch.stack(torch._foreach_norm(state))).all():
@@ -277,34 +280,34 @@ class ProgressBar(Callback):
             return False
         return sys.stderr.isatty() if self.enabled is None else self.enabled
 
-    def before_train(self, learn) -> None:
+    def before_train(self, learn: Learner) -> None:
         self._open(learn, f"epoch {learn.epoch + 1}/{learn.n_epochs} train")
 
-    def before_validate(self, learn) -> None:
+    def before_validate(self, learn: Learner) -> None:
         self._open(learn, "valid", learn.valid_dl)
 
-    def _open(self, learn, desc: str, dl=None) -> None:
+    def _open(self, learn: Learner, desc: str, dl=None) -> None:
         if self._on():
             dl = learn.train_dl if dl is None else dl
             total = len(dl) if hasattr(dl, "__len__") else None
             self.bar = tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)
 
-    def after_batch(self, learn) -> None:
+    def after_batch(self, learn: Learner) -> None:
         if self.bar is not None:
             self.bar.update(1)
 
-    def after_train(self, learn) -> None:
+    def after_train(self, learn: Learner) -> None:
         self._close()
 
-    def after_validate(self, learn) -> None:
+    def after_validate(self, learn: Learner) -> None:
         self._close()
 
-    def after_epoch(self, learn) -> None:
+    def after_epoch(self, learn: Learner) -> None:
         if self._on() and self.show_epochs:
             row = "  ".join(f"{k} {_fmt(v)}" for k, v in learn.epoch_results.items())
             tqdm.write(row, file=sys.stderr)
 
-    def after_fit(self, learn) -> None:
+    def after_fit(self, learn: Learner) -> None:
         self._close()
 
     def _close(self) -> None:
@@ -326,7 +329,7 @@ class CSVLogger(Callback):
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
-    def after_epoch(self, learn) -> None:
+    def after_epoch(self, learn: Learner) -> None:
         if distributed.is_main():
             atomic_write_text(self.path, learn.history.to_csv(index=False))
 
@@ -346,7 +349,7 @@ class Checkpoint(Callback):
             raise ValueError(f"every must be >= 1, got {every}")
         self.path, self.every = Path(path), every
 
-    def after_epoch(self, learn) -> None:
+    def after_epoch(self, learn: Learner) -> None:
         if (learn.epoch + 1) % self.every == 0 or learn.epoch + 1 == learn.n_epochs:
             learn.save(self.path, epochs_done=learn.epoch + 1)
 

@@ -14,6 +14,7 @@ import copy
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from .hooks import Callback, CancelFit, Order
 from .recorder import _subplots, save_fig
 from .rng import rng_state, set_rng_state
 from .schedules import ParamScheduler, sched_exp
+
+if TYPE_CHECKING:
+    from .learner import Learner
 
 SUGGESTIONS = ("valley", "steepest", "minimum")
 
@@ -83,7 +87,7 @@ class _RangeTest(Callback):
         self.lrs, self.raw, self.smooth = [], [], []
         self.avg, self.best = 0.0, math.inf
 
-    def after_batch(self, learn) -> None:
+    def after_batch(self, learn: Learner) -> None:
         if learn.loss is None:
             return
         loss = float(learn.loss.detach())

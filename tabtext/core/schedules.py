@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from .hooks import Callback, Order
+
+if TYPE_CHECKING:
+    from .learner import Learner
 
 Schedule = Callable[[float], float]
 
@@ -166,7 +170,7 @@ class ParamScheduler(Callback):
         )
         self.n_iter = n_iter
 
-    def before_batch(self, learn) -> None:
+    def before_batch(self, learn: Learner) -> None:
         if not learn.training:
             return
         pos = learn.iter / (learn.n_iter if self.n_iter is None else self.n_iter)
