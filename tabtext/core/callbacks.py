@@ -1,8 +1,9 @@
-"""Callbacks: a small base class of ordered no-op hooks, and the built-in callbacks.
+"""The built-in callbacks: early stopping, best epoch, gradient clipping and
+accumulation, NaN guard, progress bars, CSV log, checkpoints.
 
-Each hook receives the learner explicitly: ``def before_batch(self, learn): ...``.
-Raise :class:`CancelBatch`, :class:`CancelStep`, :class:`CancelEpoch` or
-:class:`CancelFit` from a hook to skip the rest of that unit of work cleanly.
+The contract they follow -- the hooks, the loop state each sees, the ``order``
+table, the ``Cancel*`` exceptions -- is declared in :mod:`tabtext.core.hooks`
+(re-exported here).
 """
 
 from __future__ import annotations
@@ -12,92 +13,31 @@ import logging
 import math
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from tqdm.auto import tqdm
 
 from . import checkpoint, distributed
+from .hooks import (
+    EVENTS,
+    Callback,
+    CancelBatch,
+    CancelEpoch,
+    CancelFit,
+    CancelStep,
+    Order,
+)
 from .io import atomic_write_text
 
+if TYPE_CHECKING:
+    from .learner import Learner
+
 log = logging.getLogger(__name__)
-
-EVENTS = (
-    "before_fit",
-    "before_epoch",
-    "before_train",
-    "before_batch",
-    "after_pred",
-    "after_loss",
-    "after_backward",
-    "before_step",
-    "after_step",
-    "after_cancel_batch",
-    "after_batch",
-    "after_train",
-    "before_validate",
-    "after_validate",
-    "after_cancel_epoch",
-    "after_epoch",
-    "after_cancel_fit",
-    "after_fit",
-)
-
-
-class CancelBatch(Exception):
-    """Skip the rest of this batch (no step); ``after_cancel_batch`` runs."""
-
-
-class CancelStep(Exception):
-    """Skip the optimizer step (and the gradient reset) of this batch."""
-
-
-class CancelEpoch(Exception):
-    """Skip the rest of this epoch; ``after_cancel_epoch`` runs."""
-
-
-class CancelFit(Exception):
-    """Stop training cleanly; ``after_cancel_fit`` then ``after_fit`` run."""
 
 
 class NonFiniteLossError(FloatingPointError):
     """Raised by :class:`NaNGuard` when the loss or the gradients stop being finite."""
-
-
-class Callback:
-    """Base class: every hook is a no-op; ``order`` sets the calling order (low first).
-
-    A subclass overrides the hooks it needs (any name in :data:`EVENTS`); the learner
-    only calls overridden hooks, so an unused hook costs nothing per batch.
-    """
-
-    order: int = 50
-
-    def before_fit(self, learn) -> None: ...
-    def before_epoch(self, learn) -> None: ...
-    def before_train(self, learn) -> None: ...
-    def before_batch(self, learn) -> None: ...
-    def after_pred(self, learn) -> None: ...
-    def after_loss(self, learn) -> None: ...
-    def after_backward(self, learn) -> None: ...
-    def before_step(self, learn) -> None: ...
-    def after_step(self, learn) -> None: ...
-    def after_cancel_batch(self, learn) -> None: ...
-    def after_batch(self, learn) -> None: ...
-    def after_train(self, learn) -> None: ...
-    def before_validate(self, learn) -> None: ...
-    def after_validate(self, learn) -> None: ...
-    def after_cancel_epoch(self, learn) -> None: ...
-    def after_epoch(self, learn) -> None: ...
-    def after_cancel_fit(self, learn) -> None: ...
-    def after_fit(self, learn) -> None: ...
-
-    def state_dict(self) -> dict[str, Any]:
-        """JSON-serialisable state for checkpoints (stateful callbacks override)."""
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned."""
 
 
 def _metric_value(learn, monitor: str) -> float:
@@ -127,7 +67,7 @@ class _Monitor(Callback):
             mode = "min" if "loss" in self.monitor or "error" in self.monitor else "max"
         return 1.0 if mode == "min" else -1.0
 
-    def _improved(self, learn) -> bool:
+    def _improved(self, learn: Learner) -> bool:
         value = _metric_value(learn, self.monitor)
         if math.isnan(value):
             return False
@@ -146,7 +86,7 @@ class _Monitor(Callback):
 class EarlyStopping(_Monitor):
     """Stop when ``monitor`` has not improved for ``patience`` epochs."""
 
-    order = 70
+    order = Order.EARLY_STOPPING
 
     def __init__(
         self,
@@ -160,11 +100,11 @@ class EarlyStopping(_Monitor):
             raise ValueError(f"patience must be >= 1, got {patience}")
         self.patience, self.wait = patience, 0
 
-    def before_fit(self, learn) -> None:
+    def before_fit(self, learn: Learner) -> None:
         if learn.epoch == 0:  # a resumed fit keeps what load_state_dict restored
             self.best, self.wait = None, 0
 
-    def after_epoch(self, learn) -> None:
+    def after_epoch(self, learn: Learner) -> None:
         self.wait = 0 if self._improved(learn) else self.wait + 1
         if self.wait >= self.patience:
             log.info(
@@ -187,7 +127,7 @@ class SaveBest(_Monitor):
     before the interruption (the in-memory weights died with the process).
     """
 
-    order = 80
+    order = Order.SAVE_BEST
 
     def __init__(
         self,
@@ -201,11 +141,11 @@ class SaveBest(_Monitor):
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_epoch: int | None = None
 
-    def before_fit(self, learn) -> None:
+    def before_fit(self, learn: Learner) -> None:
         if learn.epoch == 0 or self.path is None:
             self.best, self.best_state, self.best_epoch = None, None, None
 
-    def after_epoch(self, learn) -> None:
+    def after_epoch(self, learn: Learner) -> None:
         if not self._improved(learn):
             return
         self.best_epoch = learn.epoch
@@ -214,7 +154,7 @@ class SaveBest(_Monitor):
         else:
             self.best_state = copy.deepcopy(learn.model.state_dict())
 
-    def after_fit(self, learn) -> None:
+    def after_fit(self, learn: Learner) -> None:
         if not self.restore or self.best_epoch is None:
             return
         if self.path is not None:  # weights only: history and RNG stay as they are
@@ -235,14 +175,14 @@ class SaveBest(_Monitor):
 class GradientClip(Callback):
     """Clip the global gradient norm to ``max_norm`` before each optimizer step."""
 
-    order = 40
+    order = Order.GRADIENT_CLIP
 
     def __init__(self, max_norm: float = 1.0):
         if not max_norm > 0:
             raise ValueError(f"max_norm must be > 0, got {max_norm}")
         self.max_norm = max_norm
 
-    def before_step(self, learn) -> None:
+    def before_step(self, learn: Learner) -> None:
         torch.nn.utils.clip_grad_norm_(
             learn.trainable_params(), self.max_norm, foreach=True
         )
@@ -251,21 +191,21 @@ class GradientClip(Callback):
 class GradientAccumulation(Callback):
     """Step the optimizer once every ``n_acc`` batches, with the loss scaled by 1/n_acc."""
 
-    order = 30
+    order = Order.GRADIENT_ACCUMULATION
 
     def __init__(self, n_acc: int = 2):
         if not isinstance(n_acc, int) or n_acc < 1:
             raise ValueError(f"n_acc must be an int >= 1, got {n_acc!r}")
         self.n_acc, self.count = n_acc, 0
 
-    def before_fit(self, learn) -> None:
+    def before_fit(self, learn: Learner) -> None:
         self.count = 0
 
-    def after_loss(self, learn) -> None:
+    def after_loss(self, learn: Learner) -> None:
         if learn.training:
             learn.loss_grad = learn.loss_grad / self.n_acc
 
-    def after_backward(self, learn) -> None:
+    def after_backward(self, learn: Learner) -> None:
         self.count += 1
         if self.count % self.n_acc:
             raise CancelStep
@@ -288,28 +228,28 @@ class NaNGuard(Callback):
     snapshot taken at the start of the epoch is restored.
     """
 
-    order = 20
+    order = Order.NAN_GUARD
 
     def __init__(self, check_grads: bool = False):
         self.check_grads = check_grads
 
-    def before_epoch(self, learn) -> None:
+    def before_epoch(self, learn: Learner) -> None:
         self._snapshot = {
             k: v.detach().clone() for k, v in learn.model.state_dict().items()
         }
 
-    def after_loss(self, learn) -> None:
+    def after_loss(self, learn: Learner) -> None:
         if learn.training and not torch.isfinite(learn.loss.detach()).all():
             self._stop(learn, f"loss is {learn.loss.detach().float().item()}")
 
-    def before_step(self, learn) -> None:
+    def before_step(self, learn: Learner) -> None:
         if not self.check_grads:
             return
         grads = [p.grad for p in learn.trainable_params() if p.grad is not None]
         if grads and not torch.isfinite(torch.stack(torch._foreach_norm(grads))).all():
             self._stop(learn, "a gradient is not finite")
 
-    def _stop(self, learn, what: str) -> None:
+    def _stop(self, learn: Learner, what: str) -> None:
         learn.opt.zero_grad(set_to_none=True)
         state = [v for v in learn.model.state_dict().values() if v.is_floating_point()]
         if not torch.isfinite(torch.stack(torch._foreach_norm(state))).all():
@@ -329,7 +269,7 @@ class ProgressBar(Callback):
     """tqdm bars over batches; quiet when stderr is not a terminal (``enabled=None``)
     and on every rank but 0 under torchrun."""
 
-    order = 60
+    order = Order.PROGRESS
 
     def __init__(self, enabled: bool | None = None, show_epochs: bool = True):
         self.enabled, self.show_epochs = enabled, show_epochs
@@ -340,34 +280,34 @@ class ProgressBar(Callback):
             return False
         return sys.stderr.isatty() if self.enabled is None else self.enabled
 
-    def before_train(self, learn) -> None:
+    def before_train(self, learn: Learner) -> None:
         self._open(learn, f"epoch {learn.epoch + 1}/{learn.n_epochs} train")
 
-    def before_validate(self, learn) -> None:
+    def before_validate(self, learn: Learner) -> None:
         self._open(learn, "valid", learn.valid_dl)
 
-    def _open(self, learn, desc: str, dl=None) -> None:
+    def _open(self, learn: Learner, desc: str, dl=None) -> None:
         if self._on():
             dl = learn.train_dl if dl is None else dl
             total = len(dl) if hasattr(dl, "__len__") else None
             self.bar = tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)
 
-    def after_batch(self, learn) -> None:
+    def after_batch(self, learn: Learner) -> None:
         if self.bar is not None:
             self.bar.update(1)
 
-    def after_train(self, learn) -> None:
+    def after_train(self, learn: Learner) -> None:
         self._close()
 
-    def after_validate(self, learn) -> None:
+    def after_validate(self, learn: Learner) -> None:
         self._close()
 
-    def after_epoch(self, learn) -> None:
+    def after_epoch(self, learn: Learner) -> None:
         if self._on() and self.show_epochs:
             row = "  ".join(f"{k} {_fmt(v)}" for k, v in learn.epoch_results.items())
             tqdm.write(row, file=sys.stderr)
 
-    def after_fit(self, learn) -> None:
+    def after_fit(self, learn: Learner) -> None:
         self._close()
 
     def _close(self) -> None:
@@ -384,12 +324,12 @@ class CSVLogger(Callback):
     """Write the epoch table to ``path`` after each epoch (rewritten atomically; by
     rank 0 only under torchrun)."""
 
-    order = 90
+    order = Order.CSV_LOGGER
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
-    def after_epoch(self, learn) -> None:
+    def after_epoch(self, learn: Learner) -> None:
         if distributed.is_main():
             atomic_write_text(self.path, learn.history.to_csv(index=False))
 
@@ -402,13 +342,33 @@ class Checkpoint(Callback):
     ``start_epoch=learn.resume_epoch``.
     """
 
-    order = 95
+    order = Order.CHECKPOINT
 
     def __init__(self, path: str | Path, every: int = 1):
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
         self.path, self.every = Path(path), every
 
-    def after_epoch(self, learn) -> None:
+    def after_epoch(self, learn: Learner) -> None:
         if (learn.epoch + 1) % self.every == 0 or learn.epoch + 1 == learn.n_epochs:
             learn.save(self.path, epochs_done=learn.epoch + 1)
+
+
+__all__ = [
+    "EVENTS",
+    "CSVLogger",
+    "Callback",
+    "CancelBatch",
+    "CancelEpoch",
+    "CancelFit",
+    "CancelStep",
+    "Checkpoint",
+    "EarlyStopping",
+    "GradientAccumulation",
+    "GradientClip",
+    "NaNGuard",
+    "NonFiniteLossError",
+    "Order",
+    "ProgressBar",
+    "SaveBest",
+]

@@ -6,54 +6,25 @@ atomically with checksums (see ``io.py``); loading never unpickles anything.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from .io import (
     CheckpointError,
     bytes_to_tensors,
     dumps_json,
+    load_model_weights,
     loads_json,
     read_dir,
+    read_model_dir,
     tensors_to_bytes,
     write_dir,
 )
+from .rng import rng_state, set_rng_state
 
 KIND = "tabtext.learner"
-
-
-def rng_state() -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """The global Python, NumPy and torch RNG states as (JSON part, tensor part)."""
-    version, internal, gauss = random.getstate()
-    np_state = np.random.get_state(legacy=False)
-    np_state["state"] = {
-        k: np.asarray(v).tolist() for k, v in np_state["state"].items()
-    }
-    tensors = {"torch_cpu": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        tensors["torch_cuda"] = torch.stack(torch.cuda.get_rng_state_all())
-    return {"python": [version, list(internal), gauss], "numpy": np_state}, tensors
-
-
-def set_rng_state(js: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
-    version, internal, gauss = js["python"]
-    random.setstate((version, tuple(internal), gauss))
-    np_state = dict(js["numpy"])
-    mt = np_state["state"]
-    np_state["state"] = {
-        "key": np.asarray(mt["key"], dtype=np.uint32),
-        "pos": int(mt["pos"]),
-    }
-    np.random.set_state(np_state)
-    torch.set_rng_state(tensors["torch_cpu"])
-    if "torch_cuda" in tensors and torch.cuda.is_available():
-        states = list(tensors["torch_cuda"])
-        if len(states) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(states)
 
 
 def _callback_keys(callbacks) -> list[str]:
@@ -125,49 +96,28 @@ def save_learner(
     return write_dir(path, files, KIND)
 
 
-def load_model_weights(
-    model: torch.nn.Module, tensors: dict[str, torch.Tensor], where: str
-) -> None:
-    """``load_state_dict`` with errors that name the missing/unexpected/mis-shaped keys."""
-    own = model.state_dict()
-    missing = sorted(set(own) - set(tensors))
-    unexpected = sorted(set(tensors) - set(own))
-    shapes = [
-        f"{k}: file {tuple(tensors[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in own
-        if k in tensors and tensors[k].shape != own[k].shape
-    ]
-    problems = []
-    if missing:
-        problems.append(f"missing keys {missing}")
-    if unexpected:
-        problems.append(f"unexpected keys {unexpected}")
-    if shapes:
-        problems.append("wrong shapes: " + "; ".join(shapes))
-    if problems:
-        raise CheckpointError(
-            f"{where} does not fit this model: "
-            + ", ".join(problems)
-            + ". Build the model with the configuration it was saved with."
-        )
-    model.load_state_dict(tensors)
-
-
 def load_weights(model: torch.nn.Module, path: str | Path) -> None:
     """Load only the model weights of a learner checkpoint (what SaveBest restores)."""
-    files = read_dir(path, KIND, required=("model.safetensors",))
-    where = str(Path(path) / "model.safetensors")
-    load_model_weights(
-        model, bytes_to_tensors(files["model.safetensors"], where), where
-    )
+    read_model_dir(path, KIND).load_weights(model)
+
+
+def read_state(path: str | Path) -> Any:
+    """The parsed ``learner.json`` of the checkpoint ``path`` (verified, never
+    unpickled): epochs done, callback states (``"callbacks"``), RNG, optimizer.
+
+    Raises :class:`CheckpointError` naming the file if it is missing or corrupted.
+    """
+    return _read(path, ("learner.json",))[1]
+
+
+def _read(path: str | Path, required: tuple[str, ...]) -> tuple[dict[str, bytes], Any]:
+    files = read_dir(path, KIND, required=required)
+    return files, loads_json(files["learner.json"], str(Path(path) / "learner.json"))
 
 
 def load_learner(learn, path: str | Path, with_opt: bool = True) -> None:
     where = Path(path)
-    files = read_dir(
-        path, KIND, required=("learner.json", "model.safetensors", "rng.safetensors")
-    )
-    state = loads_json(files["learner.json"], str(where / "learner.json"))
+    files, state = _read(path, ("learner.json", "model.safetensors", "rng.safetensors"))
     weights = bytes_to_tensors(
         files["model.safetensors"], str(where / "model.safetensors")
     )

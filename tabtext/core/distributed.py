@@ -143,6 +143,18 @@ def min_max(value: int) -> tuple[int, int]:
     return int(t[0]), int(-t[1])
 
 
+def check_same_batches(n_batches: int) -> None:
+    """Refuse a training loader whose batch count differs across ranks."""
+    lo, hi = min_max(n_batches)
+    if lo != hi:
+        raise ValueError(
+            f"train_dl gives {n_batches} batches on rank {rank()} "
+            f"but between {lo} and {hi} across ranks; DistributedDataParallel needs "
+            "the same number on every rank (give the loader rank and world_size, "
+            "and shuffle=True for TensorLoader, which pads the shards evenly)"
+        )
+
+
 def all_gather_object(obj: Any) -> list[Any]:
     """Every rank's ``obj``, in rank order (pickled between our own processes)."""
     if not active():

@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from safetensors.torch import save as st_save
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+WEIGHTS = "model.safetensors"
 #: Suffixes of pickle-based formats (torch.save, pickle, joblib): refused in a model
 #: directory, since unpickling can run arbitrary code.
 PICKLE_SUFFIXES = frozenset(
@@ -252,3 +254,70 @@ def loads_json(data: bytes, where: str) -> Any:
         return json.loads(data)
     except ValueError as e:
         raise CheckpointError(f"{where} is not valid JSON: {e}") from None
+
+
+# ---- model directories: weights + JSON --------------------------------------------------
+def save_model_dir(
+    path: str | Path, kind: str, model: torch.nn.Module, json_files: dict[str, Any]
+) -> Path:
+    """Write ``model``'s weights (``model.safetensors``) and ``json_files`` (name ->
+    JSON-serialisable object, or bytes already encoded) as the model directory
+    ``path`` of ``kind``, atomically with a manifest (:func:`write_dir`)."""
+    files = {WEIGHTS: tensors_to_bytes(model.state_dict())}
+    for name, obj in json_files.items():
+        files[name] = obj if isinstance(obj, bytes) else dumps_json(obj)
+    return write_dir(path, files, kind)
+
+
+@dataclass(frozen=True)
+class ModelDir:
+    """A verified model directory read by :func:`read_model_dir`."""
+
+    path: Path
+    files: dict[str, bytes]
+
+    def json(self, name: str) -> Any:
+        """The file ``name`` parsed as JSON (a CheckpointError naming it if invalid)."""
+        return loads_json(self.files[name], str(self.path / name))
+
+    def load_weights(self, model: torch.nn.Module) -> None:
+        """Load ``model.safetensors`` into ``model`` (errors name the bad keys)."""
+        where = str(self.path / WEIGHTS)
+        load_model_weights(model, bytes_to_tensors(self.files[WEIGHTS], where), where)
+
+
+def read_model_dir(
+    path: str | Path, kind: str, required: tuple[str, ...] = ()
+) -> ModelDir:
+    """Read and verify the model directory ``path`` of ``kind`` (:func:`read_dir`),
+    which must hold ``model.safetensors`` and the ``required`` files."""
+    files = read_dir(path, kind, required=(*required, WEIGHTS))
+    return ModelDir(Path(path), files)
+
+
+def load_model_weights(
+    model: torch.nn.Module, tensors: dict[str, torch.Tensor], where: str
+) -> None:
+    """``load_state_dict`` with errors that name the missing/unexpected/mis-shaped keys."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(tensors))
+    unexpected = sorted(set(tensors) - set(own))
+    shapes = [
+        f"{k}: file {tuple(tensors[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in tensors and tensors[k].shape != own[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing keys {missing}")
+    if unexpected:
+        problems.append(f"unexpected keys {unexpected}")
+    if shapes:
+        problems.append("wrong shapes: " + "; ".join(shapes))
+    if problems:
+        raise CheckpointError(
+            f"{where} does not fit this model: "
+            + ", ".join(problems)
+            + ". Build the model with the configuration it was saved with."
+        )
+    model.load_state_dict(tensors)

@@ -1,7 +1,8 @@
 """The Learner: a model, data, a loss, an optimizer, and the epoch/batch loop.
 
-Training schedules (SGDR, 1cycle, slanted triangular LRs) live in ``schedules.py``, the
-LR range test in ``lr_finder.py``, persistence in ``checkpoint.py``.
+The callback contract lives in ``hooks.py``, the fit variants (SGDR, 1cycle,
+slanted triangular LRs, the LR range test) in ``fitting.py`` over ``schedules.py``
+and ``lr_finder.py``, prediction in ``inference.py``, persistence in ``checkpoint.py``.
 """
 
 from __future__ import annotations
@@ -15,45 +16,28 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import checkpoint, distributed
+from . import checkpoint, distributed, inference
 from .batches import (
     _call,
     _cat,
-    _is_pair,
     _n_targets,
     _name,
     _split_batch,
     _to_cpu,
     to_device,
 )
-from .callbacks import (
-    EVENTS,
+from .callbacks import NaNGuard, ProgressBar
+from .fitting import FitVariants, check_epochs
+from .hooks import (
     Callback,
+    CallbackHost,
     CancelBatch,
     CancelEpoch,
     CancelFit,
     CancelStep,
-    NaNGuard,
-    ProgressBar,
 )
-from .param_groups import (
-    LR,
-    Splitter,
-    lrs_for_groups,
-    norm_param_ids,
-    set_frozen,
-    split_model,
-)
+from .param_groups import LayerGroups, Splitter
 from .recorder import Recorder
-from .schedules import (
-    ParamScheduler,
-    Schedule,
-    one_cycle_lr,
-    one_cycle_mom,
-    sgdr,
-    sgdr_epochs,
-    slanted_triangular,
-)
 
 OptFunc = Callable[..., torch.optim.Optimizer]
 
@@ -70,12 +54,7 @@ def adamw(
     )
 
 
-def default_device() -> torch.device:
-    """CUDA when available (this rank's GPU under torchrun), else the CPU."""
-    return distributed.device()
-
-
-class Learner:
+class Learner(FitVariants, LayerGroups, CallbackHost):
     """Train ``model`` on ``train_dl`` with ``loss_fn``, validating on ``valid_dl``.
 
     Parameters
@@ -144,112 +123,29 @@ class Learner:
         self._ddp = distributed.wrap(self.model, self.device)
         self.train_dl, self.valid_dl = train_dl, valid_dl
         self.loss_fn, self.metrics = loss_fn, list(metrics)
-        self.groups = split_model(model, splitter)
-        self._keep_trainable = norm_param_ids(model)
+        LayerGroups.__init__(self, model, splitter)
         self.wd = wd
         self.opt = opt_func(
             [{"params": g} for g in self.groups], lr=1e-3, weight_decay=wd
         )
-        self.n_frozen = 0
-        self._trainable = [p for p in model.parameters() if p.requires_grad]
         cuda = self.device.type == "cuda"
         self.mixed_precision = (
             cuda if mixed_precision is None else bool(mixed_precision)
         )
-        self.recorder = Recorder()
-        self.callbacks: list[Callback] = []
-        self.add_cbs([self.recorder, ProgressBar(progress), NaNGuard(), *callbacks])
-        self.epoch, self.n_epochs, self.iter, self.n_iter, self.iter_in_epoch = (
-            0,
-            0,
-            0,
-            1,
-            0,
-        )
-        self.training, self.loss, self.epoch_results = False, None, {}
+        # the loop state the hooks read (documented per event in hooks.py)
+        self.epoch = self.n_epochs = self.n_batches = self.iter = self.iter_in_epoch = 0
+        self.n_iter, self.training, self.epoch_results = 1, False, {}
+        self.xb = self.yb = self.pred = self.loss = self.loss_grad = None
         self.resume_epoch = 0
-
-    # ---- callbacks -------------------------------------------------------------------
-    def add_cbs(self, cbs: Iterable[Callback]) -> None:
-        for cb in cbs:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"callbacks must be Callback instances, got {cb!r}")
-            self.callbacks.append(cb)
-        self._index_handlers()
-
-    def remove_cbs(self, cbs: Iterable[Callback]) -> None:
-        for cb in cbs:
-            self.callbacks.remove(cb)
-        self._index_handlers()
-
-    @contextlib.contextmanager
-    def added_cbs(self, cbs: Iterable[Callback]):
-        cbs = list(cbs)
-        self.add_cbs(cbs)
-        try:
-            yield self
-        finally:
-            self.remove_cbs(cbs)
-
-    def _index_handlers(self) -> None:
-        cbs = sorted(self.callbacks, key=lambda c: c.order)
-        self._handlers = {
-            e: [
-                getattr(cb, e)
-                for cb in cbs
-                if getattr(type(cb), e) is not getattr(Callback, e)
-            ]
-            for e in EVENTS
-        }
-
-    def __call__(self, event: str) -> None:
-        for handler in self._handlers[event]:
-            handler(self)
-
-    # ---- hyper-parameters and layer groups ---------------------------------------------
-    @property
-    def n_groups(self) -> int:
-        return len(self.groups)
-
-    def set_lrs(self, lr: LR) -> list[float]:
-        lrs = lrs_for_groups(lr, self.n_groups)
-        for group, v in zip(self.opt.param_groups, lrs, strict=True):
-            group["lr"] = v
-        return lrs
-
-    def set_mom(self, mom: float) -> None:
-        """Set SGD momentum or Adam's beta1 in every group."""
-        for group in self.opt.param_groups:
-            if "betas" in group:
-                group["betas"] = (mom, group["betas"][1])
-            elif "momentum" in group:
-                group["momentum"] = mom
+        CallbackHost.__init__(self)
+        self.recorder = Recorder()
+        self.add_cbs([self.recorder, ProgressBar(progress), NaNGuard(), *callbacks])
 
     def freeze_to(self, n: int) -> None:
-        """Freeze the first ``n`` layer groups (negative ``n`` counts from the end).
-
-        Normalisation layers in frozen groups keep training, as in fastai.
-        """
-        if not isinstance(n, int) or not -self.n_groups <= n <= self.n_groups:
-            raise ValueError(
-                f"freeze_to takes an int in [-{self.n_groups}, {self.n_groups}] "
-                f"for {self.n_groups} layer groups, got {n!r}"
-            )
-        self.n_frozen = n % self.n_groups if n < 0 else n
-        set_frozen(self.groups, self.n_frozen, self._keep_trainable)
-        self._trainable = [p for g in self.groups for p in g if p.requires_grad]
+        """:meth:`LayerGroups.freeze_to`, and DDP rebuilt over the trainable params."""
+        super().freeze_to(n)
         if distributed.active():  # DDP syncs the grads of the params it was built with
             self._ddp = distributed.wrap(self.model, self.device)
-
-    def freeze(self) -> None:
-        """Train only the last layer group (plus normalisation layers)."""
-        self.freeze_to(-1)
-
-    def unfreeze(self) -> None:
-        self.freeze_to(0)
-
-    def trainable_params(self) -> list[nn.Parameter]:
-        return self._trainable
 
     def set_data(self, train_dl: Iterable, valid_dl: Iterable | None = None) -> None:
         """Swap the training data (and validation data, if given) between fits.
@@ -261,91 +157,23 @@ class Learner:
             self.valid_dl = valid_dl
 
     # ---- fitting -----------------------------------------------------------------------
-    def fit(
-        self,
-        lr: LR,
-        n_cycles: int = 1,
-        cycle_len: float = 1,
-        cycle_mult: float = 1,
-        start_epoch: int = 0,
-    ) -> None:
-        """SGDR: ``n_cycles`` cosine annealings from ``lr`` to 0 with warm restarts.
-
-        Cycle ``i`` lasts ``cycle_len * cycle_mult**i`` epochs; the LR is set per batch.
-        ``fit(0.1, 3, cycle_len=1, cycle_mult=2)`` trains 1 + 2 + 4 = 7 epochs.
-        """
-        n_epochs = sum(sgdr_epochs(n_cycles, cycle_len, cycle_mult))
-        if abs(n_epochs - round(n_epochs)) > 1e-9:
-            raise ValueError(
-                f"the cycles add up to {n_epochs} epochs; make it a whole number"
-            )
-        self.fit_schedule(
-            round(n_epochs),
-            lr,
-            sgdr(n_cycles, cycle_len, cycle_mult),
-            start_epoch=start_epoch,
-        )
-
-    def fit_one_cycle(
+    def fit_epochs(
         self,
         n_epochs: int,
-        lr_max: LR,
-        div: float = 25.0,
-        div_final: float = 1e4,
-        pct_start: float = 0.25,
-        moms: tuple[float, float, float] | None = (0.95, 0.85, 0.95),
-        start_epoch: int = 0,
-    ) -> None:
-        """1cycle (Smith 2018): LR up from lr_max/div to lr_max then down to lr_max/div_final,
-        momentum (Adam's beta1) cycling the other way through ``moms``."""
-        mom_sched = one_cycle_mom(moms, pct_start) if moms is not None else None
-        self.fit_schedule(
-            n_epochs,
-            lr_max,
-            one_cycle_lr(div, div_final, pct_start),
-            mom_sched,
-            start_epoch=start_epoch,
-        )
-
-    def fit_stlr(
-        self,
-        n_epochs: int,
-        lr_max: LR,
-        cut_frac: float = 0.1,
-        ratio: float = 32.0,
-        start_epoch: int = 0,
-    ) -> None:
-        """ULMFiT's slanted triangular LRs (Howard & Ruder 2018) over ``n_epochs``."""
-        self.fit_schedule(
-            n_epochs,
-            lr_max,
-            slanted_triangular(cut_frac, ratio),
-            start_epoch=start_epoch,
-        )
-
-    def fit_schedule(
-        self,
-        n_epochs: int,
-        lr: LR,
-        lr_sched: Schedule,
-        mom_sched: Schedule | None = None,
+        cbs: Sequence[Callback] = (),
         start_epoch: int = 0,
         validate: bool = True,
     ) -> None:
-        """Train ``n_epochs`` with LR = base LR of each group x ``lr_sched(progress)``."""
-        if not isinstance(n_epochs, int) or n_epochs < 1:
-            raise ValueError(f"n_epochs must be an int >= 1, got {n_epochs!r}")
-        if not isinstance(start_epoch, int) or not 0 <= start_epoch <= n_epochs:
-            raise ValueError(
-                f"start_epoch must be in [0, {n_epochs}], got {start_epoch!r}"
-            )
-        base = lrs_for_groups(lr, self.n_groups)
+        """Train ``n_epochs`` with ``cbs`` added for this fit only; one of them (a
+        :class:`ParamScheduler`) is expected to set the LRs."""
+        check_epochs(n_epochs, start_epoch)
         if not hasattr(self.train_dl, "__len__") or len(self.train_dl) == 0:
             raise ValueError("train_dl must have a length and at least one batch")
         self.n_batches = len(self.train_dl)
-        self._check_same_batches()
+        if self.distributed:
+            distributed.check_same_batches(self.n_batches)
         self.n_epochs, self.n_iter = n_epochs, n_epochs * self.n_batches
-        with self.added_cbs([ParamScheduler(base, lr_sched, mom_sched)]):
+        with self.added_cbs(cbs):
             self._fit_loop(start_epoch, validate)
         self.resume_epoch = 0
 
@@ -376,7 +204,7 @@ class Learner:
         return distributed.active() and not self._solo
 
     @contextlib.contextmanager
-    def _alone(self):
+    def alone(self):
         """Train on this rank only, with the bare model and no collectives."""
         self._solo = True
         try:
@@ -384,27 +212,10 @@ class Learner:
         finally:
             self._solo = False
 
-    def _check_same_batches(self) -> None:
-        if not self.distributed:
-            return
-        lo, hi = distributed.min_max(self.n_batches)
-        if lo != hi:
-            raise ValueError(
-                f"train_dl gives {self.n_batches} batches on rank {distributed.rank()} "
-                f"but between {lo} and {hi} across ranks; DistributedDataParallel needs "
-                "the same number on every rank (give the loader rank and world_size, "
-                "and shuffle=True for TensorLoader, which pads the shards evenly)"
-            )
-
-    def _reset_model(self) -> None:
-        reset = getattr(self.model, "reset", None)
-        if callable(reset):
-            reset()
-
     def _train_epoch(self) -> None:
         self.training = True
         self.model.train()
-        self._reset_model()
+        inference.reset_model(self.model)
         self("before_train")
         for i, batch in enumerate(self.train_dl):
             self.iter_in_epoch = i
@@ -424,7 +235,7 @@ class Learner:
             return
         self.training = False
         self.model.eval()
-        self._reset_model()
+        inference.reset_model(self.model)
         self("before_validate")
         total, weight, preds, targs = 0.0, 0, [], []
         with torch.no_grad():
@@ -481,14 +292,12 @@ class Learner:
             pass
 
     def _autocast(self):
-        if self.mixed_precision:
-            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return inference.autocast(self.device, self.mixed_precision)
 
     def _to_device(self, b):
         return to_device(b, self.device)
 
-    # ---- inference ---------------------------------------------------------------------
+    # ---- inference (see inference.py) -----------------------------------------------------
     def get_preds(
         self,
         dl: Iterable | None = None,
@@ -502,25 +311,10 @@ class Learner:
         Under torchrun the default loader is this rank's shard of the validation set;
         pass an unsharded ``dl`` for all of it.
         """
-        dl = self.valid_dl if dl is None else dl
-        if dl is None:
-            raise ValueError(
-                "get_preds needs a loader: pass dl or give the learner valid_dl"
-            )
-        self.model.eval()
-        self._reset_model()
-        preds, targs = [], []
-        with torch.no_grad(), self._autocast():
-            for batch in dl:
-                batch = self._to_device(batch)
-                x, y = _split_batch(batch) if _is_pair(batch) else (batch, None)
-                if augment is not None:
-                    x = augment(x)
-                out = _call(self.model, x)
-                preds.append(_to_cpu(act(out) if act is not None else out))
-                if y is not None:
-                    targs.append(_to_cpu(y))
-        return _cat(preds), (_cat(targs) if targs else None)
+        dl = self._pred_loader(dl, "get_preds")
+        return inference.predict_batches(
+            self.model, dl, self.device, self.mixed_precision, act=act, augment=augment
+        )
 
     def tta(
         self,
@@ -534,29 +328,21 @@ class Learner:
 
         With ``beta`` the result is ``beta * augmented + (1 - beta) * plain``.
         """
-        if augment is None or n < 1:
-            raise ValueError("tta needs an augment callable and n >= 1")
-        runs = [self.get_preds(dl, act=act, augment=augment) for _ in range(n)]
-        aug = torch.stack([r[0] for r in runs]).float().mean(0)
-        if beta is not None:
-            plain, _ = self.get_preds(dl, act=act)
-            aug = beta * aug + (1 - beta) * plain.float()
-        return aug, runs[0][1]
+        dl = self._pred_loader(dl, "tta")
+        return inference.tta(
+            self.model, dl, self.device, self.mixed_precision,
+            augment=augment, n=n, act=act, beta=beta,
+        )  # fmt: skip
+
+    def _pred_loader(self, dl: Iterable | None, what: str) -> Iterable:
+        dl = self.valid_dl if dl is None else dl
+        if dl is None:
+            raise ValueError(
+                f"{what} needs a loader: pass dl or give the learner valid_dl"
+            )
+        return dl
 
     # ---- LR finder, history, plots, persistence ------------------------------------------
-    def lr_find(
-        self,
-        start_lr: float = 1e-7,
-        end_lr: float = 10.0,
-        num_it: int = 100,
-        stop_div: bool = True,
-        suggest: str = "valley",
-    ):
-        """The LR range test; see :func:`tabtext.core.lr_finder.lr_find`."""
-        from .lr_finder import lr_find
-
-        return lr_find(self, start_lr, end_lr, num_it, stop_div, suggest)
-
     @property
     def history(self) -> pd.DataFrame:
         """One row per epoch: epoch, train_loss, valid_loss, metrics, time."""

@@ -1,7 +1,8 @@
 """The LR range test (Smith 2015, "Cyclical Learning Rates for Training Neural Networks").
 
 Train for up to ``num_it`` batches while the LR grows exponentially from ``start_lr`` to
-``end_lr``; record the smoothed loss; stop once it diverges. Afterwards the model, the
+``end_lr`` (a :class:`ParamScheduler` over :func:`sched_exp`); record the smoothed
+loss; stop once it diverges. Afterwards the model, the
 optimizer state and the RNG states are restored exactly (bitwise) to what they were.
 Under torchrun the test runs on rank 0 alone (on its shard, at the per-rank batch
 size) and every rank receives its result.
@@ -13,13 +14,19 @@ import copy
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import distributed
-from .callbacks import Callback, CancelFit, ProgressBar
-from .checkpoint import rng_state, set_rng_state
+from .callbacks import ProgressBar
+from .hooks import Callback, CancelFit, Order
 from .recorder import _subplots, save_fig
+from .rng import rng_state, set_rng_state
+from .schedules import ParamScheduler, sched_exp
+
+if TYPE_CHECKING:
+    from .learner import Learner
 
 SUGGESTIONS = ("valley", "steepest", "minimum")
 
@@ -71,26 +78,16 @@ class LRFinderResult:
 
 
 class _RangeTest(Callback):
-    order = 11  # after the ParamScheduler: this callback owns the LR
+    """Records the LR and the smoothed loss of each batch; stops once it diverges."""
 
-    def __init__(self, start_lr: float, end_lr: float, num_it: int, stop_div: bool):
-        self.start, self.end, self.num_it, self.stop_div = (
-            start_lr,
-            end_lr,
-            num_it,
-            stop_div,
-        )
+    order = Order.LR_FINDER
+
+    def __init__(self, num_it: int, stop_div: bool):
+        self.num_it, self.stop_div = num_it, stop_div
         self.lrs, self.raw, self.smooth = [], [], []
         self.avg, self.best = 0.0, math.inf
 
-    def before_batch(self, learn) -> None:
-        lr = self.start * (self.end / self.start) ** (
-            len(self.lrs) / max(self.num_it - 1, 1)
-        )
-        for g in learn.opt.param_groups:
-            g["lr"] = lr
-
-    def after_batch(self, learn) -> None:
+    def after_batch(self, learn: Learner) -> None:
         if learn.loss is None:
             return
         loss = float(learn.loss.detach())
@@ -133,7 +130,7 @@ def lr_find(
     result, error = None, None
     if distributed.is_main():
         try:
-            with learn._alone():
+            with learn.alone():
                 result = _range_test(learn, start_lr, end_lr, num_it, stop_div, suggest)
         except Exception as e:  # the other ranks must hear of it, not wait forever
             error = e
@@ -152,15 +149,18 @@ def _range_test(learn, start_lr, end_lr, num_it, stop_div, suggest) -> LRFinderR
     opt_state = copy.deepcopy(learn.opt.state_dict())
     rng_js, rng_t = rng_state()
     dl_state = _loader_state(learn.train_dl)
-    callbacks, test = learn.callbacks, _RangeTest(start_lr, end_lr, num_it, stop_div)
-    learn.callbacks = [cb for cb in callbacks if isinstance(cb, ProgressBar)] + [test]
-    learn._index_handlers()
+    # the exponential sweep reaches end_lr at batch num_it - 1, in every group
+    sweep = ParamScheduler(
+        [1.0] * learn.n_groups, sched_exp(start_lr, end_lr), n_iter=max(num_it - 1, 1)
+    )
+    test = _RangeTest(num_it, stop_div)
+    # only the progress bar stays: no history, checkpoint or early stop of this fit
+    others = [cb for cb in learn.callbacks if not isinstance(cb, ProgressBar)]
     try:
         n_epochs = math.ceil(num_it / len(learn.train_dl))
-        learn.fit_schedule(n_epochs, start_lr, lambda pos: 1.0, validate=False)
+        with learn.removed_cbs(others):
+            learn.fit_epochs(n_epochs, [sweep, test], validate=False)
     finally:
-        learn.callbacks = callbacks
-        learn._index_handlers()
         learn.model.load_state_dict(model_state)
         learn.opt.load_state_dict(opt_state)
         set_rng_state(rng_js, rng_t)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
+import torch
 from torch import nn
 
 LR = float | Sequence[float] | slice
@@ -147,3 +148,58 @@ def set_frozen(
     for gi, group in enumerate(groups):
         for p in group:
             p.requires_grad_(gi >= n_frozen or id(p) in keep_trainable)
+
+
+class LayerGroups:
+    """Base of :class:`~tabtext.core.Learner`: the model's layer groups, freezing, and
+    per-group LRs and momentum on the host's optimizer ``opt``."""
+
+    opt: torch.optim.Optimizer
+
+    def __init__(self, model: nn.Module, splitter: Splitter | None = None) -> None:
+        self.groups = split_model(model, splitter)
+        self._keep_trainable = norm_param_ids(model)
+        self.n_frozen = 0
+        self._trainable = [p for p in model.parameters() if p.requires_grad]
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.groups)
+
+    def set_lrs(self, lr: LR) -> list[float]:
+        lrs = lrs_for_groups(lr, self.n_groups)
+        for group, v in zip(self.opt.param_groups, lrs, strict=True):
+            group["lr"] = v
+        return lrs
+
+    def set_mom(self, mom: float) -> None:
+        """Set SGD momentum or Adam's beta1 in every group."""
+        for group in self.opt.param_groups:
+            if "betas" in group:
+                group["betas"] = (mom, group["betas"][1])
+            elif "momentum" in group:
+                group["momentum"] = mom
+
+    def freeze_to(self, n: int) -> None:
+        """Freeze the first ``n`` layer groups (negative ``n`` counts from the end).
+
+        Normalisation layers in frozen groups keep training, as in fastai.
+        """
+        if not isinstance(n, int) or not -self.n_groups <= n <= self.n_groups:
+            raise ValueError(
+                f"freeze_to takes an int in [-{self.n_groups}, {self.n_groups}] "
+                f"for {self.n_groups} layer groups, got {n!r}"
+            )
+        self.n_frozen = n % self.n_groups if n < 0 else n
+        set_frozen(self.groups, self.n_frozen, self._keep_trainable)
+        self._trainable = [p for g in self.groups for p in g if p.requires_grad]
+
+    def freeze(self) -> None:
+        """Train only the last layer group (plus normalisation layers)."""
+        self.freeze_to(-1)
+
+    def unfreeze(self) -> None:
+        self.freeze_to(0)
+
+    def trainable_params(self) -> list[nn.Parameter]:
+        return self._trainable

@@ -5,20 +5,23 @@ from __future__ import annotations
 import io
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import torch
 
 from . import distributed
-from .callbacks import Callback
+from .hooks import Callback, Order
 from .io import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from .learner import Learner
 
 
 class Recorder(Callback):
     """Always installed by the Learner; its tables are ``learn.history`` and ``batches``."""
 
-    order = 50
+    order = Order.DEFAULT
 
     def __init__(self):
         self.epochs: list[dict[str, Any]] = []
@@ -27,10 +30,10 @@ class Recorder(Callback):
         self.losses: list[float] = []
         self._pending: list[torch.Tensor] = []
 
-    def before_epoch(self, learn) -> None:
+    def before_epoch(self, learn: Learner) -> None:
         self._t0 = time.perf_counter()
 
-    def after_batch(self, learn) -> None:
+    def after_batch(self, learn: Learner) -> None:
         if not learn.training or learn.loss is None:
             return
         groups = learn.opt.param_groups
@@ -47,15 +50,15 @@ class Recorder(Callback):
         self.losses.extend(new)
         return new
 
-    def after_train(self, learn) -> None:
+    def after_train(self, learn: Learner) -> None:
         new = self._flush()
         learn.epoch_results["train_loss"] = sum(new) / len(new) if new else float("nan")
 
-    def after_epoch(self, learn) -> None:
+    def after_epoch(self, learn: Learner) -> None:
         learn.epoch_results["time"] = round(time.perf_counter() - self._t0, 3)
         self.epochs.append(dict(learn.epoch_results))
 
-    def after_fit(self, learn) -> None:
+    def after_fit(self, learn: Learner) -> None:
         self._flush()
 
     @property

@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from .callbacks import Callback
+from .hooks import Callback, Order
+
+if TYPE_CHECKING:
+    from .learner import Learner
 
 Schedule = Callable[[float], float]
 
@@ -145,28 +149,31 @@ def sgdr(n_cycles: int, cycle_len: float = 1, cycle_mult: float = 1) -> Schedule
 class ParamScheduler(Callback):
     """Callback that sets each group's LR (base LR x ``lr_sched``) and momentum per batch.
 
-    ``pos`` is ``learn.iter / learn.n_iter``, a pure function of progress, so a resumed
-    fit reproduces the schedule exactly.
+    ``pos`` is ``learn.iter / n_iter``, a pure function of progress, so a resumed fit
+    reproduces the schedule exactly; ``n_iter`` defaults to the fit's batch count
+    (``learn.n_iter``).
     """
 
-    order = 10
+    order = Order.SCHEDULER
 
     def __init__(
         self,
         base_lrs: Sequence[float],
         lr_sched: Schedule,
         mom_sched: Schedule | None = None,
+        n_iter: int | None = None,
     ):
         self.base_lrs, self.lr_sched, self.mom_sched = (
             list(base_lrs),
             lr_sched,
             mom_sched,
         )
+        self.n_iter = n_iter
 
-    def before_batch(self, learn) -> None:
+    def before_batch(self, learn: Learner) -> None:
         if not learn.training:
             return
-        pos = learn.iter / learn.n_iter
+        pos = learn.iter / (learn.n_iter if self.n_iter is None else self.n_iter)
         factor = self.lr_sched(pos)
         for group, base in zip(learn.opt.param_groups, self.base_lrs, strict=True):
             group["lr"] = base * factor

@@ -7,7 +7,7 @@ and ``EmbeddingRegressor`` fix the task; ``EmbeddingModel`` infers it from y.
 
 from __future__ import annotations
 
-import numbers
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,20 +21,26 @@ from sklearn.base import (
     TransformerMixin,
 )
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.model_selection import train_test_split
-from sklearn.utils._available_if import available_if
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ..core import EarlyStopping, Learner, SaveBest, TensorLoader, distributed
-from . import resume
-from .model import TabularConfig, TabularModel, emb_sizes_for
+from ..core import TensorLoader, predict_batches
+from ..core.loaders import BATCH_ROWS
+from . import streaming
+from .holdout import split_rows
 from .persist import load_estimator, save_estimator
 from .preprocessing import TabularPreprocessor
-from .streaming import ParquetFitMixin
+from .streaming_stats import MEDIAN_SAMPLE
 from .targets import TargetEncoder, as_target_array, infer_task
-from .validation import check_X
-
-PRED_BATCH = 8192
+from .training import (
+    PRED_BATCH,
+    fit_seed,
+    frame_tensors,
+    network_config,
+    tensor_data,
+    train_network,
+)
+from .validation import check_params, check_X
 
 
 def _can_predict_proba(est) -> bool:
@@ -44,7 +50,7 @@ def _can_predict_proba(est) -> bool:
     )
 
 
-class EmbeddingModel(ParquetFitMixin, TransformerMixin, BaseEstimator):
+class EmbeddingModel(TransformerMixin, BaseEstimator):
     """Entity-embedding network for tables with categorical columns.
 
     ``fit_parquet`` / ``predict_parquet`` train and predict from parquet datasets
@@ -157,19 +163,16 @@ class EmbeddingModel(ParquetFitMixin, TransformerMixin, BaseEstimator):
             tags.classifier_tags.multi_label = True
         return tags
 
-    def _fixed_task(self) -> str:
-        return self.task
-
     # ---- fit ------------------------------------------------------------------------------
     def fit(self, X, y, eval_set: tuple[Any, Any] | None = None) -> EmbeddingModel:
         """Fit the preprocessing and the network on ``X, y``; returns self."""
-        self._check_params()
+        check_params(self)
         frame = check_X(self, X, reset=True)
         y = as_target_array(y, len(frame))
         if len(frame) < 2:
             raise ValueError("EmbeddingModel needs at least 2 samples, got 1 sample")
         self.task_ = infer_task(y, self._fixed_task())
-        frame, y, valid = self._split(frame, y, eval_set)
+        frame, y, valid = split_rows(self, frame, y, eval_set)
         self.preprocessor_ = TabularPreprocessor(
             cat_cols=self.cat_cols, cont_cols=self.cont_cols, date_cols=self.date_cols
         ).fit(frame)
@@ -178,187 +181,114 @@ class EmbeddingModel(ParquetFitMixin, TransformerMixin, BaseEstimator):
         )
         if self.task_ == "classification":
             self.classes_ = self.target_.classes
-        self.config_ = self._config()
-        seed = self._seed()
-        rngs = torch.random.fork_rng(devices=self._rng_devices())
-        with rngs, resume.global_rng_kept():
-            torch.manual_seed(seed)
-            self.model_ = TabularModel(self.config_)
-            learn = self._learner(frame, y, valid, seed)
-            start, self.lr_ = resume.start(learn, self.checkpoint_dir, self._pick_lr)
-            learn.fit_one_cycle(self.epochs, self.lr_, start_epoch=start)
-        self.history_ = learn.history
-        self.model_.eval()
-        self.model_.to(
-            "cpu"
-        )  # the fitted estimator lives on the CPU: picklable anywhere
+        self.config_ = network_config(self)
+        seed = fit_seed(self)
+        train_network(self, tensor_data(self, frame, y, valid, seed), seed)
         return self
 
-    def _check_params(self) -> None:
-        if not isinstance(self.epochs, numbers.Integral) or self.epochs < 1:
-            raise ValueError(f"epochs must be an int >= 1, got {self.epochs!r}")
-        if not isinstance(self.batch_size, numbers.Integral) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1, got {self.batch_size!r}")
-        if not (
-            self.lr == "auto" or (isinstance(self.lr, numbers.Real) and self.lr > 0)
-        ):
-            raise ValueError(f"lr must be a positive number or 'auto', got {self.lr!r}")
-        vf = self.validation_fraction
-        if vf is not None and not (isinstance(vf, numbers.Real) and 0 < vf < 1):
-            raise ValueError(
-                f"validation_fraction must be in (0, 1) or None, got {vf!r}"
-            )
-        if len(self.ps) != len(self.layers):
-            raise ValueError(
-                f"ps {self.ps!r} needs one dropout per layer of {self.layers!r}"
-            )
+    def _fixed_task(self) -> str:
+        return self.task
 
-    def _seed(self) -> int:
-        if self.random_state is None:
-            seed = int(np.random.randint(0, 2**31 - 1))
-        elif isinstance(self.random_state, np.random.RandomState):
-            seed = int(self.random_state.randint(0, 2**31 - 1))
-        else:
-            return int(self.random_state)
-        # under torchrun every rank must split and shuffle alike: rank 0's draw
-        distributed.setup(self._device())
-        return distributed.broadcast_object(seed)
+    def fit_parquet(
+        self,
+        path: str | Path,
+        target: str,
+        columns: Sequence[str] | None = None,
+        *,
+        eval_set: str | Path | tuple[Any, Any] | None = None,
+        batch_rows: int = BATCH_ROWS,
+        shuffle_rows: int | None = None,
+        median_sample: int = MEDIAN_SAMPLE,
+    ) -> EmbeddingModel:
+        """Fit on a parquet file or directory that need not fit in memory.
 
-    def _rng_devices(self) -> list[int]:
-        return [torch.cuda.current_device()] if torch.cuda.is_available() else []
+        One streaming pass fits the preprocessing (category vocabularies, medians,
+        means and stds, date parts) and the target scaling on the training row
+        groups; the network then trains on record batches streamed each epoch in a
+        seeded random row-group order through a bounded shuffle buffer. The result
+        is the same kind of fitted estimator as :meth:`fit` gives (``predict``,
+        ``save``/``load``, ``embeddings_`` ... unchanged).
 
-    def _split(self, frame: pd.DataFrame, y: np.ndarray, eval_set):
-        if eval_set is not None:
-            Xv, yv = eval_set
-            fv = check_X(self, Xv, reset=False)
-            return frame, y, (fv, as_target_array(yv, len(fv)))
-        if self.validation_fraction is None:
-            return frame, y, None
-        strat = y if self.task_ == "classification" else None
-        try:
-            ft, fv, yt, yv = train_test_split(
-                frame,
-                y,
-                test_size=self.validation_fraction,
-                stratify=strat,
-                random_state=self._seed(),
-            )
-        except ValueError:  # a class too rare to stratify: fall back to a random split
-            ft, fv, yt, yv = train_test_split(
-                frame, y, test_size=self.validation_fraction, random_state=self._seed()
-            )
-        return ft, yt, (fv, yv)
+        Parameters
+        ----------
+        path : str or Path
+            A parquet file or a directory of parquet files.
+        target : str
+            The target column (regression, binary or multiclass labels).
+        columns : list of str, optional
+            Feature columns; default every column but ``target``.
+        eval_set : path, or (X, y), optional
+            Validation rows for early stopping and the best epoch: another parquet
+            dataset (same ``target`` and ``columns``, streamed) or an in-memory
+            ``(X, y)``. Without it, ``validation_fraction`` holds out that share of
+            the *row groups* (seeded), which must then number at least 2.
+        batch_rows : int
+            Rows per record batch read (default 65,536).
+        shuffle_rows : int, optional
+            Shuffle-buffer size in rows (default ``4 * batch_rows``): rows are
+            mixed within it across row groups. Memory is bounded by
+            ``shuffle_rows + batch_rows`` encoded rows.
+        median_sample : int
+            Reservoir size per continuous column for the missing-value median;
+            exact while a column has at most this many values (default 100,000).
 
-    def _config(self) -> TabularConfig:
-        pre = self.preprocessor_
-        sizes = emb_sizes_for(pre.cat_names_, pre.cardinalities_, self.emb_sizes)
-        y_range = (
-            tuple(float(v) for v in self.y_range) if self.y_range is not None else None
-        )
-        return TabularConfig(
-            cardinalities=tuple(int(c) for c in pre.cardinalities_),
-            emb_sizes=tuple(sizes),
-            n_cont=len(pre.cont_names_),
-            n_out=self.target_.n_out,
-            layers=tuple(int(v) for v in self.layers),
-            ps=tuple(float(p) for p in self.ps),
-            emb_drop=float(self.emb_drop),
-            y_range=y_range,
-        )
+        Returns
+        -------
+        self
+            With the usual fitted attributes, and ``stream_info_``: a dict of
+            ``train_rows``, ``row_groups`` (training ones), ``max_rows_held`` (the
+            most encoded rows the loader held) and ``max_frame_rows`` (the largest
+            record batch read).
 
-    def _device(self) -> torch.device:
-        return distributed.device(self.device)  # this rank's GPU under torchrun
+        Examples
+        --------
+        >>> est = EmbeddingRegressor(cat_cols=["Store"], log_target=True)
+        >>> est.fit_parquet("sales/", "Sales", eval_set="valid.parquet")  # doctest: +SKIP
+        >>> est.predict_parquet("test.parquet", out="preds.parquet")  # doctest: +SKIP
+        """
+        return streaming.fit_parquet(
+            self, self._fixed_task(), path, target, columns, eval_set,
+            batch_rows, shuffle_rows, median_sample,
+        )  # fmt: skip
 
-    def _tensors(self, frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
-        cats, conts = self.preprocessor_.transform(frame)
-        return torch.as_tensor(cats, dtype=torch.long), torch.as_tensor(conts)
+    def predict_parquet(
+        self,
+        path: str | Path,
+        out: str | Path | None = None,
+        *,
+        batch_rows: int = BATCH_ROWS,
+        column: str = "prediction",
+    ) -> np.ndarray | Path:
+        """Predict the rows of a parquet file or directory, chunk by chunk.
 
-    def _learner(self, frame, y, valid, seed: int) -> Learner:
-        device = self._device()
-        cats, conts = self._tensors(frame)
-        target = self.target_.encode(y)
-        # under torchrun each rank trains on its shard of ceil(n / world) rows; drop a
-        # last batch of 1 row: batch norm cannot train on a single row
-        rank, world = distributed.rank(), distributed.world_size()
-        drop_last = -(-len(frame) // world) % self.batch_size == 1
-        train = TensorLoader(
-            cats,
-            conts,
-            target,
-            batch_size=self.batch_size,
-            shuffle=True,
-            drop_last=drop_last,
-            seed=seed,
-            device=device,
-            rank=rank,
-            world_size=world,
-        )
-        valid_dl, tensors = None, [cats, conts, target]
-        if valid is not None:
-            vc, vn = self._tensors(valid[0])
-            vt = self.target_.encode(valid[1])
-            tensors += [vc, vn, vt]
-            valid_dl = TensorLoader(
-                vc,
-                vn,
-                vt,
-                batch_size=PRED_BATCH,
-                device=device,
-                rank=rank,
-                world_size=world,
-            )
-        loss = self.target_.loss(y, self.class_weight)
-        return self._new_learner(train, valid_dl, loss, seed, tensors)
+        Parameters
+        ----------
+        path : str or Path
+            Must have the columns seen at fit (others are ignored).
+        out : str or Path, optional
+            Write the predictions there as parquet (one column ``column``, or
+            ``column_0, column_1, ...`` for 2-D predictions), in the dataset's row
+            order, without holding them all; otherwise return them as an array.
+        batch_rows : int
+            Rows read and predicted at a time.
 
-    def _new_learner(self, train, valid_dl, loss, seed: int, tensors: list) -> Learner:
-        """The Learner of ``fit`` and ``fit_parquet``: the model, ``loss`` and the
-        callbacks of :meth:`_callbacks` on this estimator's device."""
-        device = self._device()
-        return Learner(
-            self.model_,
-            train,
-            valid_dl,
-            loss_fn=loss.to(device),
-            wd=self.weight_decay,
-            callbacks=self._callbacks(valid_dl is not None, seed, tensors),
-            device=device,
-            progress=bool(self.verbose),
-        )
-
-    def _callbacks(self, with_valid: bool, seed: int, tensors: list) -> list:
-        """Best epoch and early stopping with a validation set; checkpoints with
-        ``checkpoint_dir`` (the best epoch then kept on disk, to survive a kill)."""
-        folder = None if self.checkpoint_dir is None else Path(self.checkpoint_dir)
-        cbs, best = [], SaveBest("valid_loss")
-        if folder is not None:
-            cbs, best = resume.callbacks(folder)
-        if with_valid:
-            cbs.append(best)
-            if self.n_iter_no_change is not None:
-                patience = int(self.n_iter_no_change)
-                cbs.append(EarlyStopping("valid_loss", patience=patience))
-        if folder is not None:
-            cbs.append(resume.FitRecord(resume.fingerprint(self, seed, tensors), 0.0))
-        return cbs
-
-    def _pick_lr(self, learn: Learner) -> float:
-        if self.lr != "auto":
-            return float(self.lr)
-        num_it = max(20, min(100, 2 * len(learn.train_dl)))
-        return float(learn.lr_find(num_it=num_it).suggestion)
+        Returns
+        -------
+        ndarray, or the Path of the written file
+        """
+        return streaming.predict_parquet(self, path, out, batch_rows, column)
 
     # ---- predict ----------------------------------------------------------------------
-    def _outputs(self, X) -> torch.Tensor:
+    def _outputs(self, X, forward=None) -> torch.Tensor:
+        """The network's outputs (or ``forward(model, (cats, conts))``) for ``X``, on
+        the CPU where the fitted estimator lives."""
         check_is_fitted(self, "model_")
         frame = check_X(self, X, reset=False)
-        cats, conts = self._tensors(frame)
-        outs = []
-        with torch.no_grad():
-            for i in range(0, len(cats), PRED_BATCH):
-                outs.append(
-                    self.model_(cats[i : i + PRED_BATCH], conts[i : i + PRED_BATCH])
-                )
-        return torch.cat(outs)
+        cats, conts = frame_tensors(self, frame)
+        batches = TensorLoader(cats, conts, batch_size=PRED_BATCH)
+        kw = {} if forward is None else {"forward": forward}
+        out, _ = predict_batches(self.model_, batches, "cpu", inputs_only=True, **kw)
+        return out
 
     def predict(self, X) -> np.ndarray:
         """Labels (classification), 0/1 matrix (multi-label) or values (regression)."""
@@ -380,15 +310,8 @@ class EmbeddingModel(ParquetFitMixin, TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> np.ndarray:
         """The embedded representation: embeddings concatenated with processed conts."""
-        check_is_fitted(self, "model_")
-        frame = check_X(self, X, reset=False)
-        cats, conts = self._tensors(frame)
-        with torch.no_grad():
-            parts = [
-                self.model_.embed(cats[i : i + PRED_BATCH], conts[i : i + PRED_BATCH])
-                for i in range(0, len(cats), PRED_BATCH)
-            ]
-        return torch.cat(parts).numpy().astype(np.float32, copy=False)
+        out = self._outputs(X, forward=lambda model, x: model.embed(*x))
+        return out.numpy().astype(np.float32, copy=False)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self, "model_")

@@ -7,16 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core.checkpoint import load_model_weights
-from ..core.io import (
-    CheckpointError,
-    bytes_to_tensors,
-    dumps_json,
-    loads_json,
-    read_dir,
-    tensors_to_bytes,
-    write_dir,
-)
+from ..core.io import CheckpointError, read_model_dir, save_model_dir
 from .model import TabularConfig, TabularModel
 from .preprocessing import TabularPreprocessor
 from .targets import TargetEncoder
@@ -40,11 +31,7 @@ def save_estimator(est, path: str | Path) -> Path:
         "model": est.config_.to_dict(),
         "history": est.history_.to_dict(orient="list"),
     }
-    files = {
-        "model.safetensors": tensors_to_bytes(est.model_.state_dict()),
-        "estimator.json": dumps_json(state),
-    }
-    return write_dir(path, files, KIND)
+    return save_model_dir(path, KIND, est.model_, {"estimator.json": state})
 
 
 def _jsonable_params(params: dict) -> dict:
@@ -64,8 +51,8 @@ def load_estimator(path: str | Path):
     from . import estimator as est_mod
 
     path = Path(path)
-    files = read_dir(path, KIND, required=("estimator.json", "model.safetensors"))
-    state = loads_json(files["estimator.json"], str(path / "estimator.json"))
+    model_dir = read_model_dir(path, KIND, required=("estimator.json",))
+    state = model_dir.json("estimator.json")
     if not isinstance(state, dict) or not isinstance(state.get("params"), dict):
         raise CheckpointError(
             f"{path}/estimator.json is invalid: expected an object with a 'params' "
@@ -97,9 +84,6 @@ def load_estimator(path: str | Path):
             f"{path}/estimator.json is incomplete or invalid: {e}"
         ) from None
     est.model_ = TabularModel(est.config_)
-    weights = bytes_to_tensors(
-        files["model.safetensors"], str(path / "model.safetensors")
-    )
-    load_model_weights(est.model_, weights, str(path / "model.safetensors"))
+    model_dir.load_weights(est.model_)
     est.model_.eval()
     return est

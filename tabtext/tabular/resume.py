@@ -21,10 +21,9 @@ import numpy as np
 import torch
 
 from ..core import Callback, Checkpoint, Learner, SaveBest
-from ..core.io import loads_json, read_dir
+from ..core.checkpoint import read_state
 
 log = logging.getLogger(__name__)
-LEARNER_KIND = "tabtext.learner"
 # Parameters that do not change the result of a fit.
 _IGNORED = ("checkpoint_dir", "device", "verbose")
 
@@ -66,8 +65,7 @@ def saved_record(folder: Path) -> dict[str, Any] | None:
     last = folder / "last"
     if not (last / "manifest.json").exists():
         return None
-    files = read_dir(last, LEARNER_KIND, required=("learner.json",))
-    state = loads_json(files["learner.json"], str(last / "learner.json"))
+    state = read_state(last)
     record = state.get("callbacks", {}).get("FitRecord.0")
     return record if isinstance(record, dict) else None
 

@@ -1,13 +1,17 @@
-"""Input checks shared by EmbeddingModel's fit/predict/transform, in sklearn's terms."""
+"""Input checks of EmbeddingModel, in sklearn's terms: its parameters (checked in
+``fit``, as sklearn wants), ``X`` for fit/predict/transform, the parquet options."""
 
 from __future__ import annotations
 
+import numbers
 from collections import Counter
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.utils.validation import _check_feature_names, _check_n_features
+from sklearn.utils.validation import validate_data
 
 from ._frame import as_frame
 
@@ -44,8 +48,7 @@ def check_X(est, X, reset: bool) -> pd.DataFrame:
         raise ValueError("Complex data not supported; pass real numbers")
     if isinstance(X, pd.DataFrame):  # before sklearn's check, whose error is obscure
         _check_unique_names(X.columns, type(est).__name__)
-    _check_feature_names(est, X, reset=reset)
-    _check_n_features(est, X, reset=reset)
+    validate_data(est, X, reset=reset, skip_check_array=True)  # names and count
     frame, _ = as_frame(X, type(est).__name__)
     if not reset:
         frame = frame.set_axis(est.input_columns_, axis=1) if not _named(X) else frame
@@ -73,3 +76,32 @@ def _check_unique_names(columns: pd.Index, where: str) -> None:
             f"{where}: the column names {', '.join(same)} are equal in Python, so "
             "they cannot be told apart; give every column a unique (str) name"
         )
+
+
+def check_params(est) -> None:
+    """The estimator's parameters, checked at the start of every fit."""
+    if not isinstance(est.epochs, numbers.Integral) or est.epochs < 1:
+        raise ValueError(f"epochs must be an int >= 1, got {est.epochs!r}")
+    if not isinstance(est.batch_size, numbers.Integral) or est.batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {est.batch_size!r}")
+    if not (est.lr == "auto" or (isinstance(est.lr, numbers.Real) and est.lr > 0)):
+        raise ValueError(f"lr must be a positive number or 'auto', got {est.lr!r}")
+    vf = est.validation_fraction
+    if vf is not None and not (isinstance(vf, numbers.Real) and 0 < vf < 1):
+        raise ValueError(f"validation_fraction must be in (0, 1) or None, got {vf!r}")
+    if len(est.ps) != len(est.layers):
+        raise ValueError(f"ps {est.ps!r} needs one dropout per layer of {est.layers!r}")
+
+
+def check_rows(value: Any, name: str) -> int:
+    """A row count option of the parquet methods (``batch_rows``, ``shuffle_rows``)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    return value
+
+
+def record_columns(est, columns: Sequence[str]) -> None:
+    """What ``check_X(reset=True)`` records, for a fit on a parquet dataset."""
+    est.input_columns_ = list(columns)
+    est.feature_names_in_ = np.asarray(columns, dtype=object)
+    est.n_features_in_ = len(columns)

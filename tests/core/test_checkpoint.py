@@ -3,8 +3,7 @@ import json
 import pytest
 import torch
 
-from tabtext.core import Checkpoint, CheckpointError, EarlyStopping
-from tabtext.core.io import read_dir
+from tabtext.core import Checkpoint, CheckpointError, EarlyStopping, read_dir
 
 from .conftest import make_learner
 
@@ -141,7 +140,7 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     import os
     import stat
 
-    from tabtext.core.io import atomic_write_text
+    from tabtext.core import atomic_write_text
 
     atomic_write_text(tmp_path / "a.txt", "x")
     mask = os.umask(0)

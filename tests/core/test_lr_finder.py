@@ -58,3 +58,13 @@ def test_lr_find_bad_arguments():
         learn.lr_find(start_lr=1.0, end_lr=0.1)
     with pytest.raises(ValueError, match="suggest"):
         learn.lr_find(suggest="magic")
+
+
+def test_lr_find_sweeps_exponentially_from_start_to_end():
+    learn = make_learner()
+    callbacks = list(learn.callbacks)
+    res = learn.lr_find(start_lr=1e-5, end_lr=1.0, num_it=30, stop_div=False)
+    assert len(res.lrs) == 30
+    for k in (0, 7, 29):
+        assert res.lrs[k] == pytest.approx(1e-5 * (1.0 / 1e-5) ** (k / 29), rel=1e-12)
+    assert learn.callbacks == callbacks  # the same callbacks, in the same order

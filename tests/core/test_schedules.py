@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from tabtext.core.schedules import (
+from tabtext.core import (
     combine,
     one_cycle_lr,
     one_cycle_mom,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabtext.tabular.dates import CATEGORICAL_PARTS, DATE_PARTS, DateExpander
+from tabtext.tabular import CATEGORICAL_PARTS, DATE_PARTS, DateExpander
 
 KNOWN = {  # date -> parts that matter, checked against a calendar
     "2015-07-31": dict(

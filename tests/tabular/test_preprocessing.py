@@ -14,7 +14,7 @@ from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from tabtext.tabular.preprocessing import (
+from tabtext.tabular import (
     Categorify,
     DateExpander,
     FillMissing,

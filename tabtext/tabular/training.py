@@ -1,0 +1,163 @@
+"""The training tail shared by ``EmbeddingModel.fit`` and ``fit_parquet``.
+
+Both fits first learn their statistics (preprocessing, target scaling) -- from a frame
+in memory, or in one streaming pass over a parquet dataset -- and build their loaders
+(:class:`~tabtext.core.TensorLoader` or :class:`~tabtext.core.ParquetLoader`). The
+rest is :func:`train_network`: the network seeded from ``random_state``, the core's
+Learner with best-epoch, early-stopping and checkpoint callbacks, the LR (given or
+from the LR finder), a resume from ``checkpoint_dir``, and one-cycle training
+(Smith 2018).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ..core import EarlyStopping, Learner, SaveBest, TensorLoader, distributed, seeded
+from . import resume
+from .model import TabularConfig, TabularModel, emb_sizes_for
+
+PRED_BATCH = 8192  # rows per validation and prediction batch
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What a fit trains on: its loaders, its loss, and what identifies its data."""
+
+    train: Iterable  # batches ((cats, conts), target)
+    valid: Iterable | None
+    loss: nn.Module
+    identity: list[torch.Tensor]  # fingerprinted for checkpoint_dir resumes
+
+
+def fit_seed(est) -> int:
+    """The seed of a fit: ``random_state``, or a draw from NumPy's global RNG."""
+    if est.random_state is None:
+        seed = int(np.random.randint(0, 2**31 - 1))
+    elif isinstance(est.random_state, np.random.RandomState):
+        seed = int(est.random_state.randint(0, 2**31 - 1))
+    else:
+        return int(est.random_state)
+    # under torchrun every rank must split and shuffle alike: rank 0's draw
+    distributed.setup(device(est))
+    return distributed.broadcast_object(seed)
+
+
+def device(est) -> torch.device:
+    """The estimator's training device (this rank's GPU under torchrun)."""
+    return distributed.device(est.device)
+
+
+def frame_tensors(est, frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fitted preprocessor's (categorical codes, continuous values) of ``frame``."""
+    cats, conts = est.preprocessor_.transform(frame)
+    return torch.as_tensor(cats, dtype=torch.long), torch.as_tensor(conts)
+
+
+def network_config(est) -> TabularConfig:
+    """The network's configuration from the fitted statistics and the parameters."""
+    pre = est.preprocessor_
+    sizes = emb_sizes_for(pre.cat_names_, pre.cardinalities_, est.emb_sizes)
+    y_range = tuple(float(v) for v in est.y_range) if est.y_range is not None else None
+    return TabularConfig(
+        cardinalities=tuple(int(c) for c in pre.cardinalities_),
+        emb_sizes=tuple(sizes),
+        n_cont=len(pre.cont_names_),
+        n_out=est.target_.n_out,
+        layers=tuple(int(v) for v in est.layers),
+        ps=tuple(float(p) for p in est.ps),
+        emb_drop=float(est.emb_drop),
+        y_range=y_range,
+    )
+
+
+def tensor_data(est, frame, y, valid, seed: int) -> TrainingData:
+    """In memory: the rows as tensors, sliced by TensorLoaders on the device."""
+    dev = device(est)
+    cats, conts = frame_tensors(est, frame)
+    target = est.target_.encode(y)
+    # under torchrun each rank trains on its shard of ceil(n / world) rows; drop a
+    # last batch of 1 row: batch norm cannot train on a single row
+    rank, world = distributed.rank(), distributed.world_size()
+    drop_last = -(-len(frame) // world) % est.batch_size == 1
+    train = TensorLoader(
+            cats, conts, target, batch_size=est.batch_size, shuffle=True,
+            drop_last=drop_last, seed=seed, device=dev, rank=rank, world_size=world,
+        )  # fmt: skip
+    valid_dl, tensors = None, [cats, conts, target]
+    if valid is not None:
+        vc, vn = frame_tensors(est, valid[0])
+        vt = est.target_.encode(valid[1])
+        tensors += [vc, vn, vt]
+        valid_dl = TensorLoader(
+                vc, vn, vt, batch_size=PRED_BATCH, device=dev, rank=rank,
+                world_size=world,
+            )  # fmt: skip
+    loss = est.target_.loss(y, est.class_weight)
+    return TrainingData(train, valid_dl, loss, tensors)
+
+
+def train_network(est, data: TrainingData, seed: int) -> Learner:
+    """Build ``est.model_`` from ``est.config_`` and train it on ``data``.
+
+    Sets ``model_`` (in eval mode, on the CPU: picklable anywhere), ``lr_`` and
+    ``history_``. The global RNGs are left as they were.
+    """
+    with seeded(seed), resume.global_rng_kept():
+        est.model_ = TabularModel(est.config_)
+        learn = _learner(est, data, seed)
+        start, est.lr_ = resume.start(
+            learn, est.checkpoint_dir, lambda learn: pick_lr(est, learn)
+        )
+        learn.fit_one_cycle(est.epochs, est.lr_, start_epoch=start)
+    est.history_ = learn.history
+    est.model_.eval()
+    est.model_.to("cpu")
+    return learn
+
+
+def _learner(est, data: TrainingData, seed: int) -> Learner:
+    dev = device(est)
+    return Learner(
+        est.model_,
+        data.train,
+        data.valid,
+        loss_fn=data.loss.to(dev),
+        wd=est.weight_decay,
+        callbacks=_callbacks(est, data, seed),
+        device=dev,
+        progress=bool(est.verbose),
+    )
+
+
+def _callbacks(est, data: TrainingData, seed: int) -> list:
+    """Best epoch and early stopping with a validation set; checkpoints with
+    ``checkpoint_dir`` (the best epoch then kept on disk, to survive a kill)."""
+    folder = None if est.checkpoint_dir is None else Path(est.checkpoint_dir)
+    cbs, best = [], SaveBest("valid_loss")
+    if folder is not None:
+        cbs, best = resume.callbacks(folder)
+    if data.valid is not None:
+        cbs.append(best)
+        if est.n_iter_no_change is not None:
+            patience = int(est.n_iter_no_change)
+            cbs.append(EarlyStopping("valid_loss", patience=patience))
+    if folder is not None:
+        fp = resume.fingerprint(est, seed, data.identity)
+        cbs.append(resume.FitRecord(fp, 0.0))
+    return cbs
+
+
+def pick_lr(est, learn: Learner) -> float:
+    """``est.lr``, or with ``lr="auto"`` the LR finder's suggestion."""
+    if est.lr != "auto":
+        return float(est.lr)
+    num_it = max(20, min(100, 2 * len(learn.train_dl)))
+    return float(learn.lr_find(num_it=num_it).suggestion)

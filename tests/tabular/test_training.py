@@ -1,0 +1,38 @@
+import numpy as np
+import pandas as pd
+import torch
+
+from tabtext.tabular import EmbeddingRegressor, TabularPreprocessor, TargetEncoder
+from tabtext.tabular.training import (
+    fit_seed,
+    network_config,
+    tensor_data,
+    train_network,
+)
+
+
+def test_fit_seed():
+    assert fit_seed(EmbeddingRegressor(random_state=7)) == 7
+    a = fit_seed(EmbeddingRegressor(random_state=np.random.RandomState(0)))
+    b = fit_seed(EmbeddingRegressor(random_state=np.random.RandomState(0)))
+    assert a == b
+
+
+def test_train_network_sets_the_fitted_state_and_keeps_the_global_rng():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"c": rng.choice(list("abc"), 64), "x": rng.normal(size=64)})
+    y = frame["x"].to_numpy() * 2
+    est = EmbeddingRegressor(layers=(8,), ps=(0.0,), epochs=2, batch_size=16)
+    est.task_ = "regression"
+    est.preprocessor_ = TabularPreprocessor().fit(frame)
+    est.target_ = TargetEncoder.fit(y, "regression", False, scale=True)
+    est.config_ = network_config(est)
+    assert est.config_.n_cont == 1 and len(est.config_.cardinalities) == 1
+    before = torch.get_rng_state()
+    learn = train_network(est, tensor_data(est, frame, y, None, seed=0), seed=0)
+    assert torch.equal(before, torch.get_rng_state())
+    assert len(est.history_) == 2 and est.lr_ == est.lr
+    assert (
+        not est.model_.training and next(est.model_.parameters()).device.type == "cpu"
+    )
+    assert learn.model is est.model_
