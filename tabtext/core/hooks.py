@@ -50,11 +50,14 @@ if TYPE_CHECKING:
 class Order(IntEnum):
     """The calling order of the built-in callbacks (low first), in one table."""
 
+    TOKEN_COUNTER = 5  # nlp: counts a batch's tokens (reads only)
     SCHEDULER = 10  # ParamScheduler: sets the batch's LR and momentum first
     LR_FINDER = 11  # the LR range test records the LR the scheduler set
+    BPTT_SCALE = 12  # nlp: scales the LR just set by the window's length
     NAN_GUARD = 20  # checks the loss and gradients before anything acts on them
     GRADIENT_ACCUMULATION = 30
     GRADIENT_CLIP = 40  # clips just before the optimizer step
+    SEGMENT_REPORTER = 45  # nlp: adds to the epoch's row before the Recorder
     DEFAULT = 50  # Callback.order; the Recorder, which completes the epoch's row
     PROGRESS = 60  # prints the row the Recorder completed
     EARLY_STOPPING = 70  # these three read the completed epoch results

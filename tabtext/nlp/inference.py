@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
 
 from ..core import distributed
+from ..core.inference import predict_batches
 from .classifier import TextClassifierModel
 from .loaders import ClassifierLoader
 
@@ -22,7 +23,8 @@ def predict_docs(
     device=None,
     progress: Callable | None = None,
 ) -> np.ndarray:
-    """Class probabilities for token-id documents, batched longest-first."""
+    """Class probabilities for token-id documents, batched longest-first (the core's
+    prediction loop; bf16 autocast on CUDA). ``progress(n)`` is called per batch."""
     dl = ClassifierLoader(
         docs,
         None,
@@ -32,16 +34,20 @@ def predict_docs(
         max_tokens=max_tokens,
     )
     device = distributed.device(device)
-    model.to(device).eval()
-    cuda = device.type == "cuda"
-    chunks = []
-    with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=cuda):
+    model.to(device)
+
+    def batches() -> Iterator[torch.Tensor]:
         for x in dl:
-            logits = model(x.to(device, non_blocking=cuda))
-            chunks.append(torch.softmax(logits.float(), 1).cpu().numpy())
+            yield x
             if progress is not None:
                 progress(len(x))
-    probs = np.concatenate(chunks)
-    out = np.empty_like(probs)
-    out[dl.order()] = probs
-    return out
+
+    probs, _ = predict_batches(
+        model,
+        batches(),
+        device,
+        device.type == "cuda",
+        act=lambda logits: torch.softmax(logits.float(), 1),
+        order=dl.order(),
+    )
+    return probs.numpy()

@@ -7,21 +7,18 @@ parses JSON and safetensors only, never pickle.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..core.checkpoint import load_model_weights
 from ..core.io import (
     CheckpointError,
+    ModelDir,
     bytes_to_tensors,
-    dumps_json,
-    loads_json,
-    read_dir,
-    tensors_to_bytes,
-    write_dir,
+    load_model_weights,
+    read_model_dir,
+    save_model_dir,
 )
 from .awd_lstm import AWDLSTMConfig, LanguageModel
 from .classifier import TextClassifierModel
@@ -34,7 +31,7 @@ from .vocab import Vocab
 
 KIND = "tabtext.TextClassifier"
 LM_KIND = "tabtext.LanguageModel"
-LM_FILES = ("model.safetensors", "config.json", "vocab.json")
+_JSON_FILES = ("config.json", "vocab.json")  # beside model.safetensors
 
 
 @dataclass
@@ -82,12 +79,12 @@ def save_text_model(tm: TextModel, path: str | Path) -> Path:
         "max_len": tm.model.sentence_encoder.max_len,
         "tokenizer": dataclasses.asdict(tm.tokenizer),
     }
-    files = {
-        "model.safetensors": tensors_to_bytes(tm.model.state_dict()),
-        "config.json": dumps_json(config),
-        "vocab.json": json.dumps({"itos": tm.vocab.itos}, ensure_ascii=False).encode(),
-    }
-    return write_dir(path, files, KIND)
+    return save_model_dir(
+        path,
+        KIND,
+        tm.model,
+        {"config.json": config, "vocab.json": tm.vocab.to_json().encode()},
+    )
 
 
 def model_subdir(path: str | Path) -> Path:
@@ -105,13 +102,10 @@ def model_subdir(path: str | Path) -> Path:
 def load_text_model(path: str | Path) -> TextModel:
     """Load a classifier directory (``OUT/model``, or ``OUT`` holding one)."""
     path = model_subdir(path)
-    files = read_dir(
-        path, KIND, required=("config.json", "vocab.json", "model.safetensors")
-    )
-    cfg = loads_json(files["config.json"], str(path / "config.json"))
-    itos = loads_json(files["vocab.json"], str(path / "vocab.json"))
+    d = read_model_dir(path, KIND, _JSON_FILES)
+    cfg = d.json("config.json")
     try:
-        vocab = Vocab(itos["itos"])
+        vocab = Vocab(d.json("vocab.json")["itos"])
         classes = list(cfg["classes"])
         enc = AWDLSTMConfig.from_dict(cfg["encoder"])
         ulm = ULMFiTConfig.from_dict(cfg["ulmfit"])
@@ -126,10 +120,7 @@ def load_text_model(path: str | Path) -> TextModel:
             f"{path}/config.json or vocab.json is incomplete or invalid "
             f"({type(e).__name__}: {e}); re-save the model"
         ) from None
-    weights = bytes_to_tensors(
-        files["model.safetensors"], str(path / "model.safetensors")
-    )
-    load_model_weights(model, weights, str(path / "model.safetensors"))
+    d.load_weights(model)
     model.eval()
     return TextModel(model, vocab, tok, ulm, classes)
 
@@ -139,44 +130,42 @@ def save_lm(
 ) -> Path:
     """A language-model directory: weights, vocabulary, AWD-LSTM and tokenizer config."""
     config = {"awd_lstm": model.config.to_dict(), "tokenizer": dataclasses.asdict(tok)}
-    files = {
-        "model.safetensors": tensors_to_bytes(model.state_dict()),
-        "config.json": json.dumps(config, indent=1).encode(),
-        "vocab.json": json.dumps({"itos": vocab.itos}, ensure_ascii=False).encode(),
-    }
-    return write_dir(path, files, LM_KIND)
+    return save_model_dir(
+        path,
+        LM_KIND,
+        model,
+        {"config.json": config, "vocab.json": vocab.to_json().encode()},
+    )
 
 
 def load_lm(path: str | Path) -> tuple[LanguageModel, Vocab]:
     """Load what :func:`save_lm` wrote (for ``generate`` or inspection)."""
     from .awd_lstm import AWDLSTMConfig, LanguageModel
 
-    path = model_subdir(path)
-    files = read_dir(path, LM_KIND, required=LM_FILES)
+    d = read_model_dir(model_subdir(path), LM_KIND, _JSON_FILES)
+    path = d.path
     try:
-        config = AWDLSTMConfig.from_dict(
-            _lm_json(files, path, "config.json", "awd_lstm")
-        )
+        config = AWDLSTMConfig.from_dict(_lm_json(d, "config.json", "awd_lstm"))
         model = LanguageModel(config)
-        vocab = Vocab(_lm_json(files, path, "vocab.json", "itos"))
+        vocab = Vocab(_lm_json(d, "vocab.json", "itos"))
     except (TypeError, ValueError, AttributeError) as e:
         if isinstance(e, CheckpointError):
             raise
         raise CheckpointError(
             f"{path}/config.json or vocab.json is invalid ({type(e).__name__}: {e})"
         ) from None
-    state = bytes_to_tensors(
-        files["model.safetensors"], str(path / "model.safetensors")
-    )
-    load_model_weights(model, state, str(path / "model.safetensors"))
+    d.load_weights(model)
     return model.eval(), vocab
 
 
-def _lm_json(files: dict[str, bytes], path: Path, name: str, key: str):
-    """``files[name][key]`` parsed as JSON, or a CheckpointError naming the file."""
-    obj = loads_json(files[name], str(path / name))
+def _lm_json(d: ModelDir, name: str, key: str):
+    """``d``'s file ``name`` parsed as JSON, its entry ``key``, or a CheckpointError
+    naming the file."""
+    obj = d.json(name)
     if not isinstance(obj, dict) or key not in obj:
-        raise CheckpointError(f"{path / name} has no {key!r} entry; re-save the model")
+        raise CheckpointError(
+            f"{d.path / name} has no {key!r} entry; re-save the model"
+        )
     return obj[key]
 
 
@@ -184,13 +173,12 @@ def pretrained_lm_state(path, model: LanguageModel, vocab: Vocab) -> dict:
     """A pretrained LM's weights with its vocabulary aligned to ``vocab`` (ULMFiT)."""
     from .awd_lstm import AWDLSTMConfig
 
-    path = model_subdir(path)
-    files = read_dir(path, LM_KIND, required=LM_FILES)
-    state = bytes_to_tensors(
-        files["model.safetensors"], str(path / "model.safetensors")
-    )
-    old_itos = _lm_json(files, path, "vocab.json", "itos")
-    old_cfg = AWDLSTMConfig.from_dict(_lm_json(files, path, "config.json", "awd_lstm"))
+    d = read_model_dir(model_subdir(path), LM_KIND, _JSON_FILES)
+    path = d.path
+    weights = str(path / "model.safetensors")
+    state = bytes_to_tensors(d.files["model.safetensors"], weights)
+    old_itos = _lm_json(d, "vocab.json", "itos")
+    old_cfg = AWDLSTMConfig.from_dict(_lm_json(d, "config.json", "awd_lstm"))
     try:
         state = align_lm_state(
             state, old_itos, old_cfg.adaptive_softmax, model, vocab.itos
@@ -200,7 +188,7 @@ def pretrained_lm_state(path, model: LanguageModel, vocab: Vocab) -> dict:
             f"{path}: the pretrained weights do not fit its config.json "
             f"({type(e).__name__}: {e})"
         ) from None
-    load_model_weights(model, state, str(path / "model.safetensors"))
+    load_model_weights(model, state, weights)
     return state
 
 
@@ -221,7 +209,6 @@ def fit_to_pretrained(cfg: ULMFiTConfig, pretrained: Path | None) -> ULMFiTConfi
 
 def pretrained_sizes(path) -> dict[str, int]:
     """``emb_sz``, ``n_hid`` and ``n_layers`` of a pretrained LM directory."""
-    path = model_subdir(path)
-    files = read_dir(path, LM_KIND, required=LM_FILES)
-    cfg = _lm_json(files, path, "config.json", "awd_lstm")
+    d = read_model_dir(model_subdir(path), LM_KIND, _JSON_FILES)
+    cfg = _lm_json(d, "config.json", "awd_lstm")
     return {k: int(cfg[k]) for k in ("emb_sz", "n_hid", "n_layers")}

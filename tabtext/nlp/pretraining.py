@@ -35,6 +35,7 @@ import torch
 from ..core import adamw, distributed
 from ..core.io import atomic_write_text
 from ..core.metrics import perplexity_from_loss
+from ..core.rng import seeded
 from .awd_lstm import LanguageModel, preset
 from .corpus import Corpus, numericalize_corpus
 from .loaders import LMLoader, LMStream
@@ -222,8 +223,7 @@ def pretrain(
     )
     tokenize_s = time.perf_counter() - t0
     del texts
-    with torch.random.fork_rng():
-        torch.manual_seed(cfg.seed)
+    with seeded(cfg.seed):
         model = lm_model(cfg, len(corpus.vocab))
     dev = distributed.device(device)
     bf16 = use_bf16(cfg.precision, dev)
@@ -339,18 +339,17 @@ def export_lm(
     from ..core.io import (
         bytes_to_tensors,
         dumps_json,
-        loads_json,
-        read_dir,
+        read_model_dir,
         tensors_to_bytes,
         write_dir,
     )
-    from .persistence import LM_FILES, LM_KIND, model_subdir
+    from .persistence import LM_KIND, model_subdir
 
-    src = model_subdir(run_dir)
-    files = read_dir(src, LM_KIND, required=LM_FILES)
-    state = bytes_to_tensors(files["model.safetensors"], str(src / "model.safetensors"))
+    d = read_model_dir(model_subdir(run_dir), LM_KIND, ("config.json", "vocab.json"))
+    weights = d.files["model.safetensors"]
+    state = bytes_to_tensors(weights, str(d.path / "model.safetensors"))
     half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-    config = loads_json(files["config.json"], str(src / "config.json"))
+    config = d.json("config.json")
     if metrics is not None:
         keep = (
             "config",
@@ -370,6 +369,6 @@ def export_lm(
     out = {
         "model.safetensors": tensors_to_bytes(half),
         "config.json": dumps_json(config),
-        "vocab.json": files["vocab.json"],
+        "vocab.json": d.files["vocab.json"],
     }
     return write_dir(dest, out, LM_KIND)

@@ -30,15 +30,15 @@ from ..core import (
     adamw,
     distributed,
 )
-from ..core.checkpoint import KIND as LEARNER_KIND
+from ..core.checkpoint import read_state
 from ..core.io import (
     atomic_write_bytes,
     atomic_write_text,
     bytes_to_tensors,
-    read_dir,
     tensors_to_bytes,
 )
 from ..core.metrics import perplexity_from_loss
+from ..core.rng import seeded
 from .awd_lstm import LanguageModel
 from .classifier import TextClassifierModel
 from .corpus import Corpus
@@ -80,8 +80,7 @@ class Run:
         path = self.ckpt(phase)
         if not (path / "learner.json").exists():
             return 0
-        files = read_dir(path, LEARNER_KIND)
-        return int(json.loads(files["learner.json"])["epochs_done"])
+        return int(read_state(path)["epochs_done"])
 
 
 def run_phase(
@@ -107,8 +106,8 @@ def run_phase(
         *extra_cbs,
     ]
     t0 = time.perf_counter()
-    with torch.random.fork_rng(devices=_cuda_devices()), learn.added_cbs(cbs):
-        torch.manual_seed(cfg.seed + 1000 * index)
+    seed = cfg.seed + 1000 * index
+    with seeded(seed, devices=_cuda_devices()), learn.added_cbs(cbs):
         start = 0
         if resume and run.epochs_done(phase.name):
             learn.load(run.ckpt(phase.name))
@@ -306,8 +305,7 @@ def language_model_stage(
         metrics["phases"].update({p.name: run.done(p.name) for p in phases})
         return bytes_to_tensors(enc_path.read_bytes(), str(enc_path))
     vocab = corpus.vocab
-    with torch.random.fork_rng():
-        torch.manual_seed(cfg.seed)
+    with seeded(cfg.seed):
         model = LanguageModel(lm_config(cfg, len(vocab)))
     if pretrained is not None:
         model.load_state_dict(pretrained_lm_state(pretrained, model, vocab))
@@ -360,8 +358,7 @@ def classifier_stage(
     docs = corpus.select(idx).as_list(cfg.backwards)
     vdocs = valid_corpus.as_list(cfg.backwards)
     config = lm_config(cfg, len(corpus.vocab), task="classifier")
-    with torch.random.fork_rng():
-        torch.manual_seed(cfg.seed)
+    with seeded(cfg.seed):
         model = TextClassifierModel(config, len(split.classes), cfg.bptt, cfg.max_len)
     model.load_encoder(encoder)
     learn = classifier_learner(

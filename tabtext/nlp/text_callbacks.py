@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import time
 
-from ..core import Callback, distributed
+from ..core import Callback, Order, distributed
 from ..core.metrics import perplexity_from_loss
 from .loaders import LMStream
 
@@ -17,7 +17,7 @@ __all__ = ["BPTTScaleLR", "SegmentReporter", "TokenCounter"]
 class BPTTScaleLR(Callback):
     """Scale every group's LR by ``seq_len / bptt`` for variable-length LM windows."""
 
-    order = 12  # after the ParamScheduler (10) and the LR finder (11)
+    order = Order.BPTT_SCALE  # after the ParamScheduler and the LR finder
 
     def __init__(self, bptt: int):
         self.bptt = bptt
@@ -32,7 +32,7 @@ class BPTTScaleLR(Callback):
 class TokenCounter(Callback):
     """Counts the non-pad input tokens of training batches (for tokens/s)."""
 
-    order = 5
+    order = Order.TOKEN_COUNTER
 
     def __init__(self, pad_idx: int = 1):
         self.pad_idx, self.tokens, self.seconds = pad_idx, 0, 0.0
@@ -52,7 +52,7 @@ class SegmentReporter(Callback):
     """Adds tokens seen, valid perplexity and time left to each segment's row (so
     ``log_lm.csv`` has them) and hands the row to ``report`` (the CLI prints it)."""
 
-    order = 45  # before the Recorder (50) stores the row
+    order = Order.SEGMENT_REPORTER  # before the Recorder stores the row
 
     def __init__(self, stream: LMStream, plan: dict, report=None):
         self.stream, self.plan, self.report = stream, plan, report

@@ -177,10 +177,15 @@ class Vocab:
             self._fingerprint = hashlib.sha256(data).hexdigest()
         return self._fingerprint
 
+    def to_json(self) -> str:
+        """The vocabulary as the JSON document :meth:`save` writes (model directories
+        hold the same document as their ``vocab.json``)."""
+        doc = {"format": FORMAT, "version": FORMAT_VERSION, "itos": list(self._itos)}
+        return json.dumps(doc, ensure_ascii=False)
+
     def save(self, path: str | Path) -> None:
         """Write the vocabulary to ``path`` as JSON, atomically."""
-        doc = {"format": FORMAT, "version": FORMAT_VERSION, "itos": list(self._itos)}
-        atomic_write_text(path, json.dumps(doc, ensure_ascii=False))
+        atomic_write_text(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path) -> Vocab:
