@@ -26,11 +26,13 @@ One split for every model: the stratified, seeded 10% validation share of
   ``quick``), from scratch (``--no-pretrained`` and the LM stages the preset had
   before the shipped LM, see ``SCRATCH``), side by side.
 - Few labels (``--few-labels``, default 100 and 1,000): ``finetune --preset quick
-  --max-labels N --unlabeled imdb/unsup.parquet`` (the LM stage draws its texts from
-  the training part and the 50,000 unlabeled reviews; the recipe sizes the classifier
-  in steps, ``clas_min_steps``) against TF-IDF + LR and NB-LR fitted on the same N
-  reviews (``balanced_subset``, finetune's selection); the vectorizers see all
-  training-part texts without labels.
+  --max-labels N --unlabeled imdb/unsup.parquet``. The largest N's run fine-tunes the
+  shipped LM one epoch on every text (``--lm-docs all``: the 22,500 training-part and
+  50,000 unlabeled reviews, never a validation text) and writes it to ``OUT/lm``; the
+  other counts start from that LM (``--pretrained OUT/lm --lm-ft-epochs 0``, the same
+  vocabulary). The recipe sizes the classifier in steps (``clas_min_steps``). Against
+  TF-IDF + LR and NB-LR fitted on the same N reviews (``balanced_subset``, finetune's
+  selection); the vectorizers see all training-part texts without labels.
 
     python benchmarks/imdb.py --fastai-python /tmp/fastai-venv/bin/python --out imdb.md
     python benchmarks/imdb.py --linear-only            # the linear rows, ~2 min
@@ -234,7 +236,7 @@ def bench_linear(s: Split, label_sets: dict, C: float | None, seed: int) -> list
 
 def run_finetune(name: str, data: Path, work: Path, flags: list[str]) -> dict | None:
     """``python -m tabtext.nlp.finetune`` in a fresh process, cache and output dir."""
-    out = work / name.replace(", ", "-").replace(" ", "-")
+    out = work / _dirname(name)
     cmd = [sys.executable, "-m", "tabtext.nlp.finetune", "--data", str(data),
            "--out", str(out), "--cache-dir", str(out / "cache"), *flags]  # fmt: skip
     print("$ " + shlex.join(cmd), file=sys.stderr)
@@ -247,6 +249,10 @@ def run_finetune(name: str, data: Path, work: Path, flags: list[str]) -> dict | 
     metrics["process_s"] = t.seconds
     metrics["config"] = json.loads((out / "config.json").read_text())
     return metrics
+
+
+def _dirname(run: str) -> str:
+    return run.replace(", ", "-").replace(" ", "-")
 
 
 def tabtext_row(model: str, m: dict) -> dict:
@@ -539,11 +545,17 @@ def main(argv=None) -> None:
                 for p in args.scratch_presets
             ]
         if nets and "fewlabel" in args.only:
-            runs += [
-                (f"quick, {n} labels", ["--preset", "quick", "--max-labels", str(n),
-                                        *unsup], few)
-                for n in args.few_labels
-            ]  # fmt: skip
+            # the first run fine-tunes the shipped LM on every text (training part +
+            # unlabeled, never validation texts) and writes it to OUT/lm; the others
+            # start their classifiers from that LM
+            counts = sorted(args.few_labels, reverse=True)
+            first = f"quick, {counts[0]} labels"
+            lm_dir = work / _dirname(first) / "lm"
+            for i, n in enumerate(counts):
+                flags = ["--preset", "quick", "--max-labels", str(n), *unsup]
+                flags += ["--lm-docs", "all"] if i == 0 else [
+                    "--pretrained", str(lm_dir), "--lm-ft-epochs", "0"]  # fmt: skip
+                runs.append((f"quick, {n} labels", flags, few))
         for name, flags, table in runs:
             m = run_finetune(name, data, work, flags + extra)
             if m is not None:
