@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from tabtext.nlp import Tokenizer, Vocab, numericalize_corpus
+from tabtext.nlp import Corpus, Tokenizer, Vocab, numericalize_corpus
 
 CORPUS = [f"Doc {i}: the FILM was {'very ' * (i % 4)}good. {i % 7}" for i in range(40)]
 
@@ -89,3 +89,26 @@ def test_corrupt_cache_entry_is_rebuilt(tmp_path, monkeypatch):
     assert np.array_equal(again.ids, expected)
     assert numericalize_corpus(CORPUS, cache_dir=tmp_path, n_workers=0).path
     assert len(calls) == 2 * 40
+
+
+def test_corpus_select_head_and_as_list():
+    docs = [np.arange(n, dtype=np.int32) + 10 * n for n in (3, 1, 4, 2)]
+    offsets = np.concatenate([[0], np.cumsum([len(d) for d in docs])]).astype(np.int64)
+    corpus = Corpus(np.concatenate(docs), offsets)
+    assert len(corpus) == 4 and corpus.n_tokens == 10
+    picked = corpus.select([2, 0, 2])  # in that order, repeats allowed
+    assert [d.tolist() for d in picked.as_list()] == [
+        docs[2].tolist(),
+        docs[0].tolist(),
+        docs[2].tolist(),
+    ]
+    assert picked.offsets.tolist() == [0, 4, 7, 11]
+    assert [d.tolist() for d in corpus.as_list(backwards=True)] == [
+        d[::-1].tolist() for d in docs
+    ]
+    assert len(corpus.head(5)) == 2 and corpus.head(5).n_tokens == 4  # whole docs
+    assert len(corpus.head(1)) == 1  # at least one document
+    assert corpus.head(None) is corpus and corpus.head(10) is corpus
+    assert corpus.doc(-1).tolist() == docs[3].tolist()
+    with pytest.raises(IndexError, match="document 4 out of range"):
+        corpus.doc(4)
