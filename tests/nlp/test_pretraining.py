@@ -7,12 +7,20 @@ import pytest
 import torch
 
 from tabtext.core import callbacks
-from tabtext.nlp import Corpus, Vocab, load_texts, pretraining
-from tabtext.nlp.awd_lstm import LanguageModel
-from tabtext.nlp.loaders import LMLoader, LMStream
-from tabtext.nlp.persistence import load_lm, pretrained_lm_state
+from tabtext.nlp import (
+    Corpus,
+    LanguageModel,
+    LMLoader,
+    PretrainConfig,
+    Vocab,
+    load_lm,
+    load_texts,
+    pretraining,
+)
+from tabtext.nlp.loaders import LMStream
+from tabtext.nlp.persistence import pretrained_lm_state
 from tabtext.nlp.pretrained import available, resolve_pretrained
-from tabtext.nlp.pretraining import PretrainConfig, holdout_split, make_plan
+from tabtext.nlp.pretraining import holdout_split, make_plan
 
 
 def _corpus(n_docs=40, seed=0, vocab=30):
