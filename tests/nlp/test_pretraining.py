@@ -1,5 +1,6 @@
 """Corpus-scale pretraining: the segmented stream, the plan, exact resume after a kill,
-the held-out split, fp16 export, shipped-LM names and vocabulary transfer."""
+the held-out split, fp16 export and shipped-LM names (vocabulary transfer: see
+test_transfer.py)."""
 
 import numpy as np
 import pandas as pd
