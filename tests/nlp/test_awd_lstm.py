@@ -7,10 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tabtext.nlp import AWDLSTM, AWDLSTMConfig, LanguageModel
 from tabtext.nlp.awd_lstm import (
-    AWDLSTM,
-    AWDLSTMConfig,
-    LanguageModel,
     LMOutput,
     generate,
     load_pretrained_embeddings,

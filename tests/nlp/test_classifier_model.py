@@ -3,12 +3,8 @@
 import pytest
 import torch
 
-from tabtext.nlp import AWDLSTM, AWDLSTMConfig, LanguageModel
-from tabtext.nlp.classifier import (
-    SentenceEncoder,
-    TextClassifierModel,
-    masked_concat_pool,
-)
+from tabtext.nlp import AWDLSTM, AWDLSTMConfig, LanguageModel, TextClassifierModel
+from tabtext.nlp.classifier import SentenceEncoder, masked_concat_pool
 
 V, PAD = 50, 1
 

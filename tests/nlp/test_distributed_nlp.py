@@ -11,7 +11,7 @@ import torch
 from tabtext.nlp import ClassifierLoader, LMLoader, finetune
 
 from ..core.test_distributed import launch
-from .test_finetune import TINY, make_texts
+from .conftest import TINY, make_texts
 
 
 def corpus(n_docs: int = 40, seed: int = 0):

@@ -1,15 +1,14 @@
-"""Text loaders, stratified split and the on-disk numericalized-corpus cache."""
+"""load_texts: parquet, CSV, aclImdb folders and hub datasets; resolve_imdb."""
 
-import json
 import logging
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tabtext.nlp import Tokenizer, Vocab, numericalize_corpus, stratified_split
+from tabtext.nlp import TextDataset, load_texts
 from tabtext.nlp import loading as data_module
-from tabtext.nlp.loading import TextDataset, load_texts, resolve_imdb
+from tabtext.nlp.loading import resolve_imdb
 
 TEXTS = ["Good film.", "BAD film!!!!", "Great <br />acting", "awful plot", "ok"]
 LABELS = ["pos", "neg", "pos", "neg", "pos"]
@@ -154,103 +153,6 @@ def test_resolve_imdb_order(tmp_path, monkeypatch):
     assert resolve_imdb() == "imdb"  # nothing local: the hub name
     (tmp_path / "shared" / "data" / "imdb").mkdir(parents=True)
     assert resolve_imdb() == tmp_path / "shared" / "data" / "imdb"  # repo sibling
-
-
-def test_stratified_split():
-    y = np.array([0] * 50 + [1] * 30 + [2] * 20)
-    tr, va = stratified_split(y, valid_pct=0.1, seed=3)
-    assert np.bincount(y[va]).tolist() == [5, 3, 2]
-    assert sorted(np.concatenate([tr, va]).tolist()) == list(range(100))
-    assert tr.dtype == np.int64 and np.all(np.diff(va) > 0)
-    tr2, va2 = stratified_split(y, valid_pct=0.1, seed=3)
-    assert np.array_equal(va, va2) and np.array_equal(tr, tr2)
-    assert not np.array_equal(va, stratified_split(y, 0.1, seed=4)[1])
-    with pytest.raises(ValueError, match="valid_pct"):
-        stratified_split(y, valid_pct=1.5)
-
-
-CORPUS = [f"Doc {i}: the FILM was {'very ' * (i % 4)}good. {i % 7}" for i in range(40)]
-
-
-def spy_tokenizer(monkeypatch):
-    """Record each text the tokenizer's rules see (n_workers=0: in this process)."""
-    calls = []
-    original = Tokenizer.apply_rules
-
-    def spy(self, text):
-        calls.append(text)
-        return original(self, text)
-
-    monkeypatch.setattr(Tokenizer, "apply_rules", spy)
-    return calls
-
-
-@pytest.mark.parametrize("n_workers", [0, 2])
-def test_corpus_matches_tokenizer_and_vocab(tmp_path, n_workers):
-    corpus = numericalize_corpus(
-        CORPUS, min_freq=2, cache_dir=tmp_path, n_workers=n_workers
-    )
-    docs = Tokenizer().tokenize(CORPUS, n_workers=0)
-    vocab = Vocab.from_tokens(docs, min_freq=2)
-    assert corpus.vocab == vocab and len(corpus) == 40
-    assert corpus.ids.dtype == np.int32 and corpus.offsets.dtype == np.int64
-    assert corpus.lengths.tolist() == [len(d) for d in docs]
-    for i in (0, 17, -1):
-        assert corpus.doc(i).tolist() == vocab.numericalize(docs[i]).tolist()
-    assert corpus.text(0).startswith("xxbos xxmaj doc")
-
-
-def test_second_call_hits_the_cache(tmp_path, monkeypatch):
-    calls = spy_tokenizer(monkeypatch)
-    first = numericalize_corpus(CORPUS, cache_dir=tmp_path, n_workers=0)
-    second = numericalize_corpus(CORPUS, cache_dir=tmp_path, n_workers=0)
-    assert len(calls) == 40  # tokenized once
-    assert np.array_equal(first.ids, second.ids) and first.vocab == second.vocab
-    assert second.path is not None and isinstance(second.ids, np.memmap)
-    files = sorted(p.name for p in second.path.iterdir())
-    assert files == ["ids.npy", "meta.json", "offsets.npy", "vocab.json"]
-    meta = json.loads((second.path / "meta.json").read_text())
-    assert meta["n_docs"] == 40 and meta["n_tokens"] == len(first.ids)
-
-
-def test_cache_key_changes_with_inputs_and_settings(tmp_path, monkeypatch):
-    calls = spy_tokenizer(monkeypatch)
-    base = numericalize_corpus(CORPUS, cache_dir=tmp_path, n_workers=0)
-    variants = [
-        numericalize_corpus(CORPUS[:-1] + ["changed"], cache_dir=tmp_path, n_workers=0),
-        numericalize_corpus(
-            CORPUS, Tokenizer(lower=False), cache_dir=tmp_path, n_workers=0
-        ),
-        numericalize_corpus(CORPUS, min_freq=1, cache_dir=tmp_path, n_workers=0),
-        numericalize_corpus(CORPUS, max_vocab=12, cache_dir=tmp_path, n_workers=0),
-        numericalize_corpus(CORPUS, vocab=base.vocab, cache_dir=tmp_path, n_workers=0),
-    ]
-    assert len(calls) == 6 * 40
-    assert len({base.key, *(v.key for v in variants)}) == 6
-    assert len(variants[3].vocab) == 12
-
-
-def test_given_vocab_and_no_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("TABTEXT_CACHE", str(tmp_path / "env-cache"))
-    vocab = Vocab(["xxunk", "xxpad", "xxbos", "good"])
-    corpus = numericalize_corpus(["Good good bad"], vocab=vocab, use_cache=False)
-    assert corpus.doc(0).tolist() == [2, 0, 3, 3, 0]  # xxbos xxmaj good good bad
-    assert corpus.path is None and not (tmp_path / "env-cache").exists()
-    numericalize_corpus(["x"], vocab=vocab, n_workers=0)
-    assert (tmp_path / "env-cache" / "corpus").is_dir()  # $TABTEXT_CACHE honoured
-
-
-def test_corrupt_cache_entry_is_rebuilt(tmp_path, monkeypatch):
-    calls = spy_tokenizer(monkeypatch)
-    first = numericalize_corpus(CORPUS, cache_dir=tmp_path, n_workers=0)
-    expected = np.array(first.ids)
-    (first.path / "ids.npy").unlink()  # a new file: `first.ids` still maps the old
-    (first.path / "ids.npy").write_bytes(b"garbage")
-    again = numericalize_corpus(CORPUS, cache_dir=tmp_path, n_workers=0)
-    assert len(calls) == 2 * 40
-    assert np.array_equal(again.ids, expected)
-    assert numericalize_corpus(CORPUS, cache_dir=tmp_path, n_workers=0).path
-    assert len(calls) == 2 * 40
 
 
 @pytest.mark.slow

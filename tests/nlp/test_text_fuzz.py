@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tabtext.nlp import TextClassifier, Tokenizer, load_texts, numericalize_corpus
 
-from .test_finetune import make_texts
+from .conftest import make_texts
 
 TOK = Tokenizer()
 HOSTILE = {

@@ -4,10 +4,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tabtext.nlp import Tokenizer
 from tabtext.nlp.parallel import resolve_workers
 from tabtext.nlp.tokenize import (
     TK_BOS,
-    Tokenizer,
     apply_text_rules,
     tokenize_texts,
 )

@@ -86,3 +86,15 @@ def test_constructor_validates():
     with pytest.raises(ValueError, match="xxunk"):
         Vocab(["xxpad", "a"])
     assert len(Vocab(["xxunk", "xxpad"])) == 2
+
+
+def test_to_json_is_what_save_writes_and_load_reads(tmp_path):
+    v = Vocab.from_tokens(DOCS + [["é", "\u2581x"]], min_freq=1)
+    doc = json.loads(v.to_json())
+    assert doc["itos"] == list(v.itos) and "format" in doc and "version" in doc
+    assert "é" in v.to_json()  # UTF-8 kept as is, not \u-escaped
+    path = tmp_path / "vocab.json"
+    path.write_text(v.to_json(), encoding="utf-8")  # as model directories hold it
+    assert Vocab.load(path) == v
+    v.save(tmp_path / "saved.json")
+    assert (tmp_path / "saved.json").read_text(encoding="utf-8") == v.to_json()
