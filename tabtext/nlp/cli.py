@@ -39,7 +39,7 @@ HELP = {
     "max_len": "BPT3C: back-propagate through the last N tokens of each document",
     "max_tokens": "read at most N tokens of each document ('all' for whole documents)",
     "unfreeze": "gradual unfreezing steps: train the last K groups for one epoch each, "
-    "e.g. 1 2 3",
+    "e.g. 1 2 3; no value: the whole model from the start",
     "lr_decay": "discriminative LRs: each group's LR = the next group's / this",
     "wd": "weight decay",
     "clip": "gradient-norm clipping",
@@ -104,7 +104,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             )
         elif f.name == "unfreeze":
             parser.add_argument(
-                flag, type=int, nargs="+", default=argparse.SUPPRESS, help=help_
+                flag, type=int, nargs="*", default=argparse.SUPPRESS, help=help_
             )
         elif float in typing.get_args(hint):
             parser.add_argument(flag, type=float, default=argparse.SUPPRESS, help=help_)

@@ -92,6 +92,11 @@ class ULMFiTConfig:
             raise ValueError(
                 f"precision must be auto, bf16 or fp32, got {self.precision!r}"
             )
+        if any(not isinstance(k, int) or k < 1 for k in self.unfreeze):
+            raise ValueError(
+                f"unfreeze steps must be ints >= 1 (groups from the top), "
+                f"got {self.unfreeze}"
+            )
         if self.clas_min_steps < 0:
             raise ValueError(f"clas_min_steps must be >= 0, got {self.clas_min_steps}")
         for name in ("lm_docs", "clas_docs", "max_labels", "max_tokens"):

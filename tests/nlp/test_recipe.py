@@ -23,6 +23,7 @@ from tabtext.nlp.recipe import Phase, classifier_phases, lm_config, lm_phases
         (dict(clas_min_steps=-1), "clas_min_steps must be >= 0"),
         (dict(lm_docs=1), "lm_docs must be >= 2 or unset"),
         (dict(max_tokens=0), "max_tokens must be >= 2 or unset"),
+        (dict(unfreeze=(0,)), "unfreeze steps must be ints >= 1"),
     ],
 )
 def test_config_rejects_bad_values(kw, message):
@@ -95,6 +96,21 @@ def test_classifier_phases_unfreeze_gradually():
     assert classifier_phases(given, 4)[-1].lr == 0.003
     no_final = ULMFiTConfig(unfreeze=(1,), clas_epochs=0)
     assert [p.name for p in classifier_phases(no_final, 4)] == ["clas_1"]
+    at_once = ULMFiTConfig(unfreeze=())  # no head-only phase: everything trains
+    assert [(p.name, p.freeze_to) for p in classifier_phases(at_once, 4)] == [
+        ("clas_all", None)
+    ]
+
+
+def test_unfreeze_flag_without_values_means_no_gradual_unfreezing():
+    from tabtext.nlp.cli import config_from_args
+    from tabtext.nlp.finetune import build_parser
+
+    parser = build_parser()
+    cfg = config_from_args(parser, parser.parse_args(["--preset", "cpu", "--unfreeze"]))
+    assert cfg.unfreeze == ()
+    cfg = config_from_args(parser, parser.parse_args(["--unfreeze", "1", "2"]))
+    assert cfg.unfreeze == (1, 2)
 
 
 def test_lm_config_sizes_cutoffs_and_dropouts():
