@@ -49,7 +49,7 @@ def test_make_config_applies_the_preset_then_the_overrides():
     quick = make_config("quick", bptt=12, clas_lr=None, lm_docs="all")
     assert quick.bptt == 12  # an override
     assert quick.clas_lr == ULMFiTConfig().clas_lr  # None: not overridden
-    assert quick.lm_docs is None and PRESETS["quick"]["lm_docs"] == 6000  # "all"
+    assert quick.lm_docs is None and PRESETS["quick"]["lm_docs"] == 10000  # "all"
     assert make_config("paper").model == "paper"
     with pytest.raises(ValueError, match="unknown preset 'fast'"):
         make_config("fast")
