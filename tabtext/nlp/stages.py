@@ -190,13 +190,18 @@ def lm_learner(
     )
 
 
-def use_bf16(precision: str, device=None) -> bool:
-    """Whether ``precision`` ("auto", "bf16" or "fp32") means bf16 autocast here."""
+def use_bf16(precision: str, device=None, cpu_auto: bool = True) -> bool:
+    """Whether ``precision`` ("auto", "bf16" or "fp32") means bf16 autocast here.
+
+    "auto" is bf16 on CUDA and, with ``cpu_auto``, on CPUs with AVX512-BF16.
+    """
     if precision != "auto":
         return precision == "bf16"
     dev = distributed.device(device)
     if dev.type == "cuda":
         return True
+    if not cpu_auto:
+        return False
     check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
     return dev.type == "cpu" and bool(check and check())
 

@@ -140,6 +140,8 @@ def test_export_is_fp16_and_transfers(corpus_file, tmp_path):
     _, texts = corpus_file
     cfg = PretrainConfig(**TINY_LM)
     metrics = pretraining.pretrain(texts, cfg, tmp_path / "run", cache_dir=tmp_path)
+    if cfg.precision == "auto" and not torch.cuda.is_available():
+        assert metrics["precision"] == "fp32"  # auto pretrains in fp32 on a CPU
     dest = pretraining.export_lm(tmp_path / "run", tmp_path / "ship", metrics)
     from safetensors.torch import load_file
 
