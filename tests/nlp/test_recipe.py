@@ -107,7 +107,9 @@ def test_unfreeze_flag_without_values_means_no_gradual_unfreezing():
     from tabtext.nlp.finetune import build_parser
 
     parser = build_parser()
-    cfg = config_from_args(parser, parser.parse_args(["--preset", "cpu", "--unfreeze"]))
+    cfg = config_from_args(
+        parser, parser.parse_args(["--preset", "paper", "--unfreeze"])
+    )
     assert cfg.unfreeze == ()
     cfg = config_from_args(parser, parser.parse_args(["--unfreeze", "1", "2"]))
     assert cfg.unfreeze == (1, 2)
