@@ -31,7 +31,7 @@ from .vocab import Vocab
 
 KIND = "tabtext.TextClassifier"
 LM_KIND = "tabtext.LanguageModel"
-_JSON_FILES = ("config.json", "vocab.json")  # beside model.safetensors
+JSON_FILES = ("config.json", "vocab.json")  # beside model.safetensors
 
 
 @dataclass
@@ -102,7 +102,7 @@ def model_subdir(path: str | Path) -> Path:
 def load_text_model(path: str | Path) -> TextModel:
     """Load a classifier directory (``OUT/model``, or ``OUT`` holding one)."""
     path = model_subdir(path)
-    d = read_model_dir(path, KIND, _JSON_FILES)
+    d = read_model_dir(path, KIND, JSON_FILES)
     cfg = d.json("config.json")
     try:
         vocab = Vocab(d.json("vocab.json")["itos"])
@@ -142,7 +142,7 @@ def load_lm(path: str | Path) -> tuple[LanguageModel, Vocab]:
     """Load what :func:`save_lm` wrote (for ``generate`` or inspection)."""
     from .awd_lstm import AWDLSTMConfig, LanguageModel
 
-    d = read_model_dir(model_subdir(path), LM_KIND, _JSON_FILES)
+    d = read_model_dir(model_subdir(path), LM_KIND, JSON_FILES)
     path = d.path
     try:
         config = AWDLSTMConfig.from_dict(_lm_json(d, "config.json", "awd_lstm"))
@@ -173,7 +173,7 @@ def pretrained_lm_state(path, model: LanguageModel, vocab: Vocab) -> dict:
     """A pretrained LM's weights with its vocabulary aligned to ``vocab`` (ULMFiT)."""
     from .awd_lstm import AWDLSTMConfig
 
-    d = read_model_dir(model_subdir(path), LM_KIND, _JSON_FILES)
+    d = read_model_dir(model_subdir(path), LM_KIND, JSON_FILES)
     path = d.path
     weights = str(path / "model.safetensors")
     state = bytes_to_tensors(d.files["model.safetensors"], weights)
@@ -209,6 +209,6 @@ def fit_to_pretrained(cfg: ULMFiTConfig, pretrained: Path | None) -> ULMFiTConfi
 
 def pretrained_sizes(path) -> dict[str, int]:
     """``emb_sz``, ``n_hid`` and ``n_layers`` of a pretrained LM directory."""
-    d = read_model_dir(model_subdir(path), LM_KIND, _JSON_FILES)
+    d = read_model_dir(model_subdir(path), LM_KIND, JSON_FILES)
     cfg = _lm_json(d, "config.json", "awd_lstm")
     return {k: int(cfg[k]) for k in ("emb_sz", "n_hid", "n_layers")}

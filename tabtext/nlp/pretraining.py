@@ -346,9 +346,9 @@ def export_lm(
         tensors_to_bytes,
         write_dir,
     )
-    from .persistence import LM_KIND, model_subdir
+    from .persistence import JSON_FILES, LM_KIND, model_subdir
 
-    d = read_model_dir(model_subdir(run_dir), LM_KIND, ("config.json", "vocab.json"))
+    d = read_model_dir(model_subdir(run_dir), LM_KIND, JSON_FILES)
     weights = d.files["model.safetensors"]
     state = bytes_to_tensors(weights, str(d.path / "model.safetensors"))
     half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
