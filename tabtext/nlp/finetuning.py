@@ -39,6 +39,7 @@ def run_ulmfit(
     device: str | None = None,
     cache_dir: str | Path | None = None,
     unlabeled: list[str] | None = None,
+    progress: bool | str | None = None,
 ) -> dict:
     """Train a ULMFiT classifier; returns the metrics also written to metrics.json.
 
@@ -46,6 +47,9 @@ def run_ulmfit(
     (the shipped English LM) or None (an LM trained on the target texts alone).
     ``unlabeled`` texts join the vocabulary and the LM stages only, never the
     classifier; any that equal a validation text are dropped.
+
+    ``progress``: the learners' progress setting (None: a bar on a terminal, one
+    line per epoch otherwise; False: silent), see :class:`~tabtext.core.Learner`.
 
     Under torchrun every rank trains (DDP) and ends with the same model and metrics;
     rank 0 alone writes into ``out``.
@@ -73,6 +77,19 @@ def run_ulmfit(
     )
     t_tok = time.perf_counter() - t0
     vocab = corpus.vocab
+    log.info(
+        "texts: %s labeled for training, %s for validation, %s unlabeled (LM only); "
+        "tokenized in %.1f s, vocabulary %s",
+        f"{len(split.train_texts):,}",
+        f"{len(split.valid_texts):,}",
+        f"{len(extra):,}",
+        t_tok,
+        f"{len(vocab):,}",
+    )
+    log.info(
+        "language model: %s",
+        "the target texts alone" if pretrained is None else f"from {pretrained}",
+    )
     if main:
         vocab.save(run.out / "vocab.json")
     metrics = {
@@ -86,10 +103,28 @@ def run_ulmfit(
         "phases": {},
     }
     encoder = language_model_stage(
-        run, cfg, corpus, valid_corpus, pretrained, resume, device, metrics, tok
+        run,
+        cfg,
+        corpus,
+        valid_corpus,
+        pretrained,
+        resume,
+        device,
+        metrics,
+        tok,
+        progress=progress,
     )
     model = classifier_stage(
-        run, cfg, corpus, valid_corpus, split, encoder, resume, device, metrics
+        run,
+        cfg,
+        corpus,
+        valid_corpus,
+        split,
+        encoder,
+        resume,
+        device,
+        metrics,
+        progress=progress,
     )
     text_model = TextModel(model, vocab, tok, cfg, split.classes)
     if main:

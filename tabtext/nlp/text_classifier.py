@@ -31,6 +31,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     work_dir : path, optional
         Where checkpoints and logs go (a temporary folder by default).
     device : "cpu", "cuda", ... (default: auto).
+    verbose : int
+        0 (default) is silent; > 0 shows a progress bar on a terminal and one line
+        per epoch otherwise (stage, losses, accuracy, tokens/s, elapsed and
+        remaining time).
 
     Examples
     --------
@@ -45,12 +49,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         pretrained: str | None = "auto",
         work_dir: str | None = None,
         device: str | None = None,
+        verbose: int = 0,
     ):
         self.preset = preset
         self.overrides = overrides
         self.pretrained = pretrained
         self.work_dir = work_dir
         self.device = device
+        self.verbose = verbose
 
     def fit(self, X, y) -> TextClassifier:
         from .finetuning import run_ulmfit
@@ -72,7 +78,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         )
         work = Path(self.work_dir or tempfile.mkdtemp(prefix="tabtext-"))
         self.metrics_ = run_ulmfit(
-            data, None, cfg, work, self.pretrained, device=self.device
+            data,
+            None,
+            cfg,
+            work,
+            self.pretrained,
+            device=self.device,
+            progress=None if self.verbose else False,
         )
         self.model_ = load_text_model(work / "model")
         self.classes_ = classes

@@ -92,7 +92,8 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         global RNG state).
     device : "cpu", "cuda", ... ; default CUDA when available.
     verbose : int
-        > 0 shows progress bars.
+        0 (default) is silent; > 0 shows a progress bar on a terminal and one line
+        per epoch otherwise (losses, metrics, rows/s, elapsed and remaining time).
     checkpoint_dir : str or Path, optional
         Save the training state into this folder after every epoch (``last/``, and
         ``best/`` with a validation set). A fit that was killed and is started again
