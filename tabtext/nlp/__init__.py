@@ -11,6 +11,7 @@ trains a general-domain LM and ``pretrained`` holds the shipped one.
 from .awd_lstm import AWDLSTM, AWDLSTMConfig, LanguageModel
 from .classifier import TextClassifierModel
 from .corpus import Corpus, numericalize_corpus
+from .export import encode_texts, export_onnx
 from .finetuning import run_ulmfit
 from .loaders import ClassifierLoader, LMLoader
 from .loading import TextDataset, load_texts
@@ -40,6 +41,8 @@ __all__ = [
     "ULMFiTConfig",
     "Vocab",
     "available_pretrained",
+    "encode_texts",
+    "export_onnx",
     "load_lm",
     "load_text_model",
     "load_texts",

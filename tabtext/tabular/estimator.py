@@ -362,6 +362,18 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         """Load what :meth:`save` wrote; never executes code from the files."""
         return load_estimator(path)
 
+    def export_onnx(self, path: str | Path) -> Path:
+        """Write the network and its target decoding as one ONNX file.
+
+        Inputs ``cats``/``conts`` are ``preprocessor_.transform(X)``; outputs are
+        ``probabilities`` and ``class_index`` (classification), ``probabilities``
+        (multi-label) or ``prediction`` (regression, in y's units). Needs the
+        ``onnx`` extra; see :mod:`tabtext.tabular.export`.
+        """
+        from .export import export_onnx
+
+        return export_onnx(self, path)
+
 
 class EmbeddingClassifier(ClassifierMixin, EmbeddingModel):
     """:class:`EmbeddingModel` for classification; ``task="auto"`` means binary/multiclass
