@@ -11,10 +11,10 @@ trains a general-domain LM and ``pretrained`` holds the shipped one.
 from .awd_lstm import AWDLSTM, AWDLSTMConfig, LanguageModel
 from .classifier import TextClassifierModel
 from .corpus import Corpus, numericalize_corpus
-from .export import encode_texts, export_onnx
 from .finetuning import run_ulmfit
 from .loaders import ClassifierLoader, LMLoader
 from .loading import TextDataset, load_texts
+from .onnx_export import encode_texts, export_onnx
 from .persistence import TextModel, load_lm, load_text_model, save_text_model
 from .pretrained import available as available_pretrained
 from .pretraining import PretrainConfig

@@ -97,8 +97,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def export_onnx(self, path: str | Path) -> Path:
         """Write the network as ONNX: token ids in, class probabilities out (see
-        :mod:`tabtext.nlp.export`; needs the ``onnx`` extra)."""
-        from .export import export_onnx
+        :mod:`tabtext.nlp.onnx_export`; needs the ``onnx`` extra)."""
+        from .onnx_export import export_onnx
 
         check_is_fitted(self, "model_")
         labels = [c.item() if isinstance(c, np.generic) else c for c in self.classes_]
