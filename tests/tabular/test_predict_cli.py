@@ -18,7 +18,12 @@ FAST = dict(epochs=3, batch_size=32, layers=(16, 8), ps=(0.0, 0.0), random_state
 def make_frame(n=150, seed=0):
     rng = np.random.default_rng(seed)
     X = pd.DataFrame(
-        {"shop": rng.choice(["a", "b", "c"], n), "price": rng.normal(10, 2, n)}
+        {
+            "shop": rng.choice(["a", "b", "c"], n),
+            "price": rng.normal(10, 2, n),
+            "day": pd.Timestamp("2015-01-01")
+            + pd.to_timedelta(rng.integers(0, 90, n), "D"),  # text in a CSV file
+        }
     )
     value = X["shop"].map(dict(a=0.0, b=1.0, c=2.0)) + 0.3 * (X["price"] - 10)
     return X, value.to_numpy()
