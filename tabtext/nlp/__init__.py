@@ -24,6 +24,8 @@ _EXPORTS = {
     "LMLoader": (".loaders", "LMLoader"),
     "TextDataset": (".loading", "TextDataset"),
     "load_texts": (".loading", "load_texts"),
+    "encode_texts": (".onnx_export", "encode_texts"),
+    "export_onnx": (".onnx_export", "export_onnx"),
     "TextModel": (".persistence", "TextModel"),
     "load_lm": (".persistence", "load_lm"),
     "load_text_model": (".persistence", "load_text_model"),

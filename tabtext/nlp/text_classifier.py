@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,15 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             c.item() if isinstance(c, np.generic) else c for c in self.classes_
         ]
         return save_text_model(tm, path)
+
+    def export_onnx(self, path: str | Path) -> Path:
+        """Write the network as ONNX: token ids in, class probabilities out (see
+        :mod:`tabtext.nlp.onnx_export`; needs the ``onnx`` extra)."""
+        from .onnx_export import export_onnx
+
+        check_is_fitted(self, "model_")
+        labels = [c.item() if isinstance(c, np.generic) else c for c in self.classes_]
+        return export_onnx(dataclasses.replace(self.model_, classes=labels), path)
 
     @classmethod
     def load(cls, path: str | Path) -> TextClassifier:
