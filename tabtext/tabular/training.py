@@ -19,6 +19,7 @@ batches (one full batch couples every row through batch norm), and
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,12 +41,7 @@ from ..core import (
 from . import resume
 from .model import TabularConfig, TabularModel, emb_sizes_for
 
-PRED_BATCH = 8192  # rows per validation batch
-# Prediction runs on chunks of exactly PREDICT_ROWS rows (the last one padded): a
-# float32 matmul's rounding depends on its shape (M=1 takes another kernel than
-# M=20), so without a fixed shape a row's prediction would depend on how many rows
-# came with it.
-PREDICT_ROWS = 1024
+PRED_BATCH = 8192  # rows per validation and prediction batch
 AUTO_EPOCHS = 5  # epochs="auto"
 MIN_STEPS = 100  # epochs="auto": at least this many optimiser steps in a fit,
 MAX_PASSES = 20  # unless that takes more passes over the rows than this
@@ -261,15 +257,17 @@ def pick_lr(est, learn: Learner) -> float:
 
 
 def predict_outputs(est, cats: torch.Tensor, conts: torch.Tensor, forward=None):
-    """``model_``'s outputs (or ``forward(model, (cats, conts))``) on the CPU, in
-    chunks of exactly ``PREDICT_ROWS`` rows, so that a row's output does not depend
-    on the other rows predicted with it (see ``PREDICT_ROWS``)."""
-    n = len(cats)
-    pad = -n % PREDICT_ROWS
-    if pad:  # code 0 (unknown) and 0.0: valid inputs whose outputs are dropped
-        cats = torch.cat([cats, cats.new_zeros(pad, cats.shape[1])])
-        conts = torch.cat([conts, conts.new_zeros(pad, conts.shape[1])])
-    batches = TensorLoader(cats, conts, batch_size=PREDICT_ROWS)
+    """``model_``'s outputs (or ``forward(model, (cats, conts))``) on the CPU, computed
+    in float64 by a float64 copy of the model (float32 weights convert exactly).
+
+    In float32 a row's output depends on the other rows predicted with it: a
+    matmul's rounding depends on the batch's shape (1 row or 20: ~1e-7 apart), and
+    even on the row's place in a batch of fixed shape (seen at 1.5e-8). In float64
+    those differences are ~1e-16, far below any tolerance (sklearn's
+    check_methods_subset_invariance asks for 1e-7).
+    """
+    model = copy.deepcopy(est.model_).double().eval()
+    batches = TensorLoader(cats, conts.double(), batch_size=PRED_BATCH)
     kw = {} if forward is None else {"forward": forward}
-    out, _ = predict_batches(est.model_, batches, "cpu", inputs_only=True, **kw)
-    return out[:n]
+    out, _ = predict_batches(model, batches, "cpu", inputs_only=True, **kw)
+    return out
