@@ -378,7 +378,8 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
 
 class EmbeddingClassifier(ClassifierMixin, EmbeddingModel):
     """:class:`EmbeddingModel` for classification; ``task="auto"`` means binary/multiclass
-    labels, or multi-label for a 2-D 0/1 y."""
+    labels (at most 2,000, and at most half the rows beyond 50), or multi-label for a
+    2-D 0/1 y; ``task="classification"`` takes any number of classes."""
 
     def _fixed_task(self) -> str:
         return "auto_classifier" if self.task == "auto" else self.task
