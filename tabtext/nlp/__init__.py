@@ -4,8 +4,9 @@ The layout, top down: ``finetune`` (CLI) -> ``finetuning.run_ulmfit`` -> ``stage
 (the LM and classifier stages, learners) -> ``recipe`` (config, presets, phase plan);
 ``loading``/``splits`` read texts, ``tokenize``/``text_rules``/``vocab``/``corpus`` turn
 them into ids, ``loaders`` batch them, ``awd_lstm``/``classifier`` are the models,
-``persistence`` writes and reads model directories, ``pretraining`` (CLI ``pretrain``)
-trains a general-domain LM and ``pretrained`` holds the shipped one.
+``targets``/``tasks`` read labels per task and give each task its head, loss and
+metrics, ``persistence`` writes and reads model directories, ``pretraining`` (CLI
+``pretrain``) trains a general-domain LM and ``pretrained`` holds the shipped one.
 """
 
 from .awd_lstm import AWDLSTM, AWDLSTMConfig, LanguageModel
@@ -19,7 +20,8 @@ from .pretrained import available as available_pretrained
 from .pretraining import PretrainConfig
 from .recipe import PRESETS, ULMFiTConfig, make_config
 from .splits import stratified_split
-from .text_classifier import TextClassifier
+from .tasks import TextTask
+from .text_classifier import TextClassifier, TextRegressor
 from .tokenize import Tokenizer
 from .vocab import Vocab
 
@@ -36,6 +38,8 @@ __all__ = [
     "TextClassifierModel",
     "TextDataset",
     "TextModel",
+    "TextRegressor",
+    "TextTask",
     "Tokenizer",
     "ULMFiTConfig",
     "Vocab",
