@@ -141,11 +141,22 @@ def main(argv: list[str] | None = None) -> dict:
     from ..core import distributed
 
     setup_logging(args.verbose and distributed.is_main())  # torchrun: rank 0 logs
-    from .finetuning import (
-        run_ulmfit,  # heavy imports only after the arguments are valid
+    from .finetuning import (  # heavy imports only after the arguments are valid
+        plan_task,
+        run_ulmfit,
+    )
+
+    task_options = dict(
+        class_weight=args.class_weight,
+        regression_loss=args.regression_loss,
+        label_sep=args.label_sep or "|",
     )
 
     train, valid, unlabeled = _load_data(parser, args)
+    try:  # the split and the task's statistics: cheap, and bad labels fail here
+        plan_task(train, valid, cfg, **task_options)
+    except ValueError as e:
+        parser.error(str(e))
     out = Path(args.out or f"runs/{cfg.preset}")
     common = dict(
         pretrained=pretrained,
@@ -153,9 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
         resume=args.resume,
         device=args.device,
         cache_dir=args.cache_dir,
-        class_weight=args.class_weight,
-        regression_loss=args.regression_loss,
-        label_sep=args.label_sep or "|",
+        **task_options,
     )
     if not args.ensemble:
         metrics = run_ulmfit(train, valid, cfg, out, **common)

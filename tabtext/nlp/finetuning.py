@@ -22,7 +22,7 @@ from .loading import TextDataset
 from .persistence import TextModel, fit_to_pretrained, save_text_model
 from .pretrained import resolve_pretrained
 from .recipe import ULMFiTConfig
-from .splits import make_split
+from .splits import Split, make_split
 from .stages import Run, classifier_stage, fit_task, language_model_stage
 from .tasks import TextTask, check_task_options
 from .tokenize import Tokenizer
@@ -64,16 +64,13 @@ def run_ulmfit(
     rank 0 alone writes into ``out``.
     """
     t_start = time.perf_counter()
-    check_task_options(train.task, class_weight, regression_loss)
-    task = TextTask(train.task, label_sep, regression_loss or "mse")
     pretrained = resolve_pretrained(pretrained)
     cfg = fit_to_pretrained(cfg, pretrained)
+    split, task = plan_task(train, valid, cfg, class_weight, regression_loss, label_sep)
     run = Run(out, resume)
     main = distributed.is_main()
     if main:
         atomic_write_text(run.out / "config.json", json.dumps(cfg.to_dict(), indent=1))
-    split = make_split(train, valid, cfg)
-    task = fit_task(task, cfg, split, class_weight)  # before any work: errors now
     extra = _without(unlabeled or [], split.valid_texts)
     tok = Tokenizer()
     t0 = time.perf_counter()
@@ -129,6 +126,23 @@ def run_ulmfit(
         np.save(run.out / "valid_labels.npy", split.valid_labels, allow_pickle=False)
         atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=1))
     return metrics
+
+
+def plan_task(
+    train: TextDataset,
+    valid: TextDataset | None,
+    cfg: ULMFiTConfig,
+    class_weight: str | dict | None = None,
+    regression_loss: str | None = None,
+    label_sep: str = "|",
+) -> tuple[Split, TextTask]:
+    """The validation split and the task fitted on the classifier's labels: what
+    :func:`run_ulmfit` does first, cheap, so that bad input fails before any work
+    (a ValueError saying what to change)."""
+    check_task_options(train.task, class_weight, regression_loss)
+    task = TextTask(train.task, label_sep, regression_loss or "mse")
+    split = make_split(train, valid, cfg)
+    return split, fit_task(task, cfg, split, class_weight)
 
 
 def _without(texts: list[str], held_out: list[str]) -> list[str]:

@@ -252,6 +252,18 @@ def test_auto_multilabel_data_refuses_class_weights_after_reading(
     assert not out.exists()
 
 
+def test_labels_that_cannot_train_fail_before_any_work(tmp_path, capsys):
+    texts, _ = make_rated_texts(40)
+    data = tmp_path / "flat.parquet"
+    pd.DataFrame({"text": texts, "label": 7}).to_parquet(data)
+    out = tmp_path / "never"
+    with pytest.raises(SystemExit):
+        finetune.main(["--data", str(data), "--out", str(out), "--task", "regression"])
+    err = capsys.readouterr().err
+    assert "are all equal ([7.0]): there is nothing to learn" in err
+    assert "Traceback" not in err and not out.exists()
+
+
 API = dict(
     clas_min_steps=0, emb_sz=16, n_hid=24, n_layers=2, bptt=12, lm_bs=8, clas_bs=16,
     max_vocab=200, min_freq=1, lm_docs="all", clas_docs="all", max_tokens="all",
