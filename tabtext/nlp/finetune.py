@@ -12,6 +12,11 @@ Example: ``python -m tabtext.nlp.finetune --preset quick --out runs/imdb-quick``
 
 from __future__ import annotations
 
+import os
+
+# before torch loads OpenMP: its waiting threads sleep (tabtext._cli.PASSIVE_WAIT)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import json
 import sys
@@ -19,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import add_config_flags, config_from_args, setup_logging
+from .._cli import HelpFormatter, add_output_flags, progress_setting, setup_logging
+from .cli import add_config_flags, config_from_args
 from .loading import load_texts, resolve_imdb
 from .targets import REGRESSION_LOSSES, TASKS, check_task_options
 
@@ -28,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m tabtext.nlp.finetune",
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument(
         "--data",
@@ -116,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="tokenization cache (default $TABTEXT_CACHE or ~/.cache/tabtext)",
     )
-    p.add_argument("--verbose", action="store_true", help="log each phase's results")
+    add_output_flags(p, "also log each phase's full results")
     add_config_flags(p)
     return p
 
@@ -127,11 +133,13 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = config_from_args(parser, args)
     from .persistence import fit_to_pretrained
     from .pretrained import resolve_pretrained
+    from .stages import use_bf16
 
     try:
         pretrained = resolve_pretrained(args.pretrained)
         cfg = fit_to_pretrained(cfg, pretrained)
-    except (ValueError, OSError) as e:
+        use_bf16(cfg.precision, args.device)  # bf16 on a CPU without it: refused
+    except (ValueError, OSError, RuntimeError) as e:
         parser.error(str(e))
     if args.unlabeled is not None and not Path(args.unlabeled).exists():
         parser.error(f"--unlabeled {args.unlabeled}: no such file or folder")
@@ -140,7 +148,8 @@ def main(argv: list[str] | None = None) -> dict:
     _check_task_flags(parser, args)
     from ..core import distributed
 
-    setup_logging(args.verbose and distributed.is_main())  # torchrun: rank 0 logs
+    main_rank = distributed.is_main()  # under torchrun rank 0 alone logs
+    setup_logging(args.verbose, quiet=args.quiet or not main_rank)
     from .finetuning import (  # heavy imports only after the arguments are valid
         plan_task,
         run_ulmfit,
@@ -165,6 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
         device=args.device,
         cache_dir=args.cache_dir,
         **task_options,
+        progress=progress_setting(args.quiet),
     )
     if not args.ensemble:
         metrics = run_ulmfit(train, valid, cfg, out, **common)

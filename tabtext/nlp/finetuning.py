@@ -47,6 +47,7 @@ def run_ulmfit(
     class_weight: str | dict | None = None,
     regression_loss: str | None = None,
     label_sep: str = "|",
+    progress: bool | str | None = None,
 ) -> dict:
     """Train a ULMFiT classifier; returns the metrics also written to metrics.json.
 
@@ -59,6 +60,9 @@ def run_ulmfit(
     "balanced" or ``{class: weight}``) weights a classification's cross-entropy,
     ``regression_loss`` ("mse", the default, or "smooth_l1") is a regression's;
     ``label_sep`` is recorded for reading multi-label files at prediction.
+
+    ``progress``: the learners' progress setting (None: a bar on a terminal, one
+    line per epoch otherwise; False: silent), see :class:`~tabtext.core.Learner`.
 
     Under torchrun every rank trains (DDP) and ends with the same model and metrics;
     rank 0 alone writes into ``out``.
@@ -86,6 +90,19 @@ def run_ulmfit(
     )
     t_tok = time.perf_counter() - t0
     vocab = corpus.vocab
+    log.info(
+        "texts: %s labeled for training, %s for validation, %s unlabeled (LM only); "
+        "tokenized in %.1f s, vocabulary %s",
+        f"{len(split.train_texts):,}",
+        f"{len(split.valid_texts):,}",
+        f"{len(extra):,}",
+        t_tok,
+        f"{len(vocab):,}",
+    )
+    log.info(
+        "language model: %s",
+        "the target texts alone" if pretrained is None else f"from {pretrained}",
+    )
     if main:
         vocab.save(run.out / "vocab.json")
     metrics = {
@@ -100,12 +117,31 @@ def run_ulmfit(
         "phases": {},
     }
     encoder = language_model_stage(
-        run, cfg, corpus, valid_corpus, pretrained, resume, device, metrics, tok
+        run,
+        cfg,
+        corpus,
+        valid_corpus,
+        pretrained,
+        resume,
+        device,
+        metrics,
+        tok,
+        progress=progress,
     )
     if task.class_weight is not None:
         metrics["class_weight"] = list(task.class_weight)
     model = classifier_stage(
-        run, cfg, corpus, valid_corpus, split, encoder, resume, device, metrics, task
+        run,
+        cfg,
+        corpus,
+        valid_corpus,
+        split,
+        encoder,
+        resume,
+        device,
+        metrics,
+        task,
+        progress=progress,
     )
     text_model = TextModel(model, vocab, tok, cfg, split.classes, task)
     if main:

@@ -12,6 +12,11 @@ only per-review Python work is tokenization.
 
 from __future__ import annotations
 
+import os
+
+# before torch loads OpenMP: its waiting threads sleep (tabtext._cli.PASSIVE_WAIT)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import json
 import sys
@@ -21,12 +26,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._cli import HelpFormatter
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m tabtext.nlp.predict",
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument(
         "model_dir", help="output directory of finetune (or its model/ folder)"

@@ -99,6 +99,15 @@ def run_phase(
         learn.freeze_to(phase.freeze_to)
     lrs = phase.lrs(learn.n_groups, cfg.lr_decay) if phase.discriminative else phase.lr
     counter = TokenCounter()
+    title = learn.progress.label = phase.title(learn.n_groups)
+    log.info(
+        "%s: %d epoch%s of %s batches, max LR %.3g",
+        title,
+        phase.epochs,
+        "s" if phase.epochs != 1 else "",
+        f"{len(learn.train_dl):,}",
+        phase.lr,
+    )
     cbs = [
         counter,
         Checkpoint(run.ckpt(phase.name)),
@@ -132,6 +141,8 @@ def run_phase(
         **{k: float(v) for k, v in last.items() if k not in ("epoch",)},
     }
     run.mark_done(phase.name, results)
+    said = [f"{k} {results[k]:.4f}" for k in ("valid_loss", "accuracy") if k in results]
+    log.info("%s: done in %.0f s  %s", title, results["wall_s"], "  ".join(said))
     return results
 
 
@@ -147,6 +158,7 @@ def lm_learner(
     device=None,
     rank: int | None = None,
     world_size: int | None = None,
+    progress: bool | str | None = None,
 ) -> Learner:
     """A Learner for the language model on the training and validation streams.
 
@@ -176,7 +188,7 @@ def lm_learner(
         world_size=world_size,
         backwards=cfg.backwards,
     )
-    return Learner(
+    learn = Learner(
         model,
         train_dl,
         valid_dl,
@@ -186,24 +198,45 @@ def lm_learner(
         opt_func=_adam_lm,
         device=device,
         mixed_precision=use_bf16(cfg.precision, device),
-        progress=None,
+        progress=progress,
     )
+    _count_tokens(learn)
+    return learn
 
 
 def use_bf16(precision: str, device=None, cpu_auto: bool = True) -> bool:
     """Whether ``precision`` ("auto", "bf16" or "fp32") means bf16 autocast here.
 
-    "auto" is bf16 on CUDA and, with ``cpu_auto``, on CPUs with AVX512-BF16.
+    "auto" is bf16 on CUDA and, with ``cpu_auto``, on CPUs with AVX512-BF16. "bf16"
+    on a CPU without it is refused: oneDNN has no bf16 LSTM there.
     """
-    if precision != "auto":
-        return precision == "bf16"
     dev = distributed.device(device)
+    if precision != "auto":
+        if precision == "bf16" and dev.type == "cpu" and not cpu_has_bf16():
+            raise ValueError(
+                "precision bf16: this CPU has no AVX512-BF16, and its LSTM kernels "
+                "(oneDNN) have no bf16 form; use --precision fp32 or auto"
+            )
+        return precision == "bf16"
     if dev.type == "cuda":
         return True
-    if not cpu_auto:
-        return False
+    return cpu_auto and dev.type == "cpu" and cpu_has_bf16()
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has AVX512-BF16 (bf16 autocast runs the LSTM there)."""
     check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    return dev.type == "cpu" and bool(check and check())
+    return bool(check and check())
+
+
+def _count_tokens(learn: Learner, pad: int | None = None) -> None:
+    """Progress lines count a text learner's input tokens (those not ``pad``), not
+    its rows."""
+    learn.progress.unit = "tokens"
+    if pad is None:  # an LM stream has no padding
+        learn.progress.count = lambda lrn: lrn.xb.numel()
+    else:
+        learn.progress.count = lambda lrn: int((lrn.xb != pad).sum())
 
 
 def _shard(rank: int | None, world_size: int | None) -> tuple[int, int]:
@@ -224,6 +257,7 @@ def classifier_learner(
     rank: int | None = None,
     world_size: int | None = None,
     task: TextTask | None = None,
+    progress: bool | str | None = None,
 ) -> Learner:
     """A Learner for the classifier; under torchrun each rank gets every
     ``world_size``-th batch of the training and validation sets.
@@ -256,7 +290,7 @@ def classifier_learner(
         rank=rank,
         world_size=world_size,
     )
-    return Learner(
+    learn = Learner(
         model,
         train_dl,
         valid_dl,
@@ -267,8 +301,10 @@ def classifier_learner(
         opt_func=_adam_lm,
         device=device,
         mixed_precision=use_bf16(cfg.precision, device),
-        progress=None,
+        progress=progress,
     )
+    _count_tokens(learn, pad)
+    return learn
 
 
 def encoder_state(model: LanguageModel) -> dict[str, torch.Tensor]:
@@ -303,6 +339,7 @@ def language_model_stage(
     device,
     metrics: dict,
     tok: Tokenizer | None = None,
+    progress: bool | str | None = None,
 ) -> dict[str, torch.Tensor]:
     """Stages 1-2: (pre)train and fine-tune the LM; returns the encoder's weights.
 
@@ -327,7 +364,7 @@ def language_model_stage(
     )
     train = corpus.select(subset(len(corpus), cfg.lm_docs, cfg.seed))
     valid = valid_corpus.select(subset(len(valid_corpus), n_valid, cfg.seed))
-    learn = lm_learner(model, train, valid, cfg, device)
+    learn = lm_learner(model, train, valid, cfg, device, progress=progress)
     for i, phase in enumerate(phases):
         if resume and run.done(phase.name):
             learn.load(run.ckpt(phase.name))  # weights, optimizer, RNG: exact resume
@@ -336,7 +373,7 @@ def language_model_stage(
         res = run_phase(learn, phase, run, cfg, i, resume)
         res["valid_perplexity"] = perplexity_from_loss(res.get("valid_loss", np.nan))
         metrics["phases"][phase.name] = res
-        log.info("%s: %s", phase.name, res)
+        log.debug("%s: %s", phase.name, res)
     if phases:
         learn.plot_loss(run.out / "lm_loss.png")
         learn.plot_lr(run.out / "lm_lr.png")
@@ -382,6 +419,7 @@ def classifier_stage(
     device,
     metrics: dict,
     task: TextTask | None = None,
+    progress: bool | str | None = None,
 ) -> TextClassifierModel:
     """Stage 3: the classifier with gradual unfreezing, discriminative LRs and STLR.
 
@@ -398,7 +436,9 @@ def classifier_stage(
         model = TextClassifierModel(config, n_out, cfg.bptt, cfg.max_len)
     model.load_encoder(encoder)
     train, valid = (docs, split.train_labels[idx]), (vdocs, split.valid_labels)
-    learn = classifier_learner(model, train, valid, cfg, device, task=task)
+    learn = classifier_learner(
+        model, train, valid, cfg, device, task=task, progress=progress
+    )
     for i, phase in enumerate(classifier_phases(cfg, learn.n_groups)):
         if resume and run.done(phase.name):
             learn.load(run.ckpt(phase.name))  # weights, optimizer, RNG: exact resume
@@ -407,7 +447,7 @@ def classifier_stage(
         metrics["phases"][phase.name] = run_phase(
             learn, phase, run, cfg, 10 + i, resume
         )
-        log.info("%s: %s", phase.name, metrics["phases"][phase.name])
+        log.debug("%s: %s", phase.name, metrics["phases"][phase.name])
     learn.plot_loss(run.out / "clas_loss.png")
     learn.plot_lr(run.out / "clas_lr.png")
     return model

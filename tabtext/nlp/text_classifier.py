@@ -3,6 +3,7 @@ sklearn-style estimators, for single-label, multi-label and numeric targets."""
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +29,14 @@ class _TextEstimator(BaseEstimator):
         cfg = make_config(self.preset, **(self.overrides or {}))
         work = Path(self.work_dir or tempfile.mkdtemp(prefix="tabtext-"))
         self.metrics_ = run_ulmfit(
-            data, None, cfg, work, self.pretrained, device=self.device, **task_options
+            data,
+            None,
+            cfg,
+            work,
+            self.pretrained,
+            device=self.device,
+            progress=None if self.verbose else False,
+            **task_options,
         )
         self.model_ = load_text_model(work / "model")
 
@@ -88,6 +96,10 @@ class TextClassifier(ClassifierMixin, _TextEstimator):
     work_dir : path, optional
         Where checkpoints and logs go (a temporary folder by default).
     device : "cpu", "cuda", ... (default: auto).
+    verbose : int
+        0 (default) is silent; > 0 shows a progress bar on a terminal and one line
+        per epoch otherwise (stage, losses, accuracy, tokens/s, elapsed and
+        remaining time).
     task : {"classification", "multilabel"}
         ``classification``: one label per text, any number of classes.
         ``multilabel``: a set of labels per text; y holds list-likes, strings
@@ -117,6 +129,7 @@ class TextClassifier(ClassifierMixin, _TextEstimator):
         pretrained: str | None = "auto",
         work_dir: str | None = None,
         device: str | None = None,
+        verbose: int = 0,
         task: Literal["classification", "multilabel"] = "classification",
         class_weight: str | dict | None = None,
         label_sep: str = "|",
@@ -126,6 +139,7 @@ class TextClassifier(ClassifierMixin, _TextEstimator):
         self.pretrained = pretrained
         self.work_dir = work_dir
         self.device = device
+        self.verbose = verbose
         self.task = task
         self.class_weight = class_weight
         self.label_sep = label_sep
@@ -224,6 +238,15 @@ class TextClassifier(ClassifierMixin, _TextEstimator):
     def _names(self) -> list:
         return list(self.classes_)
 
+    def export_onnx(self, path: str | Path) -> Path:
+        """Write the network as ONNX: token ids in, class probabilities out (see
+        :mod:`tabtext.nlp.onnx_export`; needs the ``onnx`` extra)."""
+        from .onnx_export import export_onnx
+
+        check_is_fitted(self, "model_")
+        labels = [c.item() if isinstance(c, np.generic) else c for c in self.classes_]
+        return export_onnx(dataclasses.replace(self.model_, classes=labels), path)
+
     def _loaded(self, tm: TextModel) -> None:
         super()._loaded(tm)
         self.task = tm.task.kind
@@ -239,7 +262,7 @@ class TextRegressor(RegressorMixin, _TextEstimator):
 
     Parameters
     ----------
-    preset, overrides, pretrained, work_dir, device
+    preset, overrides, pretrained, work_dir, device, verbose
         As :class:`TextClassifier`.
     loss : {"mse", "smooth_l1"}
         On the standardised target (smooth-L1: Huber with beta 1 std).
@@ -259,6 +282,7 @@ class TextRegressor(RegressorMixin, _TextEstimator):
         pretrained: str | None = "auto",
         work_dir: str | None = None,
         device: str | None = None,
+        verbose: int = 0,
         loss: Literal["mse", "smooth_l1"] = "mse",
     ):
         self.preset = preset
@@ -266,6 +290,7 @@ class TextRegressor(RegressorMixin, _TextEstimator):
         self.pretrained = pretrained
         self.work_dir = work_dir
         self.device = device
+        self.verbose = verbose
         self.loss = loss
 
     def fit(self, X, y) -> TextRegressor:

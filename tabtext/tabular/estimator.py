@@ -31,7 +31,7 @@ from .holdout import split_rows
 from .persist import load_estimator, save_estimator
 from .preprocessing import TabularPreprocessor
 from .streaming_stats import MEDIAN_SAMPLE
-from .targets import TargetEncoder, as_target_array, infer_task
+from .targets import TargetEncoder, as_target_array, infer_task, target_column
 from .training import (
     PRED_BATCH,
     fit_seed,
@@ -92,7 +92,8 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         global RNG state).
     device : "cpu", "cuda", ... ; default CUDA when available.
     verbose : int
-        > 0 shows progress bars.
+        0 (default) is silent; > 0 shows a progress bar on a terminal and one line
+        per epoch otherwise (losses, metrics, rows/s, elapsed and remaining time).
     checkpoint_dir : str or Path, optional
         Save the training state into this folder after every epoch (``last/``, and
         ``best/`` with a validation set). A fit that was killed and is started again
@@ -165,9 +166,14 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
 
     # ---- fit ------------------------------------------------------------------------------
     def fit(self, X, y, eval_set: tuple[Any, Any] | None = None) -> EmbeddingModel:
-        """Fit the preprocessing and the network on ``X, y``; returns self."""
+        """Fit the preprocessing and the network on ``X, y``; returns self.
+
+        A named Series y (or a DataFrame) leaves its column name(s) in
+        ``target_column_`` (None otherwise), saved with the model.
+        """
         check_params(self)
         frame = check_X(self, X, reset=True)
+        self.target_column_ = target_column(y)
         y = as_target_array(y, len(frame))
         if len(frame) < 2:
             raise ValueError("EmbeddingModel needs at least 2 samples, got 1 sample")
@@ -361,6 +367,18 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
     def load(cls, path: str | Path) -> EmbeddingModel:
         """Load what :meth:`save` wrote; never executes code from the files."""
         return load_estimator(path)
+
+    def export_onnx(self, path: str | Path) -> Path:
+        """Write the network and its target decoding as one ONNX file.
+
+        Inputs ``cats``/``conts`` are ``preprocessor_.transform(X)``; outputs are
+        ``probabilities`` and ``class_index`` (classification), ``probabilities``
+        (multi-label) or ``prediction`` (regression, in y's units). Needs the
+        ``onnx`` extra; see :mod:`tabtext.tabular.onnx_export`.
+        """
+        from .onnx_export import export_onnx
+
+        return export_onnx(self, path)
 
 
 class EmbeddingClassifier(ClassifierMixin, EmbeddingModel):

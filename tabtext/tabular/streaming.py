@@ -106,6 +106,7 @@ def _fit_statistics(est, task, data, groups, batch_rows, median_sample, seed):
     if est.task_ == "classification":
         est.classes_ = est.target_.classes
     record_columns(est, data.columns)
+    est.target_column_ = data.target
     est.config_ = network_config(est)
     return counts
 

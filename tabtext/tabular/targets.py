@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -54,6 +55,16 @@ def as_target_array(y, n_rows: int) -> np.ndarray:
                 f"y has missing values (first at row {missing[0]}); drop those rows"
             )
     return y
+
+
+def target_column(y) -> str | list[str] | None:
+    """The name of y's column(s) when y is a named Series or a DataFrame, else None
+    (saved with the model, so that ``tabtext.tabular.predict`` can score a file)."""
+    if isinstance(y, pd.Series) and y.name is not None:
+        return str(y.name)
+    if isinstance(y, pd.DataFrame):
+        return [str(c) for c in y.columns]
+    return None
 
 
 def infer_task(y: np.ndarray, task: Task) -> str:

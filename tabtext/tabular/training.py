@@ -133,7 +133,7 @@ def _learner(est, data: TrainingData, seed: int) -> Learner:
         wd=est.weight_decay,
         callbacks=_callbacks(est, data, seed),
         device=dev,
-        progress=bool(est.verbose),
+        progress=None if est.verbose else False,  # a bar on a terminal, else lines
     )
 
 

@@ -193,6 +193,15 @@ def test_save_load_round_trip_of_each_task(runs, tmp_path, name):
         assert set(est.predict(texts)) <= {"a", "b", "c"}
 
 
+@pytest.mark.parametrize("name", ["multilabel", "regression"])
+def test_onnx_export_refuses_what_its_softmax_graph_cannot_give(runs, tmp_path, name):
+    from tabtext.nlp.onnx_export import export_onnx
+
+    with pytest.raises(ValueError, match=f"covers single-label.*a {name} model"):
+        export_onnx(runs[name]["out"], tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def test_a_model_dir_without_a_task_loads_as_classification(
     runs, tmp_path, monkeypatch
 ):
