@@ -4,8 +4,9 @@ The layout, top down: ``finetune`` (CLI) -> ``finetuning.run_ulmfit`` -> ``stage
 (the LM and classifier stages, learners) -> ``recipe`` (config, presets, phase plan);
 ``loading``/``splits`` read texts, ``tokenize``/``text_rules``/``vocab``/``corpus`` turn
 them into ids, ``loaders`` batch them, ``awd_lstm``/``classifier`` are the models,
-``persistence`` writes and reads model directories, ``pretraining`` (CLI ``pretrain``)
-trains a general-domain LM and ``pretrained`` holds the shipped one.
+``targets``/``tasks`` read labels per task and give each task its head, loss and
+metrics, ``persistence`` writes and reads model directories, ``pretraining`` (CLI
+``pretrain``) trains a general-domain LM and ``pretrained`` holds the shipped one.
 """
 
 # Submodules load on first use (PEP 562), so that ``python -m tabtext.<pkg>.<cli>``
@@ -36,7 +37,9 @@ _EXPORTS = {
     "ULMFiTConfig": (".recipe", "ULMFiTConfig"),
     "make_config": (".recipe", "make_config"),
     "stratified_split": (".splits", "stratified_split"),
+    "TextTask": (".tasks", "TextTask"),
     "TextClassifier": (".text_classifier", "TextClassifier"),
+    "TextRegressor": (".text_classifier", "TextRegressor"),
     "Tokenizer": (".tokenize", "Tokenizer"),
     "Vocab": (".vocab", "Vocab"),
 }

@@ -168,6 +168,11 @@ def export_onnx(model: str | Path | TextModel, path: str | Path) -> Path:
     >>> proba, idx = ort.InferenceSession("imdb.onnx").run(None, {"ids": ids})  # doctest: +SKIP
     """
     tm = model if isinstance(model, TextModel) else load_text_model(model)
+    if tm.task.kind != "classification":  # the graph ends in a softmax
+        raise ValueError(
+            f"ONNX export covers single-label classification; this is a "
+            f"{tm.task.kind} model (sigmoid or linear outputs are not exported yet)"
+        )
     net = copy.deepcopy(tm.model).float().cpu().eval()  # tm.model stays as it was
     predictor = _Predictor(net).eval()
     token = 0 if net.config.pad_idx != 0 else 1  # any id that is not padding

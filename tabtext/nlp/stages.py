@@ -26,7 +26,6 @@ from ..core import (
     CSVLogger,
     GradientClip,
     Learner,
-    accuracy,
     adamw,
     distributed,
 )
@@ -46,6 +45,7 @@ from .loaders import ClassifierLoader, LMLoader
 from .persistence import pretrained_lm_state, save_lm
 from .recipe import Phase, ULMFiTConfig, classifier_phases, lm_config, lm_phases
 from .splits import Split
+from .tasks import TextTask
 from .text_callbacks import BPTTScaleLR, TokenCounter
 from .tokenize import Tokenizer
 
@@ -256,15 +256,21 @@ def classifier_learner(
     device=None,
     rank: int | None = None,
     world_size: int | None = None,
+    task: TextTask | None = None,
     progress: bool | str | None = None,
 ) -> Learner:
     """A Learner for the classifier; under torchrun each rank gets every
-    ``world_size``-th batch of the training and validation sets."""
+    ``world_size``-th batch of the training and validation sets.
+
+    ``task`` (default: unweighted classification) gives the loss and the metrics;
+    ``train``/``valid`` hold the labels, which it turns into the loss' targets.
+    """
     rank, world_size = _shard(rank, world_size)
+    task = task or TextTask()
     pad = model.config.pad_idx
     train_dl = ClassifierLoader(
         train[0],
-        train[1],
+        task.targets(train[1]),
         cfg.clas_bs,
         shuffle=True,
         pad_idx=pad,
@@ -276,7 +282,7 @@ def classifier_learner(
     )
     valid_dl = ClassifierLoader(
         valid[0],
-        valid[1],
+        task.targets(valid[1]),
         cfg.clas_bs * 2,
         shuffle=False,
         pad_idx=pad,
@@ -288,8 +294,8 @@ def classifier_learner(
         model,
         train_dl,
         valid_dl,
-        loss_fn=torch.nn.functional.cross_entropy,
-        metrics=[accuracy],
+        loss_fn=task.loss_fn(),
+        metrics=task.metrics(),
         wd=cfg.wd,
         callbacks=[GradientClip(cfg.clip)],
         opt_func=_adam_lm,
@@ -379,6 +385,29 @@ def language_model_stage(
     return state
 
 
+def classifier_rows(cfg: ULMFiTConfig, split: Split, task: str) -> np.ndarray:
+    """The training-part rows the classifier learns from: ``max_labels`` of them
+    (balanced by class for classification, a seeded random subset otherwise),
+    ``clas_docs`` at random, or all."""
+    n_labeled = len(split.train_texts)  # the corpus' first documents; then unlabeled
+    if cfg.max_labels is not None and task == "classification":
+        return balanced_subset(split.train_labels, cfg.max_labels, cfg.seed)
+    if cfg.max_labels is not None:
+        return subset(n_labeled, cfg.max_labels, cfg.seed)
+    if cfg.clas_docs is not None:
+        return subset(n_labeled, cfg.clas_docs, cfg.seed)
+    return np.arange(n_labeled)
+
+
+def fit_task(
+    task: TextTask, cfg: ULMFiTConfig, split: Split, class_weight=None
+) -> TextTask:
+    """``task`` fitted on the labels the classifier learns from (class weights,
+    the regression target's mean and std)."""
+    labels = split.train_labels[classifier_rows(cfg, split, task.kind)]
+    return task.fit(labels, list(split.classes), class_weight)
+
+
 def classifier_stage(
     run: Run,
     cfg: ULMFiTConfig,
@@ -389,28 +418,26 @@ def classifier_stage(
     resume: bool,
     device,
     metrics: dict,
+    task: TextTask | None = None,
     progress: bool | str | None = None,
 ) -> TextClassifierModel:
-    """Stage 3: the classifier with gradual unfreezing, discriminative LRs and STLR."""
-    n_labeled = len(split.train_texts)  # the corpus' first documents; then unlabeled
-    idx = np.arange(n_labeled)
-    if cfg.max_labels is not None:
-        idx = balanced_subset(split.train_labels, cfg.max_labels, cfg.seed)
-    elif cfg.clas_docs is not None:
-        idx = subset(n_labeled, cfg.clas_docs, cfg.seed)
+    """Stage 3: the classifier with gradual unfreezing, discriminative LRs and STLR.
+
+    ``task`` (fitted, see :func:`fit_task`; default: classification) sets the
+    head's size, the loss and the metrics.
+    """
+    task = task or TextTask()
+    idx = classifier_rows(cfg, split, task.kind)
     docs = corpus.select(idx).as_list(cfg.backwards)
     vdocs = valid_corpus.as_list(cfg.backwards)
     config = lm_config(cfg, len(corpus.vocab), task="classifier")
+    n_out = task.n_outputs(len(split.classes))
     with seeded(cfg.seed):
-        model = TextClassifierModel(config, len(split.classes), cfg.bptt, cfg.max_len)
+        model = TextClassifierModel(config, n_out, cfg.bptt, cfg.max_len)
     model.load_encoder(encoder)
+    train, valid = (docs, split.train_labels[idx]), (vdocs, split.valid_labels)
     learn = classifier_learner(
-        model,
-        (docs, split.train_labels[idx]),
-        (vdocs, split.valid_labels),
-        cfg,
-        device,
-        progress=progress,
+        model, train, valid, cfg, device, task=task, progress=progress
     )
     for i, phase in enumerate(classifier_phases(cfg, learn.n_groups)):
         if resume and run.done(phase.name):
