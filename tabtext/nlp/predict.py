@@ -4,6 +4,8 @@
 Writes the predicted label and each class' probability per row (``--out``, CSV); when
 the file has labels, prints the accuracy (``--json``: the metrics as one JSON line).
 Documents are batched by length; the only per-review Python work is tokenization.
+``--explain why.html`` also writes word attributions of the first ``--explain-n`` texts
+(integrated gradients, :mod:`tabtext.nlp.explain`) as a self-contained HTML page.
 """
 
 from __future__ import annotations
@@ -38,6 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="write predictions to this CSV")
     p.add_argument("--json", action="store_true", help="print metrics as one JSON line")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: auto)")
+    p.add_argument(
+        "--explain",
+        default=None,
+        metavar="HTML",
+        help="also write word attributions (integrated gradients) of the first "
+        "--explain-n texts to this HTML page",
+    )
+    p.add_argument(
+        "--explain-n", type=int, default=20, help="how many texts --explain shows"
+    )
+    p.add_argument(
+        "--explain-steps", type=int, default=32, help="integration steps per text"
+    )
     return p
 
 
@@ -46,6 +61,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if not Path(args.model_dir).exists():
         parser.error(f"MODEL_DIR {args.model_dir}: no such directory")
+    if args.explain_n < 1 or args.explain_steps < 1:
+        parser.error("--explain-n and --explain-steps must be >= 1")
     from .loading import load_texts
     from .text_classifier import TextClassifier
 
@@ -71,6 +88,13 @@ def main(argv: list[str] | None = None) -> dict:
         for j, c in enumerate(classes):
             frame[f"proba_{c}"] = proba[:, j]
         atomic_write_text(args.out, frame.to_csv(index=False))
+    if args.explain:
+        t0 = time.perf_counter()
+        texts = data.texts[: args.explain_n]
+        clf.explain(texts, args.explain, n_steps=args.explain_steps)
+        metrics["explain_seconds_per_text"] = round(
+            (time.perf_counter() - t0) / len(texts), 3
+        )
     if args.json:
         print(json.dumps(metrics))
     else:
@@ -80,6 +104,11 @@ def main(argv: list[str] | None = None) -> dict:
             f"({metrics['reviews_per_s']:.0f}/s)",
             file=sys.stdout,
         )
+        if args.explain:
+            print(
+                f"explained {min(args.explain_n, len(data.texts))} texts in "
+                f"{args.explain} ({metrics['explain_seconds_per_text']:.2f}s each)"
+            )
     return metrics
 
 
