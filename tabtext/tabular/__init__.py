@@ -2,6 +2,11 @@
 
 from .dates import CATEGORICAL_PARTS, CONTINUOUS_PARTS, DATE_PARTS
 from .estimator import EmbeddingClassifier, EmbeddingModel, EmbeddingRegressor
+from .inspection import (
+    categorical_columns,
+    plot_partial_dependence,
+    plot_permutation_importance,
+)
 from .model import TabularConfig, TabularModel, default_emb_size
 from .parquet_source import ParquetDataset, RowGroup
 from .preprocessing import (
@@ -31,6 +36,9 @@ __all__ = [
     "TabularModel",
     "TabularPreprocessor",
     "TargetEncoder",
+    "categorical_columns",
     "default_emb_size",
     "infer_roles",
+    "plot_partial_dependence",
+    "plot_permutation_importance",
 ]
