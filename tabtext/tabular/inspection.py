@@ -179,7 +179,7 @@ def plot_partial_dependence(
         categorical_features = categorical_columns(estimator, X)
     n_cols = max(1, min(n_cols, len(features)))
     n_rows = math.ceil(len(features) / n_cols)
-    fig = Figure(figsize=(4.2 * n_cols, 3.4 * n_rows))
+    fig = Figure(figsize=(4.2 * n_cols, 3.6 * n_rows))
     axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
     for ax in axes[len(features) :]:
         ax.set_visible(False)
@@ -188,8 +188,19 @@ def plot_partial_dependence(
         categorical_features=categorical_features or None,
         grid_resolution=grid_resolution, **kwargs,
     )  # fmt: skip
+    _label_bool_bars(display, axes[: len(features)])
     save_fig(fig, path)
     return display
+
+
+def _label_bool_bars(display, axes) -> None:
+    """scikit-learn draws a bool column's bars at x = 0 and 1 on a numeric axis:
+    name them False and True instead."""
+    for ax, result in zip(axes, display.pd_results, strict=True):
+        grid = result["grid_values"]
+        if len(grid) == 1 and np.asarray(grid[0]).dtype == bool:
+            ax.set_xticks([int(v) for v in grid[0]], [str(v) for v in grid[0]])
+            ax.tick_params(axis="x", rotation=0)
 
 
 def categorical_columns(estimator, X) -> list[Any]:

@@ -97,6 +97,8 @@ def test_a_classifier_and_bad_requests(fitted, tmp_path):
     clf.fit(X, labels)
     disp = plot_partial_dependence(clf, X, ["x", "flag"], tmp_path / "c.png")
     assert len(disp.pd_results) == 2 and is_png(tmp_path / "c.png")
+    flag_ax = np.ravel(disp.axes_)[1]
+    assert [t.get_text() for t in flag_ax.get_xticklabels()] == ["False", "True"]
     dated = X.assign(day=pd.Timestamp("2020-01-01") + pd.to_timedelta(X.index, "D"))
     with pytest.raises(ValueError, match="datetime column 'day'"):
         plot_partial_dependence(clf, dated, ["day"], tmp_path / "d.png")
