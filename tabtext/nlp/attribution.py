@@ -88,7 +88,7 @@ def integrated_gradients(
     ids: Tensor,
     target: int | None = None,
     n_steps: int = 32,
-    baseline: Literal["zero", "pad"] = "zero",
+    baseline: Literal["zero", "pad"] | int = "zero",
     fixed: Tensor | None = None,
     output: Output = "proba",
     batch_tokens: int = 16384,
@@ -105,8 +105,9 @@ def integrated_gradients(
         Class to explain; default the predicted one.
     n_steps : int
         Quadrature points on the path (forward + backward passes).
-    baseline : {"zero", "pad"}
-        The embedding every token starts from: zeros, or the padding token's row.
+    baseline : {"zero", "pad"} or int
+        The embedding every token starts from: zeros, the padding token's row, or
+        the row of this token id (e.g. the unknown token's).
     fixed : Tensor, optional
         ``(n_tokens,)`` bool: positions kept at their own embedding in the baseline
         too (structural tokens such as ``xxbos``); their attribution is 0.
@@ -121,8 +122,14 @@ def integrated_gradients(
     """
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")
-    if baseline not in ("zero", "pad"):
-        raise ValueError(f"baseline must be 'zero' or 'pad', got {baseline!r}")
+    n_vocab = model.encoder.embedding.num_embeddings
+    if baseline not in ("zero", "pad") and not (
+        isinstance(baseline, int) and 0 <= baseline < n_vocab
+    ):
+        raise ValueError(
+            f"baseline must be 'zero', 'pad' or a token id in 0..{n_vocab - 1}, "
+            f"got {baseline!r}"
+        )
     if output not in ("proba", "log_odds"):
         raise ValueError(f"output must be 'proba' or 'log_odds', got {output!r}")
     if ids.dim() != 1 or len(ids) == 0:
@@ -134,7 +141,8 @@ def integrated_gradients(
     if baseline == "zero":
         base = torch.zeros_like(x)
     else:
-        base = weight[model.config.pad_idx].detach().expand_as(x).clone()
+        row = model.config.pad_idx if baseline == "pad" else baseline
+        base = weight[row].detach().expand_as(x).clone()
     if fixed is not None:
         fixed = fixed.to(x.device)
         base[fixed] = x[fixed]

@@ -60,6 +60,8 @@ class TextExplanation:
         Each word's tokens, ``tokens[start:end]``.
     output : {"proba", "log_odds"}
         What the scores add up to: ``value - baseline_value`` (up to ``gap``).
+    baseline : {"zero", "pad", "unk"}
+        The text the path starts from (see :func:`explain_texts`).
     value, baseline_value, gap : float
         See :class:`tabtext.nlp.attribution.Attribution`.
     """
@@ -73,6 +75,7 @@ class TextExplanation:
     word_scores: list[float]
     word_tokens: list[tuple[int, int]]
     output: str
+    baseline: str
     value: float
     baseline_value: float
     gap: float
@@ -93,7 +96,7 @@ def explain_texts(
     texts: Sequence[str],
     classes: Sequence[Any] | None = None,
     n_steps: int = 32,
-    baseline: Literal["zero", "pad"] = "zero",
+    baseline: Literal["zero", "pad", "unk"] = "zero",
     output: Output = "proba",
     device: str | None = None,
 ) -> list[TextExplanation]:
@@ -108,8 +111,9 @@ def explain_texts(
         Class labels by index; default ``tm.classes``.
     n_steps : int
         Quadrature points (each one a forward and backward pass over the text).
-    baseline : {"zero", "pad"}
-        Embedding the tokens start from: zeros, or the padding token's row.
+    baseline : {"zero", "pad", "unk"}
+        Embedding the tokens start from: zeros, the padding token's row, or the
+        unknown token's (a text of as many unknown words).
     output : {"proba", "log_odds"}
         Attribute the predicted class' probability, or its log-odds.
     device : str, optional
@@ -132,6 +136,7 @@ def explain_texts(
     texts = list(texts)
     classes = list(tm.classes if classes is None else classes)
     model = tm.model.to(distributed.device(device))
+    base = tm.vocab.unk_id if baseline == "unk" else baseline
     structural = [tm.vocab.stoi[t] for t in STRUCTURAL if t in tm.vocab.stoi]
     out = []
     for i, (text, toks) in enumerate(
@@ -145,7 +150,7 @@ def explain_texts(
             read = read[::-1].copy()
         fixed = torch.from_numpy(np.isin(ids[read], structural))
         att = integrated_gradients(
-            model, torch.from_numpy(ids[read]), None, n_steps, baseline, fixed, output
+            model, torch.from_numpy(ids[read]), None, n_steps, base, fixed, output
         )
         scores = np.full(len(ids), np.nan)
         scores[read] = att.scores
@@ -156,7 +161,7 @@ def explain_texts(
             TextExplanation(
                 text, classes[att.target], float(att.probs[att.target]), list(toks),
                 scores.tolist(), words, word_scores, [(a, b) for _, a, b in spans],
-                output, att.value, att.baseline_value, att.gap,
+                output, baseline, att.value, att.baseline_value, att.gap,
             )
         )  # fmt: skip
     return out

@@ -146,12 +146,23 @@ def test_truncation_and_direction_follow_prediction(trained):
     assert ex.proba == pytest.approx(cut.predict_proba([text])[0].max(), abs=1e-5)
 
 
+def test_unknown_word_baseline_and_log_odds(trained):
+    texts, _ = trigger_texts(4, seed=3)
+    for ex in explain_texts(trained, texts, baseline="unk", output="log_odds"):
+        assert ex.baseline == "unk" and ex.output == "log_odds"
+        p = ex.proba
+        assert ex.value == pytest.approx(math.log(p / (1 - p)), rel=1e-3, abs=1e-3)
+        assert abs(ex.gap) < 0.1  # log-odds units; the values are about +-5
+
+
 def test_bad_arguments_are_refused(trained):
     ids = torch.tensor([2, 3])
     with pytest.raises(ValueError, match="n_steps"):
         integrated_gradients(trained.model, ids, n_steps=0)
     with pytest.raises(ValueError, match="baseline"):
         integrated_gradients(trained.model, ids, baseline="mean")
+    with pytest.raises(ValueError, match="token id"):
+        integrated_gradients(trained.model, ids, baseline=10**6)
     with pytest.raises(ValueError, match="target"):
         integrated_gradients(trained.model, ids, target=5)
     with pytest.raises(TypeError, match="wrap it"):
@@ -187,7 +198,7 @@ def fake(words, scores, label="pos <b>"):
     spans = [(i, i + 1) for i in range(len(words))]
     return TextExplanation(
         " ".join(words), label, 0.9, list(words), list(scores), list(words),
-        list(scores), spans, "proba", 0.9, 0.5, 0.0,
+        list(scores), spans, "proba", "zero", 0.9, 0.5, 0.0,
     )  # fmt: skip
 
 
@@ -206,15 +217,19 @@ def test_html_escapes_and_shows_one_span_per_word(tmp_path):
     assert path.read_text(encoding="utf-8") == explanations_html([fake(["a"], [1.0])])
 
 
-def test_html_colours_follow_the_sign_on_one_page_scale():
-    page = explanations_html([fake(["up", "down"], [0.4, -0.1]), fake(["x"], [0.1])])
-    shades = re.findall(
-        r"rgba\((\d+),(\d+),(\d+),([\d.]+)\)\" title=\"([+-][\d.]+)", page
-    )
-    by_score = {float(s): (int(r), int(g), float(a)) for r, g, _, a, s in shades}
-    assert by_score[0.4][1] > by_score[0.4][0]  # green
-    assert by_score[-0.1][0] > by_score[-0.1][1]  # red
-    assert by_score[0.4][2] == pytest.approx(0.75)  # strongest word on the page
-    assert by_score[0.1][2] == pytest.approx(0.75 * 0.5)  # sqrt(0.1 / 0.4)
+def test_html_colours_follow_the_sign_on_each_text_s_scale():
+    texts = [fake(["up", "down", "mid"], [0.4, -0.1, 0.1]), fake(["x"], [0.01])]
+    page = explanations_html(texts)
+    pattern = r"rgba\((\d+),(\d+),(\d+),([\d.]+)\)\" title=\"([+-][\d.]+)"
+    shades = [
+        (int(r), int(g), float(a), float(s))
+        for r, g, _, a, s in re.findall(pattern, page)
+    ]
+    up, down, mid, x = shades
+    assert up[1] > up[0] and down[0] > down[1]  # green for, red against
+    assert up[2] == pytest.approx(0.75)  # the strongest word of its text
+    assert mid[2] == pytest.approx(0.75 * 0.5)  # sqrt(0.1 / 0.4)
+    assert x[2] == pytest.approx(0.75)  # another text, its own scale
+    assert "full colour &plusmn;0.4<" in page and "full colour &plusmn;0.01<" in page
     with pytest.raises(ValueError, match="at least one"):
         explanations_html([])
