@@ -117,7 +117,15 @@ class AWDLSTM(nn.Module):
             last token. Outputs past a row's length are zero. (Slower on CPU: packed
             sequences do not get the oneDNN kernel.)
         """
-        x = self.input_dp(self.embed(ids))  # (bs, seq, emb)
+        return self.run_embedded(self.embed(ids), hidden, lengths)
+
+    def run_embedded(
+        self, x: Tensor, hidden: Hidden | None = None, lengths: Tensor | None = None
+    ) -> tuple[Tensor, Hidden]:
+        """:meth:`run` from embedded tokens ``x`` ``(batch, seq, emb_sz)`` (the
+        gradient with respect to the inputs is what attribution methods need)."""
+        x = self.input_dp(x)  # (bs, seq, emb)
+        seq = x.size(1)
         if lengths is not None:
             lengths = lengths.cpu()
         new_hidden = []
@@ -130,9 +138,7 @@ class AWDLSTM(nn.Module):
                     x, lengths, batch_first=True, enforce_sorted=False
                 )
                 x, h = rnn(packed, h0)
-                x, _ = pad_packed_sequence(
-                    x, batch_first=True, total_length=ids.size(1)
-                )
+                x, _ = pad_packed_sequence(x, batch_first=True, total_length=seq)
             new_hidden.append(h)
             if layer < len(self.hidden_dps):
                 x = self.hidden_dps[layer](x)  # (bs, seq, n_hid)

@@ -66,12 +66,17 @@ class SentenceEncoder(nn.Module):
             )
         self.encoder, self.bptt, self.max_len = encoder, bptt, max_len
 
+    def skipped(self, lengths: Tensor) -> Tensor:
+        """Per row of ``lengths`` tokens, how many lead tokens only set the state
+        (run without gradient and left out of the output): whole ``bptt`` chunks."""
+        if self.max_len is None:
+            return torch.zeros_like(lengths)
+        over = (lengths - self.max_len).clamp(min=0)
+        return (over + self.bptt - 1) // self.bptt * self.bptt
+
     def forward(self, ids: Tensor) -> tuple[Tensor, Tensor]:
         lengths = _lengths(ids, self.encoder.config.pad_idx)  # (bs,)
-        skip = torch.zeros_like(lengths)  # tokens that only set the state
-        if self.max_len is not None:
-            over = (lengths - self.max_len).clamp(min=0)
-            skip = (over + self.bptt - 1) // self.bptt * self.bptt  # whole chunks
+        skip = self.skipped(lengths)  # tokens that only set the state
         keep = lengths - skip
         state = None
         if int(skip.max()) > 0:

@@ -256,7 +256,9 @@ class ClassifierLoader:
             raise ValueError(f"{len(docs)} documents but {len(labels)} labels")
         if len(docs) == 0:
             raise ValueError("no documents to batch")
-        self.docs = [_clip(d, max_tokens) for d in docs] if max_tokens else list(docs)
+        self.docs = (
+            [clip_doc(d, max_tokens) for d in docs] if max_tokens else list(docs)
+        )
         self.labels = None if labels is None else _targets(labels)
         self.batch_size, self.shuffle, self.pad_idx = batch_size, shuffle, pad_idx
         self.rank, self.world_size = rank, world_size
@@ -339,7 +341,7 @@ def _targets(labels) -> np.ndarray:
     return y.astype(np.int64) if y.dtype.kind in "iub" else y.astype(np.float32)
 
 
-def _clip(doc: np.ndarray, n: int) -> np.ndarray:
+def clip_doc(doc: np.ndarray, n: int) -> np.ndarray:
     """The first ``n // 2`` and the last ``n - n // 2`` tokens of a longer document."""
     if len(doc) <= n:
         return doc

@@ -7,7 +7,9 @@ separator, e.g. ``a|b``) and ``proba_<label>`` per label (multilabel);
 ``predicted``, a number on the label's scale (regression). When the file has labels
 it prints the task's metrics: accuracy; micro-F1 and subset accuracy; MAE and RMSE
 (``--json``: the metrics as one JSON line). Documents are batched by length; the
-only per-review Python work is tokenization.
+only per-review Python work is tokenization. ``--explain why.html`` also writes word
+attributions of the first ``--explain-n`` texts (integrated gradients,
+:mod:`tabtext.nlp.explain`) as a self-contained HTML page (classification models).
 """
 
 from __future__ import annotations
@@ -49,6 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="write predictions to this CSV")
     p.add_argument("--json", action="store_true", help="print metrics as one JSON line")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: auto)")
+    p.add_argument(
+        "--explain",
+        default=None,
+        metavar="HTML",
+        help="also write word attributions (integrated gradients) of the first "
+        "--explain-n texts to this HTML page",
+    )
+    p.add_argument(
+        "--explain-n", type=int, default=20, help="how many texts --explain shows"
+    )
+    p.add_argument(
+        "--explain-steps", type=int, default=32, help="integration steps per text"
+    )
     return p
 
 
@@ -57,6 +72,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if not Path(args.model_dir).exists():
         parser.error(f"MODEL_DIR {args.model_dir}: no such directory")
+    if args.explain_n < 1 or args.explain_steps < 1:
+        parser.error("--explain-n and --explain-steps must be >= 1")
     from ..core.io import CheckpointError
     from .loading import load_texts
     from .persistence import load_text_model
@@ -66,6 +83,9 @@ def main(argv: list[str] | None = None) -> dict:
         data = _load(load_texts, args, tm.task)
     except (CheckpointError, ValueError, TypeError) as e:
         parser.error(str(e))
+    if args.explain and tm.task.kind != "classification":
+        parser.error(f"--explain explains class predictions; this model's task is "
+                     f"{tm.task.kind}")  # fmt: skip
     t0 = time.perf_counter()
     outputs = tm.predict_outputs(data.texts, device=args.device)
     seconds = time.perf_counter() - t0
@@ -81,6 +101,18 @@ def main(argv: list[str] | None = None) -> dict:
 
         frame = predictions_frame(tm, outputs)
         atomic_write_text(args.out, frame.to_csv(index=False))
+    if args.explain:
+        from .explain import explain_texts, write_html
+
+        t0 = time.perf_counter()
+        texts = data.texts[: args.explain_n]
+        explained = explain_texts(
+            tm, texts, list(tm.classes), args.explain_steps, device=args.device
+        )
+        write_html(explained, args.explain)
+        metrics["explain_seconds_per_text"] = round(
+            (time.perf_counter() - t0) / len(texts), 3
+        )
     if args.json:
         print(json.dumps(metrics))
     else:
@@ -94,6 +126,11 @@ def main(argv: list[str] | None = None) -> dict:
             f"({metrics['reviews_per_s']:.0f}/s)",
             file=sys.stdout,
         )
+        if args.explain:
+            print(
+                f"explained {min(args.explain_n, len(data.texts))} texts in "
+                f"{args.explain} ({metrics['explain_seconds_per_text']:.2f}s each)"
+            )
     return metrics
 
 

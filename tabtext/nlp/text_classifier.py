@@ -247,6 +247,51 @@ class TextClassifier(ClassifierMixin, _TextEstimator):
         labels = [c.item() if isinstance(c, np.generic) else c for c in self.classes_]
         return export_onnx(dataclasses.replace(self.model_, classes=labels), path)
 
+    def explain(
+        self,
+        X,
+        path: str | Path | None = None,
+        n_steps: int = 32,
+        baseline: str = "zero",
+        output: str = "proba",
+    ) -> list:
+        """Word attributions of each text's prediction (integrated gradients).
+
+        Parameters
+        ----------
+        X : sequence of str
+        path : str or Path, optional
+            Also write them as a self-contained HTML page there.
+        n_steps, baseline, output
+            See :func:`tabtext.nlp.explain.explain_texts`.
+
+        Returns
+        -------
+        list of TextExplanation
+            Per text: tokens and their scores, words and their scores, the
+            predicted label and its probability.
+
+        Examples
+        --------
+        >>> ex = clf.explain(["A wonderful film."], "why.html")  # doctest: +SKIP
+        >>> ex[0].words, ex[0].word_scores  # doctest: +SKIP
+        """
+        from .explain import explain_texts, write_html
+
+        check_is_fitted(self, "model_")
+        if self.model_.task.kind != "classification":
+            raise ValueError(
+                f"explain explains class predictions; this model's task is "
+                f"{self.model_.task.kind}"
+            )
+        out = explain_texts(
+            self.model_, _texts(X), list(self.classes_), n_steps, baseline, output,
+            self.device,
+        )  # fmt: skip
+        if path is not None:
+            write_html(out, path)
+        return out
+
     def _loaded(self, tm: TextModel) -> None:
         super()._loaded(tm)
         self.task = tm.task.kind

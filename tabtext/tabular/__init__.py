@@ -23,6 +23,9 @@ _EXPORTS = {
     "TabularPreprocessor": (".preprocessing", "TabularPreprocessor"),
     "infer_roles": (".preprocessing", "infer_roles"),
     "TargetEncoder": (".targets", "TargetEncoder"),
+    "categorical_columns": (".inspection", "categorical_columns"),
+    "plot_partial_dependence": (".inspection", "plot_partial_dependence"),
+    "plot_permutation_importance": (".inspection", "plot_permutation_importance"),
 }
 
 __all__ = sorted(_EXPORTS)

@@ -77,6 +77,30 @@ def test_predict_cli_scores_a_labeled_file(trained, data_file, tmp_path, capsys)
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n"] == 240
 
 
+def test_predict_cli_explains_the_first_texts(trained, data_file, tmp_path, capsys):
+    out, _, _ = trained
+    page = tmp_path / "why.html"
+    argv = [str(out), str(data_file), "--explain", str(page), "--explain-n", "3"]
+    res = predict.main([*argv, "--explain-steps", "4", "--json"])
+    html = page.read_text(encoding="utf-8")
+    assert html.count('<section class="doc">') == 3
+    assert res["explain_seconds_per_text"] > 0
+    with pytest.raises(SystemExit):
+        predict.main([*argv[:2], "--explain", str(page), "--explain-n", "0"])
+
+
+def test_text_classifier_explain_names_its_labels(trained, tmp_path):
+    clf = TextClassifier.load(trained[0])
+    texts = ["Great wonderful superb movie.", "Awful terrible boring film."]
+    ex = clf.explain(texts, tmp_path / "why.html", n_steps=8)
+    assert [e.label for e in ex] == list(clf.predict(texts))
+    assert np.allclose([e.proba for e in ex], clf.predict_proba(texts).max(1))
+    sentiment = [max(zip(e.word_scores, e.words))[1] for e in ex]
+    assert sentiment[0].lower() in {"great", "wonderful", "superb"}
+    assert sentiment[1].lower() in {"awful", "terrible", "boring"}
+    assert (tmp_path / "why.html").stat().st_size > 0
+
+
 def test_text_classifier_load_predict_save(trained, tmp_path):
     out, _, _ = trained
     clf = TextClassifier.load(out)
