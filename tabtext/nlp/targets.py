@@ -38,6 +38,10 @@ def _place(where: str, label_col: str | None) -> str:
     return f"{where}, column {label_col!r}" if label_col else where
 
 
+def _in(label_col: str | None) -> str:
+    return f" in column {label_col!r}" if label_col else ""
+
+
 def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and np.isnan(v))
 
@@ -133,7 +137,7 @@ def encode_labels(
         if _missing(v):
             empty = " (an empty label set is '' or [])" if task == "multilabel" else ""
             raise ValueError(
-                f"{_place(where, label_col)}: label missing at row {row}{empty}; "
+                f"{where}: label missing{_in(label_col)} at row {row}{empty}; "
                 "fill or drop unlabelled rows, or pass label_col=None."
             )
     values = [v.item() if isinstance(v, np.generic) else v for v in values]
@@ -186,7 +190,7 @@ def _sorted(present: set, where: str, label_col: str | None) -> list[Any]:
     except TypeError:
         kinds = sorted({type(v).__name__ for v in present})
         raise TypeError(
-            f"{_place(where, label_col)}: labels mix types {kinds}; "
+            f"{where}: labels{_in(label_col)} mix types {kinds}; "
             "make them all str or all int."
         ) from None
 
@@ -197,7 +201,7 @@ def _classes(values, where, label_col, classes) -> tuple[np.ndarray, list[Any]]:
     except TypeError:
         kinds = sorted({type(v).__name__ for v in values})
         raise TypeError(
-            f"{_place(where, label_col)}: labels must be str or int, got "
+            f"{where}: labels{_in(label_col)} must be str or int, got "
             f"{kinds}; convert the column (or pass --task multilabel for lists)."
         ) from None
     if classes is None:

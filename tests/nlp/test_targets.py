@@ -38,7 +38,9 @@ def test_multilabel_parquet_lists_and_csv_strings_give_the_same_matrix(tmp_path)
 def test_multilabel_missing_value_and_no_labels_at_all_are_refused(tmp_path):
     df = pd.DataFrame({"text": TEXTS, "label": [["a"], None, ["b"], [], ["a"]]})
     df.to_parquet(tmp_path / "d.parquet")
-    with pytest.raises(ValueError, match=r"label missing at row 1 \(an empty label"):
+    with pytest.raises(
+        ValueError, match=r"label missing in column .label. at row 1 \(an empty label"
+    ):
         load_texts(tmp_path / "d.parquet", task="multilabel")
     pd.DataFrame({"text": TEXTS, "label": ""}).to_csv(tmp_path / "e.csv")
     with pytest.raises(ValueError, match="holds no labels at all"):
