@@ -37,6 +37,7 @@ from .training import (
     fit_seed,
     frame_tensors,
     network_config,
+    target_statistics,
     tensor_data,
     train_network,
 )
@@ -73,6 +74,19 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         others use ``min(600, round(1.6 * n_categories ** 0.56))``.
     layers, ps : MLP sizes and their dropout probabilities.
     emb_drop : dropout on the embeddings.
+    cont_scaling : {"standard", "quantile", "robust"}
+        Continuous columns standardized, quantile-transformed to a normal
+        distribution, or robustly scaled and smoothly clipped
+        (:mod:`tabtext.tabular.scaling`).
+    num_embedding : {"none", "plr"}
+        Continuous columns batch-normed into the MLP, or each embedded by PLR
+        (periodic features, linear, ReLU; :mod:`tabtext.tabular.num_embeddings`).
+    label_smoothing : float
+        Classification and multi-label targets smoothed by this much (0 = off).
+    target_stats : int or None
+        Categorical columns with at least this many categories also get out-of-fold
+        smoothed mean-target statistics as continuous inputs
+        (:mod:`tabtext.tabular.target_stats`); None turns them off.
     y_range : (low, high), optional
         Regression output squashed by a scaled sigmoid into this range, in the
         units of the (log-)target.
@@ -113,6 +127,10 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         layers: tuple[int, ...] = (200, 100),
         ps: tuple[float, ...] = (0.0, 0.0),
         emb_drop: float = 0.0,
+        cont_scaling: Literal["standard", "quantile", "robust"] = "standard",
+        num_embedding: Literal["none", "plr"] = "none",
+        label_smoothing: float = 0.0,
+        target_stats: int | None = None,
         y_range: tuple[float, float] | None = None,
         log_target: bool = False,
         class_weight: Any = None,
@@ -135,6 +153,10 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         self.layers = layers
         self.ps = ps
         self.emb_drop = emb_drop
+        self.cont_scaling = cont_scaling
+        self.num_embedding = num_embedding
+        self.label_smoothing = label_smoothing
+        self.target_stats = target_stats
         self.y_range = y_range
         self.log_target = log_target
         self.class_weight = class_weight
@@ -174,13 +196,15 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         self.task_ = infer_task(y, self._fixed_task())
         frame, y, valid = split_rows(self, frame, y, eval_set)
         self.preprocessor_ = TabularPreprocessor(
-            cat_cols=self.cat_cols, cont_cols=self.cont_cols, date_cols=self.date_cols
-        ).fit(frame)
+            cat_cols=self.cat_cols, cont_cols=self.cont_cols,
+            date_cols=self.date_cols, cont_scaling=self.cont_scaling,
+        ).fit(frame)  # fmt: skip
         self.target_ = TargetEncoder.fit(
             y, self.task_, self.log_target, scale=self.y_range is None
         )
         if self.task_ == "classification":
             self.classes_ = self.target_.classes
+        self.target_stats_ = target_statistics(self)  # fitted with the training rows
         self.config_ = network_config(self)
         seed = fit_seed(self)
         train_network(self, tensor_data(self, frame, y, valid, seed), seed)
@@ -320,7 +344,10 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
             for c, d in zip(self.preprocessor_.cat_names_, self.config_.emb_sizes)
             for j in range(d)
         ]
-        return np.asarray(names + list(self.preprocessor_.cont_names_), dtype=object)
+        names += list(self.preprocessor_.cont_names_)
+        if self.target_stats_ is not None:
+            names += self.target_stats_.feature_names()
+        return np.asarray(names, dtype=object)
 
     # ---- embeddings for reuse -----------------------------------------------------------
     @property

@@ -1,0 +1,123 @@
+"""Ablation of EmbeddingModel's defaults on the four datasets of ``tabular.py``.
+
+Each variant is the estimator with its *default* parameters, except the data-defining
+ones (``cat_cols``, ``cont_cols``, ``log_target`` for the count targets) and the
+variant's own overrides; it fits on the training rows and keeps its best epoch on the
+validation rows (``eval_set``), exactly as the ``tabtext`` row of ``tabular.py`` does,
+with the same splits and features. Metrics are mean ± std over seeds 0..N-1 (Rossmann:
+``--rossmann-seeds``), training rows/s = rows x epochs run / fit time.
+
+    python benchmarks/tabular_ablation.py --datasets adult bike amazon --seeds 3
+    python benchmarks/tabular_ablation.py --variants defaults no-plr --datasets rossmann
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Timer, markdown_table  # noqa: E402
+from tabular import DATASETS, Data  # noqa: E402
+
+from tabtext.tabular import EmbeddingClassifier, EmbeddingRegressor  # noqa: E402
+
+# name -> overrides of the estimator's defaults. "defaults" is the shipped estimator.
+VARIANTS: dict[str, dict] = {
+    "defaults": {},
+    "quantile": dict(cont_scaling="quantile"),
+    "robust": dict(cont_scaling="robust"),
+    "plr": dict(num_embedding="plr"),
+    "plr+quantile": dict(num_embedding="plr", cont_scaling="quantile"),
+    "plr+robust": dict(num_embedding="plr", cont_scaling="robust"),
+    "ls0.1": dict(label_smoothing=0.1),
+    "ts2": dict(target_stats=2),
+    "ts10": dict(target_stats=10),
+}  # fmt: skip
+PRIMARY = {"rossmann": "RMSPE", "adult": "AUC", "bike": "RMSLE", "amazon": "AUC"}
+
+
+def run(d: Data, params: dict, seed: int) -> dict:
+    """One fit of the default estimator with ``params`` on ``d``."""
+    cls = EmbeddingRegressor if d.regression else EmbeddingClassifier
+    est = cls(cat_cols=d.cats, cont_cols=d.conts, random_state=seed, device="cpu")
+    est.set_params(**({"log_target": True} if d.regression else {}), **params)
+    with Timer() as fit:
+        est.fit(d.X_train, d.y_train, eval_set=(d.X_valid, d.y_valid))
+    if d.regression:
+        pred = est.predict(d.X_valid)
+    else:
+        pred = est.predict_proba(d.X_valid)[:, 1]
+    epochs = len(est.history_)
+    return {
+        **d.metric(d.y_valid, pred),
+        "fit s": fit.seconds,
+        "rows/s": len(d.X_train) * epochs / fit.seconds,
+        "epochs": epochs,
+    }
+
+
+def summarize(name: str, variant: str, runs: list[dict]) -> dict:
+    out = {"dataset": name, "variant": variant, "seeds": len(runs)}
+    for key in runs[0]:
+        values = np.array([r[key] for r in runs], float)
+        if key in ("RMSPE", "RMSLE", "accuracy", "AUC"):
+            spread = f" ± {values.std():.4f}" if len(runs) > 1 else ""
+            out[key] = f"{values.mean():.4f}{spread}"
+        else:
+            out[key] = float(values.mean())
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--datasets", nargs="+", choices=list(DATASETS),
+                    default=list(DATASETS))  # fmt: skip
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS),
+                    help=f"any of {list(VARIANTS)}")  # fmt: skip
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON",
+                    help="extra overrides for every variant, e.g. epochs=8")  # fmt: skip
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--rossmann-seeds", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="tabular.py's small subsets")
+    ap.add_argument("--out", default=None, help="also write the table to this file")
+    args = ap.parse_args()
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+    extra = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
+    torch.set_num_threads(args.threads)
+    rows, t0 = [], time.perf_counter()
+    for name in args.datasets:
+        d = DATASETS[name](quick=args.quick)
+        n_seeds = args.rossmann_seeds if name == "rossmann" else args.seeds
+        for variant in args.variants:
+            params = {**VARIANTS[variant], **extra}
+            with threadpool_limits(args.threads):
+                runs = [run(d, params, seed) for seed in range(n_seeds)]
+            rows.append(summarize(name, variant, runs))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    columns = ["dataset", "variant", "RMSPE", "RMSLE", "accuracy", "AUC", "fit s",
+               "rows/s", "epochs", "seeds"]  # fmt: skip
+    table = markdown_table(rows, columns)
+    print(table)
+    print(f"\n(total {time.perf_counter() - t0:.0f} s, {args.threads} thread(s); "
+          f"overrides for all: {extra})")  # fmt: skip
+    if args.out:
+        Path(args.out).write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
