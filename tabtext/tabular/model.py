@@ -14,7 +14,6 @@ from torch import nn
 
 from .num_embeddings import PeriodicEmbedding
 
-
 NUM_EMBEDDINGS = ("none", "plr")
 
 
