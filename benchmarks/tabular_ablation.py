@@ -41,15 +41,37 @@ VARIANTS: dict[str, dict] = {
     "plr": dict(num_embedding="plr"),
     "plr+quantile": dict(num_embedding="plr", cont_scaling="quantile"),
     "plr+robust": dict(num_embedding="plr", cont_scaling="robust"),
+    "plr s0.01": {"num_embedding": "plr", "cfg.plr_sigma": 0.01},
+    "plr s1": {"num_embedding": "plr", "cfg.plr_sigma": 1.0},
+    "plr+robust s1": {"num_embedding": "plr", "cont_scaling": "robust", "cfg.plr_sigma": 1.0},
+    "plr+ts10": dict(num_embedding="plr", target_stats=10),
+    "plr+robust+ts10": dict(num_embedding="plr", cont_scaling="robust", target_stats=10),
     "ls0.1": dict(label_smoothing=0.1),
     "ts2": dict(target_stats=2),
     "ts10": dict(target_stats=10),
+    "ts30": dict(target_stats=30),
 }  # fmt: skip
 PRIMARY = {"rossmann": "RMSPE", "adult": "AUC", "bike": "RMSLE", "amazon": "AUC"}
 
 
+def network_overrides(overrides: dict) -> None:
+    """Exploration only: ``cfg.<field>`` keys replace fields of the network's
+    TabularConfig (sizes that are not estimator parameters, e.g. plr_sigma)."""
+    from dataclasses import replace
+
+    from tabtext.tabular import estimator, training
+
+    def config(est):
+        return replace(training.network_config(est), **overrides)
+
+    estimator.network_config = config
+
+
 def run(d: Data, params: dict, seed: int) -> dict:
     """One fit of the default estimator with ``params`` on ``d``."""
+    cfg = {k[4:]: v for k, v in params.items() if k.startswith("cfg.")}
+    params = {k: v for k, v in params.items() if not k.startswith("cfg.")}
+    network_overrides(cfg)
     cls = EmbeddingRegressor if d.regression else EmbeddingClassifier
     est = cls(cat_cols=d.cats, cont_cols=d.conts, random_state=seed, device="cpu")
     est.set_params(**({"log_target": True} if d.regression else {}), **params)
