@@ -290,7 +290,7 @@ def run_tabtext(d: Data, cfg: dict, seed: int = 0) -> dict:
     epochs = len(est.history_)
     rows = len(d.X_train) * epochs
     out = _report(d, pred, fit.seconds, predict.seconds, rows, epochs)
-    return {**out, "batch size": est.batch_size}
+    return {**out, "batch size": getattr(est, "batch_size_", est.batch_size)}
 
 
 def hgb_dtypes(d: Data) -> dict[str, pd.CategoricalDtype]:
@@ -385,7 +385,8 @@ if a["model"] == "lightgbm":
 else:
     from catboost import CatBoostClassifier, CatBoostRegressor
     for c in a["cats"]:  # CatBoost takes str/int categories, no NaN
-        train[c], valid[c] = train[c].astype(str), valid[c].astype(str)
+        for f in (train, valid):
+            f[c] = f[c].astype(object).where(f[c].notna(), "nan").astype(str)
     cls = CatBoostRegressor if a["regression"] else CatBoostClassifier
     est = cls(iterations=a["n_estimators"], thread_count=a["threads"], random_seed=0,
               verbose=False, cat_features=a["cats"],
@@ -411,7 +412,8 @@ torch.set_num_threads(a["threads"])
 train, valid = pd.read_parquet(a["train"]), pd.read_parquet(a["valid"])
 y_tr, y_va = train.pop("target").to_numpy(), valid.pop("target").to_numpy()
 for c in a["cats"]:
-    train[c], valid[c] = train[c].astype(str), valid[c].astype(str)
+    for f in (train, valid):
+        f[c] = f[c].astype(object).where(f[c].notna(), "nan").astype(str)
 t0 = time.perf_counter()
 cls = RealMLP_TD_Regressor if a["regression"] else RealMLP_TD_Classifier
 est = cls(device="cpu", random_state=a["seed"], n_threads=a["threads"], verbosity=0,

@@ -50,6 +50,42 @@ VARIANTS: dict[str, dict] = {
     "ts2": dict(target_stats=2),
     "ts10": dict(target_stats=10),
     "ts30": dict(target_stats=30),
+    "cap16": dict(max_emb=16),
+    "cap32": dict(max_emb=32),
+    "cap64": dict(max_emb=64),
+    "ls+cap16": dict(max_emb=16, label_smoothing=0.1),
+    "ls+cap32": dict(max_emb=32, label_smoothing=0.1),
+    "ts10+cap16": dict(max_emb=16, target_stats=10),
+    "ts10+cap32": dict(max_emb=32, target_stats=10),
+    "ls+ts10+cap32": dict(max_emb=32, label_smoothing=0.1, target_stats=10),
+    "P+T+cap32": dict(max_emb=32, num_embedding="plr", target_stats=10),
+    "P+T+cap16": dict(max_emb=16, num_embedding="plr", target_stats=10),
+    "P+cap32": dict(max_emb=32, num_embedding="plr"),
+    "ts10+ls": dict(target_stats=10, label_smoothing=0.1),
+    "ens4": {"cfg.n_members": 4},
+    "ens4+ts10": {"cfg.n_members": 4, "target_stats": 10},
+    "P+T+ens4": {"cfg.n_members": 4, "target_stats": 10, "num_embedding": "plr"},
+    "minf2": dict(min_freq=2),
+    "minf3": dict(min_freq=3),
+    "catdrop0.05": {"cfg.cat_drop": 0.05},
+    "catdrop0.15": {"cfg.cat_drop": 0.15},
+    "minf2+ts10": dict(min_freq=2, target_stats=10),
+    "minf2+ls": dict(min_freq=2, label_smoothing=0.1),
+    "minf2+catdrop0.05": {"cfg.cat_drop": 0.05, "min_freq": 2},
+    "minf5": dict(min_freq=5),
+    "minf3+cd0.1": {"cfg.cat_drop": 0.1, "min_freq": 3},
+    "minf3+ts10": dict(min_freq=3, target_stats=10),
+    "minf3+ls": dict(min_freq=3, label_smoothing=0.1),
+    "P+T+M3": dict(min_freq=3, target_stats=10, num_embedding="plr"),
+    "P+T+M3+cd0.1": {"cfg.cat_drop": 0.1, "min_freq": 3, "target_stats": 10, "num_embedding": "plr"},
+    "P+M3": dict(min_freq=3, num_embedding="plr"),
+    "P+T+M3+ls": dict(min_freq=3, target_stats=10, num_embedding="plr", label_smoothing=0.1),
+    "M3+cap32": dict(min_freq=3, max_emb=32),
+    "M3+drop0.3": dict(min_freq=3, ps=(0.3, 0.3), emb_drop=0.3),
+    "M3+embdrop0.1": dict(min_freq=3, emb_drop=0.1),
+    "M3+wd0.1": dict(min_freq=3, weight_decay=0.1),
+    "M3+ens4": {"min_freq": 3, "cfg.n_members": 4},
+    "M3+ts10pw50": dict(min_freq=3, target_stats=10, ts_prior=50.0),
 }  # fmt: skip
 PRIMARY = {"rossmann": "RMSPE", "adult": "AUC", "bike": "RMSLE", "amazon": "AUC"}
 
@@ -67,11 +103,25 @@ def network_overrides(overrides: dict) -> None:
     estimator.network_config = config
 
 
+def emb_cap(cap: int) -> None:
+    """Exploration only: cap fastai's embedding-size rule at ``cap``."""
+    from tabtext.tabular import model
+
+    def rule(n: int) -> int:
+        return int(min(cap, round(1.6 * n**0.56)))
+
+    model.default_emb_size = rule
+
+
 def run(d: Data, params: dict, seed: int) -> dict:
     """One fit of the default estimator with ``params`` on ``d``."""
     cfg = {k[4:]: v for k, v in params.items() if k.startswith("cfg.")}
     params = {k: v for k, v in params.items() if not k.startswith("cfg.")}
     network_overrides(cfg)
+    emb_cap(params.pop("max_emb", 600))
+    from tabtext.tabular.target_stats import TargetStatistics
+
+    TargetStatistics.__init__.__defaults__ = (5, params.pop("ts_prior", 10.0))
     cls = EmbeddingRegressor if d.regression else EmbeddingClassifier
     est = cls(cat_cols=d.cats, cont_cols=d.conts, random_state=seed, device="cpu")
     est.set_params(**({"log_target": True} if d.regression else {}), **params)

@@ -69,6 +69,10 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         are categorical; other numeric columns, integer codes included, are
         continuous unless named in ``cat_cols``; datetime columns are expanded into
         parts (year, month, week, day, dayofweek, ... , elapsed).
+    min_freq : int
+        Categories seen fewer times than this in training share code 0 with the
+        missing and unseen values, so that an unseen category at predict time gets
+        an embedding trained on the rare ones.
     emb_sizes : dict column -> int, optional
         Embedding size per categorical column, e.g. ``{"DayOfWeek": 4}``; the
         others use ``min(600, round(1.6 * n_categories ** 0.56))``.
@@ -123,6 +127,7 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         cat_cols: list[str] | None = None,
         cont_cols: list[str] | None = None,
         date_cols: list[str] | None = None,
+        min_freq: int = 1,
         emb_sizes: dict[str, int] | None = None,
         layers: tuple[int, ...] = (200, 100),
         ps: tuple[float, ...] = (0.0, 0.0),
@@ -149,6 +154,7 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         self.cat_cols = cat_cols
         self.cont_cols = cont_cols
         self.date_cols = date_cols
+        self.min_freq = min_freq
         self.emb_sizes = emb_sizes
         self.layers = layers
         self.ps = ps
@@ -197,7 +203,8 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         frame, y, valid = split_rows(self, frame, y, eval_set)
         self.preprocessor_ = TabularPreprocessor(
             cat_cols=self.cat_cols, cont_cols=self.cont_cols,
-            date_cols=self.date_cols, cont_scaling=self.cont_scaling,
+            date_cols=self.date_cols, min_freq=self.min_freq,
+            cont_scaling=self.cont_scaling,
         ).fit(frame)  # fmt: skip
         self.target_ = TargetEncoder.fit(
             y, self.task_, self.log_target, scale=self.y_range is None

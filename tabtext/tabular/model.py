@@ -39,6 +39,7 @@ class TabularConfig:
     plr_frequencies: int = 16
     plr_dim: int = 16
     plr_sigma: float = 0.1
+    cat_drop: float = 0.0  # training: each code replaced by 0 (unknown) w.p. cat_drop
     n_members: int = 1  # > 1: a BatchEnsemble of the MLP (tabtext.tabular.ensemble)
 
     def __post_init__(self):
@@ -128,6 +129,11 @@ class TabularModel(nn.Module):
         return torch.cat(parts, 1)
 
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
+        p = self.config.cat_drop
+        if self.training and p > 0 and x_cat.numel():
+            x_cat = x_cat.masked_fill(
+                torch.rand(x_cat.shape, device=x_cat.device) < p, 0
+            )
         parts = [emb(x_cat[:, i]) for i, emb in enumerate(self.embeds)]
         if parts:
             parts = [self.emb_drop(torch.cat(parts, 1))]  # (batch, sum(emb_sizes))

@@ -155,6 +155,9 @@ class TabularPreprocessor(FrameTransformer, auto_wrap_output_keys=None):
     max_card : int or None
         Keep at most this many categories per categorical column (the most frequent);
         the rest share code 0.
+    min_freq : int
+        Categories seen fewer times than this in training are coded 0, with the
+        missing and unseen values (which then get a trained embedding row).
     cont_scaling : {"standard", "quantile", "robust"}
         How continuous columns reach the network: standardized, quantile-transformed
         to a normal distribution, or robustly scaled and smoothly clipped.
@@ -189,12 +192,14 @@ class TabularPreprocessor(FrameTransformer, auto_wrap_output_keys=None):
         cont_cols: list[str] | None = None,
         date_cols: list[str] | None = None,
         max_card: int | None = None,
+        min_freq: int = 1,
         cont_scaling: str = "standard",
     ) -> None:
         self.cat_cols = cat_cols
         self.cont_cols = cont_cols
         self.date_cols = date_cols
         self.max_card = max_card
+        self.min_freq = min_freq
         self.cont_scaling = cont_scaling
 
     def __sklearn_tags__(self) -> Any:
@@ -246,8 +251,7 @@ class TabularPreprocessor(FrameTransformer, auto_wrap_output_keys=None):
 
     def _fit_split(self, X: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
         frame = self._start_fit(X)
-        if self.max_card is not None:
-            Categorify(max_card=self.max_card)._check_params()
+        Categorify(max_card=self.max_card, min_freq=self.min_freq)._check_params()
         if self.cont_scaling not in CONT_SCALINGS:
             raise ValueError(
                 f"cont_scaling must be one of {CONT_SCALINGS}, "
@@ -268,7 +272,8 @@ class TabularPreprocessor(FrameTransformer, auto_wrap_output_keys=None):
         self.categorify_, self.standardize_ = None, None
         self.cont_scaler_ = None
         if cats.shape[1]:
-            self.categorify_ = Categorify(max_card=self.max_card).fit(cats)
+            cat = Categorify(max_card=self.max_card, min_freq=self.min_freq)
+            self.categorify_ = cat.fit(cats)
         if conts.shape[1]:
             self.standardize_ = Standardize(list(conts.columns)).fit(conts)
         self._set_names()

@@ -92,6 +92,7 @@ def _fit_statistics(est, task, data, groups, batch_rows, median_sample, seed):
     stats = PreprocessorStats(
         data.template(), est.cat_cols, est.cont_cols, est.date_cols,
         median_sample=median_sample, seed=seed, cont_scaling=est.cont_scaling,
+        min_freq=est.min_freq,
     )  # fmt: skip
     ystats = TargetStats(task, est.log_target, est.y_range is None)
     for frame, y, where in data.frames(groups, batch_rows):

@@ -158,6 +158,8 @@ class PreprocessorStats:
         Seeds the reservoirs.
     cont_scaling : {"standard", "quantile", "robust"}
         As in TabularPreprocessor.
+    min_freq : int
+        As in TabularPreprocessor.
     """
 
     def __init__(
@@ -169,6 +171,7 @@ class PreprocessorStats:
         median_sample: int = MEDIAN_SAMPLE,
         seed: int = 0,
         cont_scaling: str = "standard",
+        min_freq: int = 1,
     ) -> None:
         if not isinstance(median_sample, int) or median_sample < 1:
             raise ValueError(
@@ -180,8 +183,9 @@ class PreprocessorStats:
             )
         pre = TabularPreprocessor(
             cat_cols=cat_cols, cont_cols=cont_cols, date_cols=date_cols,
-            cont_scaling=cont_scaling,
+            cont_scaling=cont_scaling, min_freq=min_freq,
         )  # fmt: skip
+        Categorify(min_freq=min_freq)._check_params()
         roles = infer_roles(template, cat_cols, cont_cols, date_cols)
         pre.input_cat_cols_, pre.input_cont_cols_, pre.input_date_cols_ = roles
         _fitted(pre, list(template.columns))
@@ -237,7 +241,7 @@ class PreprocessorStats:
             pre.standardize_ = self._standardize(fill.fill_values_)
         cats = self.cat_names + indicators
         if cats:
-            cat = _fitted(Categorify(max_card=None), cats)
+            cat = _fitted(Categorify(max_card=None, min_freq=pre.min_freq), cats)
             cat.categories_ = {
                 c: cat._select(*self.counts[c].levels_and_counts(), c)
                 for c in self.cat_names
