@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .ensemble import EnsembleBatchNorm, EnsembleHead, EnsembleLinear
 from .num_embeddings import PeriodicEmbedding
 
 NUM_EMBEDDINGS = ("none", "plr")
@@ -39,8 +38,6 @@ class TabularConfig:
     plr_frequencies: int = 16
     plr_dim: int = 16
     plr_sigma: float = 0.1
-    cat_drop: float = 0.0  # training: each code replaced by 0 (unknown) w.p. cat_drop
-    n_members: int = 1  # > 1: a BatchEnsemble of the MLP (tabtext.tabular.ensemble)
 
     def __post_init__(self):
         if self.num_embedding not in NUM_EMBEDDINGS:
@@ -98,23 +95,16 @@ class TabularModel(nn.Module):
             self.bn_cont = nn.BatchNorm1d(c.n_cont)
         sizes = [sum(c.emb_sizes) + n_cont_out, *c.layers]
         body: list[nn.Module] = []
-        k = c.n_members
-        for i, (n_in, n_out, p) in enumerate(zip(sizes[:-1], sizes[1:], c.ps)):
+        for n_in, n_out, p in zip(sizes[:-1], sizes[1:], c.ps):
             body += [
-                EnsembleLinear(n_in, n_out, k, i == 0)
-                if k > 1
-                else nn.Linear(n_in, n_out),
+                nn.Linear(n_in, n_out),
                 nn.ReLU(inplace=True),
-                EnsembleBatchNorm(n_out) if k > 1 else nn.BatchNorm1d(n_out),
+                nn.BatchNorm1d(n_out),
             ]
             if p > 0:
                 body.append(nn.Dropout(p))
         self.body = nn.Sequential(*body)
-        self.head = (
-            EnsembleHead(sizes[-1], c.n_out, k)
-            if k > 1
-            else nn.Linear(sizes[-1], c.n_out)
-        )
+        self.head = nn.Linear(sizes[-1], c.n_out)
         for emb in self.embeds:  # fastai's init: small normal, keeps early logits tame
             nn.init.trunc_normal_(emb.weight, std=0.01)
 
@@ -129,11 +119,6 @@ class TabularModel(nn.Module):
         return torch.cat(parts, 1)
 
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
-        p = self.config.cat_drop
-        if self.training and p > 0 and x_cat.numel():
-            x_cat = x_cat.masked_fill(
-                torch.rand(x_cat.shape, device=x_cat.device) < p, 0
-            )
         parts = [emb(x_cat[:, i]) for i, emb in enumerate(self.embeds)]
         if parts:
             parts = [self.emb_drop(torch.cat(parts, 1))]  # (batch, sum(emb_sizes))
@@ -141,16 +126,10 @@ class TabularModel(nn.Module):
             parts.append(self.num_embed(x_cont))  # (batch, n_cont * plr_dim)
         elif self.bn_cont is not None:
             parts.append(self.bn_cont(x_cont))
-        x = torch.cat(parts, 1)
-        k = self.config.n_members
-        if k > 1:
-            x = x.unsqueeze(1).expand(-1, k, -1)  # (batch, k, n_in)
-        out = self.head(self.body(x))
+        out = self.head(self.body(torch.cat(parts, 1)))
         if self.config.y_range is not None:
             lo, hi = self.config.y_range
             out = torch.sigmoid(out) * (hi - lo) + lo
-        if k > 1 and not self.training:
-            out = out.mean(1)  # (batch, n_out): the ensemble's prediction
         return out
 
     def param_groups(self) -> list[list[nn.Module]]:

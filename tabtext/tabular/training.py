@@ -23,7 +23,6 @@ from torch import nn
 
 from ..core import EarlyStopping, Learner, SaveBest, TensorLoader, distributed, seeded
 from . import resume
-from .ensemble import MembersLoss
 from .model import TabularConfig, TabularModel, emb_sizes_for
 from .target_stats import TargetStatistics, target_columns
 
@@ -142,8 +141,6 @@ def tensor_data(est, frame, y, valid, seed: int) -> TrainingData:
                 world_size=world,
             )  # fmt: skip
     loss = est.target_.loss(y, est.class_weight, est.label_smoothing)
-    if est.config_.n_members > 1:
-        loss = MembersLoss(loss)
     return TrainingData(train, valid_dl, loss, tensors)
 
 
