@@ -58,22 +58,25 @@ COLUMNS = [
 ]  # fmt: skip
 METRICS = ("RMSPE", "RMSLE", "accuracy", "AUC")
 
-# One config per dataset. FASTAI_Y_RANGE: a sigmoid onto (0, 1.2 x the largest training
-# log-target), the y_range of fastai's Rossmann lesson.
+# "tabtext" is the estimator with its defaults; "tabtext-tuned" adds one config per
+# dataset (every epoch run, the best kept). FASTAI_Y_RANGE: a sigmoid onto (0, 1.2 x
+# the largest training log-target), the y_range of fastai's Rossmann lesson.
 FASTAI_Y_RANGE = "fastai"
 TABTEXT = {
     "rossmann": dict(
         emb_sizes={"DayOfWeek": 4}, layers=(200, 100), ps=(0.0, 0.0), emb_drop=0.1,
-        weight_decay=0.2, epochs=8, lr=1e-2, batch_size=2048,
+        weight_decay=0.2, epochs=8, lr=1e-2, batch_size=2048, n_iter_no_change=None,
     ),
     "adult": dict(
         ps=(0.1, 0.1), emb_drop=0.1, weight_decay=0.1, epochs=5, lr=1e-2,
-        batch_size=512,
+        batch_size=512, n_iter_no_change=None,
     ),
     "bike": dict(
         y_range=FASTAI_Y_RANGE, emb_drop=0.1, epochs=20, lr=1e-3, batch_size=64,
+        n_iter_no_change=None,
     ),
-    "amazon": dict(ps=(0.3, 0.3), emb_drop=0.3, epochs=5, lr=1e-2, batch_size=256),
+    "amazon": dict(ps=(0.3, 0.3), emb_drop=0.3, epochs=5, lr=1e-2, batch_size=256,
+                   n_iter_no_change=None),
 }  # fmt: skip
 HGB = {  # more leaves for Rossmann's 770k rows; scikit-learn's defaults otherwise
     "rossmann": dict(max_iter=1000, max_leaf_nodes=127),
@@ -89,7 +92,31 @@ FASTAI = {
     "bike": dict(epochs=20, lr=1e-3, bs=64),
     "amazon": dict(epochs=5, lr=1e-3, bs=64),
 }
-QUICK = {"tabtext": {"epochs": 2}, "hgb": {"max_iter": 50}, "fastai": {"epochs": 1}}
+# LightGBM and CatBoost: the packages' defaults, early-stopped on the validation rows
+# after 100 rounds without progress; LightGBM's 100 rounds are raised to 2,000 (its
+# default is meant for no early stopping), CatBoost keeps its 1,000 (its automatic
+# learning rate is set for that many). Rossmann: 127 leaves, as for HGB.
+GBDT = {
+    "lightgbm": {
+        "rossmann": dict(n_estimators=2000, params=dict(num_leaves=127)),
+        "adult": dict(n_estimators=2000, params={}),
+        "bike": dict(n_estimators=2000, params={}),
+        "amazon": dict(n_estimators=2000, params={}),
+    },
+    "catboost": {name: dict(n_estimators=1000, params={}) for name in TABTEXT},
+}
+GBDT_PATIENCE = 100
+# RealMLP-TD (pytabkit): its defaults (256 epochs, best epoch on the validation rows);
+# Rossmann's 770k rows x 256 epochs would take many hours on 2 cores: 8 epochs there.
+REALMLP = {"rossmann": dict(n_epochs=8)}
+REALMLP_EPOCHS = 256
+PEER_VENV = {"fastai": "fastai", "lightgbm": "gbdt", "catboost": "gbdt",
+             "realmlp": "pytabkit"}  # fmt: skip
+MODELS = ["tabtext", "tabtext-tuned", "hgb", "lightgbm", "catboost", "fastai",
+          "realmlp"]  # fmt: skip
+QUICK = {"tabtext": {"epochs": 2}, "hgb": {"max_iter": 50}, "fastai": {"epochs": 1},
+         "lightgbm": {"n_estimators": 50}, "catboost": {"n_estimators": 50},
+         "realmlp": {"n_epochs": 2}}  # fmt: skip
 MAX_SEEDS = {"rossmann": 1}  # one fastai run on Rossmann takes ~10 minutes
 HGB_MAX_CATEGORIES = 255  # HGB's native categorical support takes <= 255 categories
 
@@ -252,8 +279,7 @@ def run_tabtext(d: Data, cfg: dict, seed: int = 0) -> dict:
         cfg = {**cfg, "y_range": tuple(fastai_y_range(d))}
     cls = EmbeddingRegressor if d.regression else EmbeddingClassifier
     est = cls(cat_cols=d.cats, cont_cols=d.conts, log_target=d.regression,
-              n_iter_no_change=None, random_state=seed, device="cpu",
-              **cfg)  # fmt: skip
+              random_state=seed, device="cpu", **cfg)  # fmt: skip
     with Timer() as fit:
         est.fit(d.X_train, d.y_train, eval_set=(d.X_valid, d.y_valid))
     with Timer() as predict:
@@ -264,7 +290,7 @@ def run_tabtext(d: Data, cfg: dict, seed: int = 0) -> dict:
     epochs = len(est.history_)
     rows = len(d.X_train) * epochs
     out = _report(d, pred, fit.seconds, predict.seconds, rows, epochs)
-    return {**out, "batch size": cfg["batch_size"]}
+    return {**out, "batch size": getattr(est, "batch_size_", est.batch_size)}
 
 
 def hgb_dtypes(d: Data) -> dict[str, pd.CategoricalDtype]:
@@ -337,41 +363,150 @@ print(json.dumps({"fit_s": fit, "predict_s": pred_s, "epochs": a["epochs"]}))
 """
 
 
-def run_fastai(d: Data, cfg: dict, python: str, threads: int, seed: int = 0):
-    """fastai in a subprocess; the frames travel as parquet files in a temp dir."""
+GBDT_SCRIPT = r"""
+import json, os, time, warnings
+import numpy as np, pandas as pd
+warnings.filterwarnings("ignore")
+a = json.loads(os.environ["PEER_ARGS"])
+train, valid = pd.read_parquet(a["train"]), pd.read_parquet(a["valid"])
+y_tr, y_va = train.pop("target").to_numpy(), valid.pop("target").to_numpy()
+t0 = time.perf_counter()
+if a["model"] == "lightgbm":
+    import lightgbm as lgb
+    for c in a["cats"]:  # pandas categories from the training rows: native splits
+        dtype = pd.CategoricalDtype(pd.Index(train[c].dropna().unique()).sort_values())
+        train[c], valid[c] = train[c].astype(dtype), valid[c].astype(dtype)
+    cls = lgb.LGBMRegressor if a["regression"] else lgb.LGBMClassifier
+    est = cls(n_estimators=a["n_estimators"], n_jobs=a["threads"], random_state=0,
+              verbose=-1, **a["params"])
+    est.fit(train, y_tr, eval_set=[(valid, y_va)],
+            callbacks=[lgb.early_stopping(a["patience"], verbose=False)])
+    iters = int(est.best_iteration_ or a["n_estimators"])
+else:
+    from catboost import CatBoostClassifier, CatBoostRegressor
+    for c in a["cats"]:  # CatBoost takes str/int categories, no NaN
+        for f in (train, valid):
+            f[c] = f[c].astype(object).where(f[c].notna(), "nan").astype(str)
+    cls = CatBoostRegressor if a["regression"] else CatBoostClassifier
+    est = cls(iterations=a["n_estimators"], thread_count=a["threads"], random_seed=0,
+              verbose=False, cat_features=a["cats"],
+              early_stopping_rounds=a["patience"], **a["params"])
+    est.fit(train, y_tr, eval_set=(valid, y_va), use_best_model=True)
+    iters = int(est.get_best_iteration()) + 1
+fit = time.perf_counter() - t0
+t1 = time.perf_counter()
+pred = est.predict(valid) if a["regression"] else est.predict_proba(valid)[:, 1]
+pred_s = time.perf_counter() - t1
+np.save(a["out"], np.asarray(pred, dtype=np.float64))
+print(json.dumps({"fit_s": fit, "predict_s": pred_s, "iters": iters}))
+"""
+
+
+REALMLP_SCRIPT = r"""
+import json, os, time, warnings
+import numpy as np, pandas as pd, torch
+from pytabkit import RealMLP_TD_Classifier, RealMLP_TD_Regressor
+warnings.filterwarnings("ignore")
+a = json.loads(os.environ["PEER_ARGS"])
+torch.set_num_threads(a["threads"])
+train, valid = pd.read_parquet(a["train"]), pd.read_parquet(a["valid"])
+y_tr, y_va = train.pop("target").to_numpy(), valid.pop("target").to_numpy()
+for c in a["cats"]:
+    for f in (train, valid):
+        f[c] = f[c].astype(object).where(f[c].notna(), "nan").astype(str)
+t0 = time.perf_counter()
+cls = RealMLP_TD_Regressor if a["regression"] else RealMLP_TD_Classifier
+est = cls(device="cpu", random_state=a["seed"], n_threads=a["threads"], verbosity=0,
+          **a["params"])
+est.fit(train, y_tr, X_val=valid, y_val=y_va, cat_col_names=a["cats"])
+fit = time.perf_counter() - t0
+t1 = time.perf_counter()
+pred = est.predict(valid) if a["regression"] else est.predict_proba(valid)[:, 1]
+pred_s = time.perf_counter() - t1
+np.save(a["out"], np.asarray(pred, dtype=np.float64))
+print(json.dumps({"fit_s": fit, "predict_s": pred_s}))
+"""
+
+
+def run_in_peer(d: Data, script: str, python: str, args: dict):
+    """Run a peer's script in a subprocess; the frames travel as parquet files in a
+    temp dir (regression targets as log1p). Returns (result dict, predictions) or
+    None when the peer failed."""
     with tempfile.TemporaryDirectory(prefix="tabtext-bench-") as tmp:
-        args = dict(cfg, cats=d.cats, conts=d.conts, regression=d.regression,
-                    y_range=fastai_y_range(d), threads=threads, seed=seed, dir=tmp,
-                    out=str(Path(tmp) / "preds.npy"))  # fmt: skip
+        args = dict(args, cats=d.cats, conts=d.conts, regression=d.regression,
+                    dir=tmp, out=str(Path(tmp) / "preds.npy"))  # fmt: skip
         parts = {"train": (d.X_train, d.y_train), "valid": (d.X_valid, d.y_valid)}
         for part, (X, y) in parts.items():
             args[part] = str(Path(tmp) / f"{part}.parquet")
             X.assign(target=np.log1p(y) if d.regression else y).to_parquet(args[part])
-        res = run_peer(python, FASTAI_SCRIPT, args, timeout=7200)
+        res = run_peer(python, script, args, timeout=7200)
         if res is None:
             return None
         pred = np.load(args["out"]).astype(np.float64)
-    pred = np.expm1(pred) if d.regression else pred
+    return res, np.expm1(pred) if d.regression else pred
+
+
+def run_fastai(d: Data, cfg: dict, python: str, threads: int, seed: int = 0):
+    """fastai's tabular_learner in a subprocess."""
+    args = dict(cfg, y_range=fastai_y_range(d), threads=threads, seed=seed)
+    got = run_in_peer(d, FASTAI_SCRIPT, python, args)
+    if got is None:
+        return None
+    res, pred = got
     rows = len(d.X_train) * res["epochs"]
     out = _report(d, pred, res["fit_s"], res["predict_s"], rows, res["epochs"])
     return {**out, "batch size": cfg["bs"]}
 
 
+def run_realmlp(d: Data, cfg: dict, python: str, threads: int, seed: int = 0):
+    """pytabkit's RealMLP-TD in a subprocess, its best epoch on the validation rows."""
+    args = dict(params=cfg, threads=threads, seed=seed)
+    got = run_in_peer(d, REALMLP_SCRIPT, python, args)
+    if got is None:
+        return None
+    res, pred = got
+    epochs = cfg.get("n_epochs", REALMLP_EPOCHS)
+    rows = len(d.X_train) * epochs
+    return _report(d, pred, res["fit_s"], res["predict_s"], rows, epochs)
+
+
+def run_gbdt(d: Data, model: str, cfg: dict, python: str, threads: int) -> dict | None:
+    """LightGBM or CatBoost (``model``) in a subprocess, early-stopped on the
+    validation rows."""
+    args = dict(cfg, model=model, threads=threads, patience=GBDT_PATIENCE)
+    got = run_in_peer(d, GBDT_SCRIPT, python, args)
+    if got is None:
+        return None
+    res, pred = got
+    return _report(
+        d, pred, res["fit_s"], res["predict_s"], len(d.X_train), res["iters"]
+    )
+
+
 # ---- main -----------------------------------------------------------------------------
-def run_model(model: str, name: str, d: Data, args, fastai: str | None) -> list[dict]:
+def run_model(model: str, name: str, d: Data, args, peers: dict) -> list[dict]:
     """One peer on one dataset with that dataset's config (shortened by --quick),
-    once per seed; HGB (deterministic here) once."""
-    cfg = dict({"tabtext": TABTEXT, "hgb": HGB, "fastai": FASTAI}[model][name])
+    once per seed; the deterministic GBDTs once. A peer whose interpreter is
+    missing gives no runs."""
+    configs = {"tabtext": {}, "tabtext-tuned": TABTEXT, "hgb": HGB, "fastai": FASTAI,
+               "realmlp": REALMLP, **GBDT}  # fmt: skip
+    cfg = dict(configs[model].get(name, {}))
     if args.quick:
-        cfg.update(QUICK[model])
+        cfg.update(QUICK[model.removesuffix("-tuned")])
+    seeds = range(min(args.seeds, MAX_SEEDS.get(name, args.seeds)))
     if model == "hgb":
         return [run_hgb(d, cfg)]
-    seeds = range(min(args.seeds, MAX_SEEDS.get(name, args.seeds)))
-    if model == "tabtext":
+    if model in ("tabtext", "tabtext-tuned"):
         return [run_tabtext(d, cfg, seed) for seed in seeds]
-    if fastai is None:
+    python = peers.get(PEER_VENV[model])
+    if python is None:
         return []
-    runs = [run_fastai(d, cfg, fastai, args.threads, seed) for seed in seeds]
+    if model in GBDT:
+        runs = [run_gbdt(d, model, cfg, python, args.threads)]
+    elif model == "fastai":
+        runs = [run_fastai(d, cfg, python, args.threads, seed) for seed in seeds]
+    else:
+        runs = [run_realmlp(d, cfg, python, args.threads, seed) for seed in seeds]
     return [r for r in runs if r is not None]
 
 
@@ -392,18 +527,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="+", choices=list(DATASETS),
                     default=list(DATASETS))  # fmt: skip
-    ap.add_argument("--models", nargs="+", choices=["tabtext", "hgb", "fastai"],
-                    default=["tabtext", "hgb", "fastai"])  # fmt: skip
+    ap.add_argument("--models", nargs="+", choices=MODELS, default=MODELS)
     ap.add_argument("--quick", action="store_true", help="small subsets, few epochs")
     ap.add_argument("--seeds", type=int, default=3,
                     help="runs per network (seeds 0..N-1); Rossmann: 1")  # fmt: skip
     ap.add_argument("--threads", type=int, default=2,
                     help="torch and OpenMP threads, for every peer")  # fmt: skip
-    ap.add_argument("--fastai-python", default=None, help="python of a fastai venv")
+    for venv in sorted(set(PEER_VENV.values())):
+        ap.add_argument(f"--{venv}-python", default=None,
+                        help=f"python of a venv with {venv} (else skipped)")  # fmt: skip
     ap.add_argument("--out", default=None, help="also write the table to this file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    fastai = peer_python(args.fastai_python) if "fastai" in args.models else None
+    peers = {
+        venv: peer_python(getattr(args, f"{venv}_python"))
+        for model, venv in PEER_VENV.items()
+        if model in args.models
+    }
     rows = []
     for name in args.datasets:
         d = DATASETS[name](quick=args.quick)
@@ -412,7 +552,7 @@ def main() -> None:
               file=sys.stderr)  # fmt: skip
         for model in args.models:
             with threadpool_limits(args.threads):
-                runs = run_model(model, name, d, args, fastai)
+                runs = run_model(model, name, d, args, peers)
             print(name, model, runs, file=sys.stderr)
             if runs:
                 rows.append({"dataset": name, "model": model, **summarize(runs)})

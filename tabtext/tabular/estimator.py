@@ -36,6 +36,7 @@ from .training import (
     frame_tensors,
     network_config,
     predict_outputs,
+    target_statistics,
     tensor_data,
     train_network,
 )
@@ -71,11 +72,28 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         are categorical; other numeric columns, integer codes included, are
         continuous unless named in ``cat_cols``; datetime columns are expanded into
         parts (year, month, week, day, dayofweek, ... , elapsed).
+    min_freq : int
+        Categories seen fewer times than this in training share code 0 with the
+        missing and unseen values, so that an unseen category at predict time gets
+        an embedding trained on the rare ones.
     emb_sizes : dict column -> int, optional
         Embedding size per categorical column, e.g. ``{"DayOfWeek": 4}``; the
         others use ``min(600, round(1.6 * n_categories ** 0.56))``.
     layers, ps : MLP sizes and their dropout probabilities.
     emb_drop : dropout on the embeddings.
+    cont_scaling : {"standard", "quantile", "robust"}
+        Continuous columns standardized, quantile-transformed to a normal
+        distribution, or robustly scaled and smoothly clipped
+        (:mod:`tabtext.tabular.scaling`).
+    num_embedding : {"none", "plr"}
+        Continuous columns batch-normed into the MLP, or each embedded by PLR
+        (periodic features, linear, ReLU; :mod:`tabtext.tabular.num_embeddings`).
+    label_smoothing : float
+        Classification and multi-label targets smoothed by this much (0 = off).
+    target_stats : int or None
+        Categorical columns with at least this many categories also get out-of-fold
+        smoothed mean-target statistics as continuous inputs
+        (:mod:`tabtext.tabular.target_stats`); None turns them off.
     y_range : (low, high), optional
         Regression output squashed by a scaled sigmoid into this range, in the
         units of the (log-)target.
@@ -122,10 +140,15 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         cat_cols: list[str] | None = None,
         cont_cols: list[str] | None = None,
         date_cols: list[str] | None = None,
+        min_freq: int = 1,
         emb_sizes: dict[str, int] | None = None,
         layers: tuple[int, ...] = (200, 100),
         ps: tuple[float, ...] = (0.0, 0.0),
         emb_drop: float = 0.0,
+        cont_scaling: Literal["standard", "quantile", "robust"] = "standard",
+        num_embedding: Literal["none", "plr"] = "none",
+        label_smoothing: float = 0.0,
+        target_stats: int | None = None,
         y_range: tuple[float, float] | None = None,
         log_target: bool = False,
         class_weight: Any = None,
@@ -144,10 +167,15 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         self.cat_cols = cat_cols
         self.cont_cols = cont_cols
         self.date_cols = date_cols
+        self.min_freq = min_freq
         self.emb_sizes = emb_sizes
         self.layers = layers
         self.ps = ps
         self.emb_drop = emb_drop
+        self.cont_scaling = cont_scaling
+        self.num_embedding = num_embedding
+        self.label_smoothing = label_smoothing
+        self.target_stats = target_stats
         self.y_range = y_range
         self.log_target = log_target
         self.class_weight = class_weight
@@ -192,13 +220,16 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         self.task_ = infer_task(y, self._fixed_task())
         frame, y, valid = split_rows(self, frame, y, eval_set)
         self.preprocessor_ = TabularPreprocessor(
-            cat_cols=self.cat_cols, cont_cols=self.cont_cols, date_cols=self.date_cols
-        ).fit(frame)
+            cat_cols=self.cat_cols, cont_cols=self.cont_cols,
+            date_cols=self.date_cols, min_freq=self.min_freq,
+            cont_scaling=self.cont_scaling,
+        ).fit(frame)  # fmt: skip
         self.target_ = TargetEncoder.fit(
             y, self.task_, self.log_target, scale=self.y_range is None
         )
         if self.task_ == "classification":
             self.classes_ = self.target_.classes
+        self.target_stats_ = target_statistics(self)  # fitted with the training rows
         self.config_ = network_config(self)
         seed = fit_seed(self)
         train_network(self, tensor_data(self, frame, y, valid, seed), seed)
@@ -339,7 +370,10 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
             for c, d in zip(self.preprocessor_.cat_names_, self.config_.emb_sizes)
             for j in range(d)
         ]
-        return np.asarray(names + list(self.preprocessor_.cont_names_), dtype=object)
+        names += list(self.preprocessor_.cont_names_)
+        if self.target_stats_ is not None:
+            names += self.target_stats_.feature_names()
+        return np.asarray(names, dtype=object)
 
     # ---- embeddings for reuse -----------------------------------------------------------
     @property

@@ -1,6 +1,7 @@
 """The entity-embedding network (Guo & Berkhahn 2016, "Entity Embeddings of Categorical
-Variables"): one embedding per categorical column, batch-normed continuous inputs, and an
-MLP on their concatenation, as in fastai's TabularModel.
+Variables"): one embedding per categorical column, the continuous inputs batch-normed or
+embedded with PLR (:mod:`tabtext.tabular.num_embeddings`), and an MLP on their
+concatenation, as in fastai's TabularModel.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+
+from .num_embeddings import PeriodicEmbedding
+
+NUM_EMBEDDINGS = ("none", "plr")
 
 
 def default_emb_size(n_categories: int) -> int:
@@ -29,8 +34,17 @@ class TabularConfig:
     ps: tuple[float, ...] = (0.0, 0.0)
     emb_drop: float = 0.0
     y_range: tuple[float, float] | None = None
+    num_embedding: str = "none"  # "none": batch norm; "plr": PeriodicEmbedding
+    plr_frequencies: int = 16
+    plr_dim: int = 16
+    plr_sigma: float = 0.1
 
     def __post_init__(self):
+        if self.num_embedding not in NUM_EMBEDDINGS:
+            raise ValueError(
+                f"num_embedding must be one of {NUM_EMBEDDINGS}, "
+                f"got {self.num_embedding!r}"
+            )
         if len(self.cardinalities) != len(self.emb_sizes):
             raise ValueError(
                 f"{len(self.cardinalities)} categorical columns but "
@@ -56,11 +70,12 @@ class TabularConfig:
 
 
 class TabularModel(nn.Module):
-    """Embeddings + batch-normed continuous inputs -> [Linear, ReLU, BN, Dropout]* -> Linear.
+    """Embeddings + continuous inputs -> [Linear, ReLU, BN, Dropout]* -> Linear.
 
-    ``forward(x_cat, x_cont)`` with ``x_cat`` int64 (batch, n_cat) and ``x_cont`` float
-    (batch, n_cont) returns (batch, n_out); with ``y_range`` the output is squashed by a
-    scaled sigmoid into that range.
+    The continuous inputs are batch-normed (``num_embedding="none"``) or embedded by
+    :class:`PeriodicEmbedding` (``"plr"``). ``forward(x_cat, x_cont)`` with ``x_cat``
+    int64 (batch, n_cat) and ``x_cont`` float (batch, n_cont) returns (batch, n_out);
+    with ``y_range`` the output is squashed by a scaled sigmoid into that range.
     """
 
     def __init__(self, config: TabularConfig):
@@ -70,8 +85,15 @@ class TabularModel(nn.Module):
             nn.Embedding(n, d) for n, d in zip(c.cardinalities, c.emb_sizes)
         )
         self.emb_drop = nn.Dropout(c.emb_drop)
-        self.bn_cont = nn.BatchNorm1d(c.n_cont) if c.n_cont else None
-        sizes = [sum(c.emb_sizes) + c.n_cont, *c.layers]
+        self.bn_cont, self.num_embed, n_cont_out = None, None, c.n_cont
+        if c.n_cont and c.num_embedding == "plr":
+            self.num_embed = PeriodicEmbedding(
+                c.n_cont, c.plr_frequencies, c.plr_dim, c.plr_sigma
+            )
+            n_cont_out = self.num_embed.out_features
+        elif c.n_cont:
+            self.bn_cont = nn.BatchNorm1d(c.n_cont)
+        sizes = [sum(c.emb_sizes) + n_cont_out, *c.layers]
         body: list[nn.Module] = []
         for n_in, n_out, p in zip(sizes[:-1], sizes[1:], c.ps):
             body += [
@@ -87,28 +109,34 @@ class TabularModel(nn.Module):
             nn.init.trunc_normal_(emb.weight, std=0.01)
 
     def embed(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
-        """The input representation: embeddings concatenated with normalised conts."""
+        """Embeddings concatenated with the conts (batch-normed, or as given when they
+        are PLR-embedded): (batch, sum(emb_sizes) + n_cont)."""
         parts = [emb(x_cat[:, i]) for i, emb in enumerate(self.embeds)]
         if self.bn_cont is not None:
             parts.append(self.bn_cont(x_cont))
-        return torch.cat(parts, 1)  # (batch, sum(emb_sizes) + n_cont)
+        elif self.config.n_cont:
+            parts.append(x_cont)
+        return torch.cat(parts, 1)
 
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
-        x = self.embed(x_cat, x_cont)
-        n_emb = sum(self.config.emb_sizes)
-        if n_emb:
-            x = torch.cat([self.emb_drop(x[:, :n_emb]), x[:, n_emb:]], 1)
-        out = self.head(self.body(x))
+        parts = [emb(x_cat[:, i]) for i, emb in enumerate(self.embeds)]
+        if parts:
+            parts = [self.emb_drop(torch.cat(parts, 1))]  # (batch, sum(emb_sizes))
+        if self.num_embed is not None:
+            parts.append(self.num_embed(x_cont))  # (batch, n_cont * plr_dim)
+        elif self.bn_cont is not None:
+            parts.append(self.bn_cont(x_cont))
+        out = self.head(self.body(torch.cat(parts, 1)))
         if self.config.y_range is not None:
             lo, hi = self.config.y_range
             out = torch.sigmoid(out) * (hi - lo) + lo
         return out
 
     def param_groups(self) -> list[list[nn.Module]]:
-        """Input side first: embeddings and continuous BN, the MLP body, the head."""
+        """Input side first: embeddings and the continuous BN or PLR, the MLP body,
+        the head."""
         first: list[nn.Module] = [self.embeds]
-        if self.bn_cont is not None:
-            first.append(self.bn_cont)
+        first += [m for m in (self.bn_cont, self.num_embed) if m is not None]
         return [first, [self.body], [self.head]]
 
 

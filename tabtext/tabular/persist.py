@@ -10,6 +10,7 @@ import pandas as pd
 from ..core.io import CheckpointError, read_model_dir, save_model_dir
 from .model import TabularConfig, TabularModel
 from .preprocessing import TabularPreprocessor
+from .target_stats import TargetStatistics
 from .targets import TargetEncoder
 
 KIND = "tabtext.EmbeddingModel"
@@ -29,6 +30,9 @@ def save_estimator(est, path: str | Path) -> Path:
         "lr": est.lr_,
         "preprocessor": est.preprocessor_.to_dict(),
         "target": est.target_.to_dict(),
+        "target_stats": None
+        if est.target_stats_ is None
+        else est.target_stats_.to_dict(),
         "model": est.config_.to_dict(),
         "history": est.history_.to_dict(orient="list"),
     }
@@ -79,6 +83,8 @@ def load_estimator(path: str | Path):
         est.target_ = TargetEncoder.from_dict(state["target"])
         if est.task_ == "classification":
             est.classes_ = est.target_.classes
+        stats = state.get("target_stats")
+        est.target_stats_ = None if stats is None else TargetStatistics.from_dict(stats)
         est.config_ = TabularConfig.from_dict(state["model"])
         est.history_ = pd.DataFrame(state["history"])
     except (KeyError, TypeError, ValueError, AttributeError) as e:

@@ -43,6 +43,7 @@ from tabtext.tabular.dates import (
     DateExpander,
 )
 from tabtext.tabular.numeric import FillMissing, Standardize
+from tabtext.tabular.scaling import CONT_SCALINGS, SCALERS, scaler_from_dict
 
 __all__ = [
     "CATEGORICAL_PARTS",
@@ -141,7 +142,10 @@ class TabularPreprocessor(FrameTransformer, auto_wrap_output_keys=None):
     3. categorical columns are coded 1..K, 0 for missing/unseen (:class:`Categorify`);
     4. continuous columns are standardized (:class:`Standardize`) and clipped to
        ``+/-CONT_CLIP`` (1e4) standard deviations, so that an extreme value at
-       predict time (``1e300``) cannot overflow float32 or the network.
+       predict time (``1e300``) cannot overflow float32 or the network;
+    5. with ``cont_scaling="quantile"`` or ``"robust"`` they are then mapped
+       through :class:`~tabtext.tabular.scaling.QuantileNormal` or
+       :class:`~tabtext.tabular.scaling.RobustScale`, fitted on the training rows.
 
     Parameters
     ----------
@@ -151,6 +155,12 @@ class TabularPreprocessor(FrameTransformer, auto_wrap_output_keys=None):
     max_card : int or None
         Keep at most this many categories per categorical column (the most frequent);
         the rest share code 0.
+    min_freq : int
+        Categories seen fewer times than this in training are coded 0, with the
+        missing and unseen values (which then get a trained embedding row).
+    cont_scaling : {"standard", "quantile", "robust"}
+        How continuous columns reach the network: standardized, quantile-transformed
+        to a normal distribution, or robustly scaled and smoothly clipped.
 
     Attributes
     ----------
@@ -160,7 +170,7 @@ class TabularPreprocessor(FrameTransformer, auto_wrap_output_keys=None):
         Embedding table size per categorical column, the unknown slot 0 included.
     feature_names_in_ : ndarray of str
     n_features_in_ : int
-    date_expander_, fill_missing_, categorify_, standardize_
+    date_expander_, fill_missing_, categorify_, standardize_, cont_scaler_
         The fitted steps (``None`` where there was nothing to do).
 
     Examples
@@ -182,11 +192,15 @@ class TabularPreprocessor(FrameTransformer, auto_wrap_output_keys=None):
         cont_cols: list[str] | None = None,
         date_cols: list[str] | None = None,
         max_card: int | None = None,
+        min_freq: int = 1,
+        cont_scaling: str = "standard",
     ) -> None:
         self.cat_cols = cat_cols
         self.cont_cols = cont_cols
         self.date_cols = date_cols
         self.max_card = max_card
+        self.min_freq = min_freq
+        self.cont_scaling = cont_scaling
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -237,8 +251,12 @@ class TabularPreprocessor(FrameTransformer, auto_wrap_output_keys=None):
 
     def _fit_split(self, X: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
         frame = self._start_fit(X)
-        if self.max_card is not None:
-            Categorify(max_card=self.max_card)._check_params()
+        Categorify(max_card=self.max_card, min_freq=self.min_freq)._check_params()
+        if self.cont_scaling not in CONT_SCALINGS:
+            raise ValueError(
+                f"cont_scaling must be one of {CONT_SCALINGS}, "
+                f"got {self.cont_scaling!r}"
+            )
         roles = infer_roles(frame, self.cat_cols, self.cont_cols, self.date_cols)
         self.input_cat_cols_, self.input_cont_cols_, self.input_date_cols_ = roles
         self.date_expander_ = None
@@ -252,11 +270,16 @@ class TabularPreprocessor(FrameTransformer, auto_wrap_output_keys=None):
         cats, conts = self._split(frame, fitting=True)
         _check_unique(list(cats.columns) + list(conts.columns))
         self.categorify_, self.standardize_ = None, None
+        self.cont_scaler_ = None
         if cats.shape[1]:
-            self.categorify_ = Categorify(max_card=self.max_card).fit(cats)
+            cat = Categorify(max_card=self.max_card, min_freq=self.min_freq)
+            self.categorify_ = cat.fit(cats)
         if conts.shape[1]:
             self.standardize_ = Standardize(list(conts.columns)).fit(conts)
         self._set_names()
+        if conts.shape[1] and self.cont_scaling != "standard":
+            scaler = SCALERS[self.cont_scaling](self.cont_names_)
+            self.cont_scaler_ = scaler.fit(self._standardized(conts))
         return cats, conts
 
     def _split(
@@ -285,11 +308,17 @@ class TabularPreprocessor(FrameTransformer, auto_wrap_output_keys=None):
         cat_out = np.empty((n, len(self.cat_names_)), dtype=np.int64)
         for j, name in enumerate(self.cat_names_):
             cat_out[:, j] = self.categorify_._encode_column(cats[name], name)
-        cont_out = np.empty((n, len(self.cont_names_)), dtype=np.float32)
+        z = self._standardized(conts)
+        if self.cont_scaler_ is not None and z.shape[1]:
+            z = self.cont_scaler_.transform(z)
+        return cat_out, z.astype(np.float32)
+
+    def _standardized(self, conts: pd.DataFrame) -> np.ndarray:
+        """Standardized continuous columns clipped to +/-CONT_CLIP (float64)."""
+        z = np.empty((len(conts), len(self.cont_names_)), dtype=np.float64)
         for j, name in enumerate(self.cont_names_):
-            z = self.standardize_._scale_column(conts[name], name)
-            cont_out[:, j] = np.clip(z, -CONT_CLIP, CONT_CLIP)
-        return cat_out, cont_out
+            z[:, j] = self.standardize_._scale_column(conts[name], name)
+        return np.clip(z, -CONT_CLIP, CONT_CLIP, out=z)
 
     def _set_names(self) -> None:
         categorify, standardize = self.categorify_, self.standardize_
@@ -328,14 +357,19 @@ class TabularPreprocessor(FrameTransformer, auto_wrap_output_keys=None):
         transforms exactly like ``p``.
         """
         check_is_fitted(self)
-        steps = ("date_expander_", "fill_missing_", "categorify_", "standardize_")
+        steps = (
+            "date_expander_", "fill_missing_", "categorify_", "standardize_",
+            "cont_scaler_",
+        )  # fmt: skip
         return {
             **self._header(),
             "input_cat_cols": list(self.input_cat_cols_),
             "input_cont_cols": list(self.input_cont_cols_),
             "input_date_cols": list(self.input_date_cols_),
             **{
-                s[:-1]: None if getattr(self, s) is None else getattr(self, s).to_dict()
+                s[:-1]: None
+                if getattr(self, s, None) is None
+                else getattr(self, s).to_dict()
                 for s in steps
             },
         }
@@ -354,5 +388,6 @@ class TabularPreprocessor(FrameTransformer, auto_wrap_output_keys=None):
             ("standardize", Standardize),
         ):
             setattr(obj, key + "_", None if d[key] is None else step.from_dict(d[key]))
+        obj.cont_scaler_ = scaler_from_dict(d.get("cont_scaler"))
         obj._set_names()
         return obj

@@ -14,6 +14,7 @@ predicts chunk by chunk, into an array or a parquet file.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from .training import (
 from .validation import check_params, check_rows, check_X, record_columns
 
 VALID_BATCH = 8192
+logger = logging.getLogger(__name__)
 
 
 def fit_parquet(
@@ -92,7 +94,8 @@ def _fit_statistics(est, task, data, groups, batch_rows, median_sample, seed):
     """The one streaming pass: preprocessor, target encoder, task; class counts."""
     stats = PreprocessorStats(
         data.template(), est.cat_cols, est.cont_cols, est.date_cols,
-        median_sample=median_sample, seed=seed,
+        median_sample=median_sample, seed=seed, cont_scaling=est.cont_scaling,
+        min_freq=est.min_freq,
     )  # fmt: skip
     ystats = TargetStats(task, est.log_target, est.y_range is None)
     for frame, y, where in data.frames(groups, batch_rows):
@@ -106,12 +109,24 @@ def _fit_statistics(est, task, data, groups, batch_rows, median_sample, seed):
         )
     est.preprocessor_ = stats.finish()
     est.task_, est.target_, counts = ystats.finish()
+    est.target_stats_ = _no_target_stats(est)
     if est.task_ == "classification":
         est.classes_ = est.target_.classes
     record_columns(est, data.columns)
     est.target_column_ = data.target
     est.config_ = network_config(est)
     return counts
+
+
+def _no_target_stats(est) -> None:
+    """Out-of-fold target statistics need every row's fold: not streamed (yet)."""
+    if est.target_stats is not None:
+        logger.warning(
+            "fit_parquet: target_stats=%r is ignored (out-of-fold target statistics "
+            "are computed by fit() on data in memory only)",
+            est.target_stats,
+        )
+    return None
 
 
 def _encoder(est) -> Callable[[pd.DataFrame, np.ndarray], list[torch.Tensor]]:
@@ -145,12 +160,12 @@ def _stream_loss(est, counts: np.ndarray | None) -> torch.nn.Module:
     """The training loss; "balanced" class weights from the streamed class counts."""
     weight = est.class_weight
     if est.task_ != "classification":
-        return est.target_.loss(np.zeros(0), None)
+        return est.target_.loss(np.zeros(0), None, est.label_smoothing)
     classes = est.target_.classes
     if isinstance(weight, str) and weight == "balanced":
         balanced = counts.sum() / (len(counts) * counts)
         weight = dict(zip(classes.tolist(), balanced.tolist(), strict=True))
-    return est.target_.loss(classes, weight)
+    return est.target_.loss(classes, weight, est.label_smoothing)
 
 
 def _identity(data: ParquetDataset, extra: list) -> torch.Tensor:

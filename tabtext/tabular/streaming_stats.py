@@ -17,6 +17,10 @@ table gives (same ``to_dict``/``from_dict``, same save/load):
   beyond, it is the median of a uniform random sample of that size, whose rank error
   has standard deviation about ``0.5 / sqrt(median_sample)`` (0.16% of the rows for
   the default 100,000).
+- ``cont_scaling="quantile"`` / ``"robust"``: the quantile or robust scaler is fitted
+  on the same reservoir samples (standardized, each column's gaps represented by
+  copies of its median in proportion), so it is exact while every column has at most
+  ``median_sample`` values and a sample estimate beyond.
 
 :class:`TargetStats` does the same for y: class labels and counts, or the mean and
 std of ``y`` (``log1p(y)`` with ``log_target``) for the target scaling.
@@ -35,7 +39,8 @@ from ._frame import as_float
 from .categorify import Categorify, _levels_and_counts, _sorted
 from .dates import DateExpander
 from .numeric import FillMissing, Standardize, finite_stat
-from .preprocessing import TabularPreprocessor, _check_unique, infer_roles
+from .preprocessing import CONT_CLIP, TabularPreprocessor, _check_unique, infer_roles
+from .scaling import CONT_SCALINGS, SCALERS
 from .targets import TargetEncoder, as_target_array, check_class_count
 
 logger = logging.getLogger(__name__)
@@ -147,9 +152,14 @@ class PreprocessorStats:
         from its dtypes, as ``TabularPreprocessor.fit`` does).
     cat_cols, cont_cols, date_cols : as in TabularPreprocessor
     median_sample : int
-        Reservoir size per continuous column for the FillMissing median.
+        Reservoir size per continuous column for the FillMissing median (and the
+        quantile or robust scaler).
     seed : int
         Seeds the reservoirs.
+    cont_scaling : {"standard", "quantile", "robust"}
+        As in TabularPreprocessor.
+    min_freq : int
+        As in TabularPreprocessor.
     """
 
     def __init__(
@@ -160,14 +170,22 @@ class PreprocessorStats:
         date_cols=None,
         median_sample: int = MEDIAN_SAMPLE,
         seed: int = 0,
+        cont_scaling: str = "standard",
+        min_freq: int = 1,
     ) -> None:
         if not isinstance(median_sample, int) or median_sample < 1:
             raise ValueError(
                 f"median_sample must be an int >= 1, got {median_sample!r}"
             )
+        if cont_scaling not in CONT_SCALINGS:
+            raise ValueError(
+                f"cont_scaling must be one of {CONT_SCALINGS}, got {cont_scaling!r}"
+            )
         pre = TabularPreprocessor(
-            cat_cols=cat_cols, cont_cols=cont_cols, date_cols=date_cols
-        )
+            cat_cols=cat_cols, cont_cols=cont_cols, date_cols=date_cols,
+            cont_scaling=cont_scaling, min_freq=min_freq,
+        )  # fmt: skip
+        Categorify(min_freq=min_freq)._check_params()
         roles = infer_roles(template, cat_cols, cont_cols, date_cols)
         pre.input_cat_cols_, pre.input_cont_cols_, pre.input_date_cols_ = roles
         _fitted(pre, list(template.columns))
@@ -211,6 +229,7 @@ class PreprocessorStats:
         """The fitted preprocessor, as ``TabularPreprocessor.fit`` would build it."""
         pre, conts = self.pre, self.cont_names
         pre.fill_missing_ = pre.categorify_ = pre.standardize_ = None
+        pre.cont_scaler_ = None
         gappy = [c for c in conts if self.missing[c]]  # these get a <col>_na column
         indicators = [f"{c}_na" for c in gappy]
         if conts:
@@ -222,7 +241,7 @@ class PreprocessorStats:
             pre.standardize_ = self._standardize(fill.fill_values_)
         cats = self.cat_names + indicators
         if cats:
-            cat = _fitted(Categorify(max_card=None), cats)
+            cat = _fitted(Categorify(max_card=None, min_freq=pre.min_freq), cats)
             cat.categories_ = {
                 c: cat._select(*self.counts[c].levels_and_counts(), c)
                 for c in self.cat_names
@@ -234,7 +253,29 @@ class PreprocessorStats:
             cat._set_cardinalities()
             pre.categorify_ = cat
         pre._set_names()
+        if conts and pre.cont_scaling != "standard":
+            scaler = SCALERS[pre.cont_scaling](pre.cont_names_)
+            pre.cont_scaler_ = scaler.fit(self._scaler_sample(pre))
         return pre
+
+    def _scaler_sample(self, pre: TabularPreprocessor) -> np.ndarray:
+        """Each column's reservoir plus its share of filled gaps, standardized and
+        NaN-padded to one length (both scalers ignore NaN)."""
+        cols = []
+        for name in pre.cont_names_:
+            sample = self.samples[name]
+            kept = sample.values[: sample.filled]
+            gaps = round(sample.filled * self.missing[name] / max(1, sample.seen))
+            if not sample.filled:
+                gaps = min(self.missing[name], sample.size)
+            fill = pre.fill_missing_.fill_values_[name]
+            values = np.concatenate([kept, np.full(gaps, fill)])
+            z = pre.standardize_._scale_column(pd.Series(values), name)
+            cols.append(np.clip(z, -CONT_CLIP, CONT_CLIP))
+        out = np.full((max(len(c) for c in cols), len(cols)), np.nan)
+        for j, col in enumerate(cols):
+            out[: len(col), j] = col
+        return out
 
     def _median(self, name: str) -> float:
         if not self.samples[name].filled:

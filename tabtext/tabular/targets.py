@@ -12,6 +12,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from torch import nn
 
+from .losses import SmoothBCEWithLogits, check_smoothing
 from .numeric import finite_stat
 
 Task = Literal["auto", "classification", "multilabel", "regression"]
@@ -208,19 +209,23 @@ class TargetEncoder:
                 z = yt / self.std - self.mean / self.std
         return torch.as_tensor(z, dtype=torch.float32)
 
-    def loss(self, y: np.ndarray, class_weight) -> nn.Module:
+    def loss(
+        self, y: np.ndarray, class_weight, label_smoothing: float = 0.0
+    ) -> nn.Module:
+        """The training loss; ``label_smoothing`` applies to classification."""
         if self.task == "regression":
             return nn.MSELoss()
         if self.task == "multilabel":
-            return nn.BCEWithLogitsLoss()
+            return SmoothBCEWithLogits(label_smoothing)
         weights = None
         if class_weight is not None:
             weights = compute_class_weight(class_weight, classes=self.classes, y=y)
         if self.n_out == 1:
             pos = None if weights is None else torch.tensor([weights[1] / weights[0]])
-            return nn.BCEWithLogitsLoss(pos_weight=pos)
+            return SmoothBCEWithLogits(label_smoothing, pos_weight=pos)
         w = None if weights is None else torch.as_tensor(weights, dtype=torch.float32)
-        return nn.CrossEntropyLoss(weight=w)
+        eps = check_smoothing(label_smoothing)
+        return nn.CrossEntropyLoss(weight=w, label_smoothing=eps)
 
     def proba(self, out: torch.Tensor) -> np.ndarray:
         """Class (or label) probabilities from raw model outputs."""

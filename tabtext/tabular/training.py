@@ -20,6 +20,7 @@ batches (one full batch couples every row through batch norm), and
 from __future__ import annotations
 
 import copy
+import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,6 +41,7 @@ from ..core import (
 )
 from . import resume
 from .model import TabularConfig, TabularModel, emb_sizes_for
+from .target_stats import TargetStatistics, target_columns
 
 PRED_BATCH = 8192  # rows per validation and prediction batch
 AUTO_EPOCHS = 5  # epochs="auto"
@@ -78,26 +80,64 @@ def device(est) -> torch.device:
     return distributed.device(est.device)
 
 
-def frame_tensors(est, frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
-    """The fitted preprocessor's (categorical codes, continuous values) of ``frame``."""
+def frame_tensors(
+    est, frame: pd.DataFrame, fit_target: torch.Tensor | None = None, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fitted preprocessor's (categorical codes, continuous values) of ``frame``,
+    with the target statistics (if any) appended to the continuous values: fitted
+    and out of fold when ``fit_target`` (the encoded training target) is given."""
     cats, conts = est.preprocessor_.transform(frame)
+    stats = getattr(est, "target_stats_", None)
+    if stats is not None:
+        if fit_target is not None:
+            y = target_columns(fit_target.numpy(), est.target_.n_out, est.task_)
+            extra = stats.fit_transform(cats, y, seed)
+        else:
+            extra = stats.transform(cats)
+        conts = np.hstack([conts, extra])
     return torch.as_tensor(cats, dtype=torch.long), torch.as_tensor(conts)
+
+
+def target_statistics(est) -> TargetStatistics | None:
+    """Unfitted target statistics for the categorical columns with at least
+    ``est.target_stats`` categories, or None."""
+    min_levels = est.target_stats
+    if min_levels is None:
+        return None
+    if isinstance(min_levels, bool) or not isinstance(min_levels, numbers.Integral):
+        raise ValueError(
+            f"target_stats must be None or an int >= 2 (the fewest categories a "
+            f"column needs to get statistics), got {min_levels!r}"
+        )
+    if min_levels < 2:
+        raise ValueError(f"target_stats must be >= 2, got {min_levels}")
+    pre = est.preprocessor_
+    picked = [
+        (j, name, card)
+        for j, (name, card) in enumerate(zip(pre.cat_names_, pre.cardinalities_))
+        if card - 1 >= min_levels  # code 0 is missing/unknown, not a category
+    ]
+    if not picked:
+        return None
+    cols, names, cards = (list(v) for v in zip(*picked))
+    return TargetStatistics(cols, names, cards, est.target_.n_out)
 
 
 def network_config(est) -> TabularConfig:
     """The network's configuration from the fitted statistics and the parameters."""
-    pre = est.preprocessor_
+    pre, stats = est.preprocessor_, getattr(est, "target_stats_", None)
     sizes = emb_sizes_for(pre.cat_names_, pre.cardinalities_, est.emb_sizes)
     y_range = tuple(float(v) for v in est.y_range) if est.y_range is not None else None
     return TabularConfig(
         cardinalities=tuple(int(c) for c in pre.cardinalities_),
         emb_sizes=tuple(sizes),
-        n_cont=len(pre.cont_names_),
+        n_cont=len(pre.cont_names_) + (stats.n_features if stats else 0),
         n_out=est.target_.n_out,
         layers=tuple(int(v) for v in est.layers),
         ps=tuple(float(p) for p in est.ps),
         emb_drop=float(est.emb_drop),
         y_range=y_range,
+        num_embedding=est.num_embedding,
     )
 
 
@@ -159,8 +199,8 @@ class Passes:
 def tensor_data(est, frame, y, valid, seed: int) -> TrainingData:
     """In memory: the rows as tensors, sliced by TensorLoaders on the device."""
     dev = device(est)
-    cats, conts = frame_tensors(est, frame)
     target = est.target_.encode(y)
+    cats, conts = frame_tensors(est, frame, fit_target=target, seed=seed)
     # under torchrun each rank trains on its shard of ceil(n / world) rows; drop a
     # last batch of 1 row: batch norm cannot train on a single row
     rank, world = distributed.rank(), distributed.world_size()
@@ -180,7 +220,7 @@ def tensor_data(est, frame, y, valid, seed: int) -> TrainingData:
                 vc, vn, vt, batch_size=PRED_BATCH, device=dev, rank=rank,
                 world_size=world,
             )  # fmt: skip
-    loss = est.target_.loss(y, est.class_weight)
+    loss = est.target_.loss(y, est.class_weight, est.label_smoothing)
     return TrainingData(train, valid_dl, loss, tensors)
 
 

@@ -1,0 +1,58 @@
+"""Classification losses with label smoothing (Szegedy et al. 2016, "Rethinking the
+Inception Architecture"): the one-hot target is mixed with the uniform distribution,
+``(1 - eps) * onehot + eps / n_classes``, which keeps logits finite and the network
+less over-confident.
+
+Multiclass uses ``torch.nn.CrossEntropyLoss(label_smoothing=eps)``; for a binary (or
+multi-label) sigmoid output the two-class form is ``y * (1 - eps) + eps / 2``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SmoothBCEWithLogits(nn.Module):
+    """``BCEWithLogitsLoss`` on targets smoothed to ``y * (1 - eps) + eps / 2``.
+
+    Parameters
+    ----------
+    label_smoothing : float
+        ``eps`` in [0, 1); 0 is plain binary cross-entropy.
+    pos_weight : tensor, optional
+        As in ``BCEWithLogitsLoss``.
+
+    Examples
+    --------
+    >>> loss = SmoothBCEWithLogits(0.1)
+    >>> float(loss(torch.zeros(1, 1), torch.ones(1, 1)))  # log 2 whatever the target
+    0.6931471824645996
+    """
+
+    def __init__(
+        self, label_smoothing: float = 0.0, pos_weight: torch.Tensor | None = None
+    ) -> None:
+        super().__init__()
+        self.label_smoothing = check_smoothing(label_smoothing)
+        self.register_buffer("pos_weight", pos_weight)
+
+    def forward(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        eps = self.label_smoothing
+        soft = target * (1 - eps) + eps / 2
+        return F.binary_cross_entropy_with_logits(out, soft, pos_weight=self.pos_weight)
+
+
+def check_smoothing(label_smoothing: float) -> float:
+    """``label_smoothing`` as a float in [0, 1), or a ValueError saying so."""
+    try:
+        eps = float(label_smoothing)
+    except (TypeError, ValueError):
+        eps = float("nan")
+    if not 0 <= eps < 1:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+    return eps
+
+
+__all__ = ["SmoothBCEWithLogits", "check_smoothing"]
