@@ -34,9 +34,14 @@ One split for every model: the stratified, seeded 10% validation share of
   TF-IDF + LR and NB-LR fitted on the same N reviews (``balanced_subset``, finetune's
   selection); the vectorizers see all training-part texts without labels.
 
+- Star ratings (``--rating``, ``benchmarks/_imdb_rating.py``): the ``rating``
+  column as 8 classes and as a number, ULMFiT (``--rating-preset``) against TF-IDF +
+  LR and TF-IDF + Ridge on finetune's split for that column.
+
     python benchmarks/imdb.py --fastai-python /tmp/fastai-venv/bin/python --out imdb.md
     python benchmarks/imdb.py --linear-only            # the linear rows, ~2 min
     python benchmarks/imdb.py --quick-smoke --fastai-python /tmp/fastai-venv/bin/python
+    python benchmarks/imdb.py --rating [--linear-only | --quick-smoke]
 """
 
 from __future__ import annotations
@@ -108,6 +113,11 @@ SMOKE_FLAGS = (
     "--bptt 32 --max-tokens 64 --max-len 64"
 )
 
+# --rating --quick-smoke: the shipped LM's sizes (no size flags), few steps
+RATING_SMOKE_FLAGS = (
+    "--lm-docs 300 --clas-docs 300 --max-vocab 2000 --bptt 32 --max-tokens 64 "
+    "--max-len 64 --clas-min-steps 20"
+)
 
 # -- data -------------------------------------------------------------------------
 
@@ -497,6 +507,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                    f"({SMOKE_FLAGS}), fastai budget 1 min")  # fmt: skip
     p.add_argument("--linear-only", action="store_true",
                    help="only the TF-IDF / NB-LR rows (all and few labels): no network")  # fmt: skip
+    p.add_argument("--rating", action="store_true",
+                   help="the star ratings as 8 classes and as a number instead "
+                   "(see benchmarks/_imdb_rating.py)")  # fmt: skip
+    p.add_argument("--rating-preset", default="quick", choices=list(PRESETS),
+                   help="the finetune preset of the --rating runs")  # fmt: skip
     p.add_argument("--runs-dir", help="keep the runs here (default: a temporary dir)")
     p.add_argument("--out", help="also write the markdown to this file")
     args = p.parse_args(argv)
@@ -506,7 +521,8 @@ def parse_args(argv=None) -> argparse.Namespace:
             args.unlabeled = str(unsup / "unsup.parquet")
     if args.quick_smoke:
         args.limit = args.limit or SMOKE_LIMIT
-        args.extra_args = f"{SMOKE_FLAGS} {args.extra_args}"
+        smoke = RATING_SMOKE_FLAGS if args.rating else SMOKE_FLAGS
+        args.extra_args = f"{smoke} {args.extra_args}"
     if args.fastai_budget_min is None:
         args.fastai_budget_min = 1.0 if args.quick_smoke else 10.0
     return args
@@ -514,6 +530,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.rating:
+        import _imdb_rating
+
+        return _imdb_rating.main(args)
     extra = shlex.split(args.extra_args)
     # `quick` with the extra flags: finetune's split (valid_pct, seed), few-label
     # selection, and fastai's subsets, sizes and clipping

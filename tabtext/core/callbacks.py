@@ -1,5 +1,6 @@
 """The built-in callbacks: early stopping, best epoch, gradient clipping and
-accumulation, NaN guard, progress bars, CSV log, checkpoints.
+accumulation, NaN guard, CSV log, checkpoints (and the progress bar of
+:mod:`tabtext.core.progress`, re-exported).
 
 The contract they follow -- the hooks, the loop state each sees, the ``order``
 table, the ``Cancel*`` exceptions -- is declared in :mod:`tabtext.core.hooks`
@@ -11,12 +12,10 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
-from tqdm.auto import tqdm
 
 from . import checkpoint, distributed
 from .hooks import (
@@ -29,6 +28,7 @@ from .hooks import (
     Order,
 )
 from .io import atomic_write_text
+from .progress import ProgressBar
 
 if TYPE_CHECKING:
     from .learner import Learner
@@ -263,61 +263,6 @@ class NaNGuard(Callback):
             "and the model keeps its last good weights. Lower the LR (try lr_find), "
             "add GradientClip, or check the data for NaN/inf."
         )
-
-
-class ProgressBar(Callback):
-    """tqdm bars over batches; quiet when stderr is not a terminal (``enabled=None``)
-    and on every rank but 0 under torchrun."""
-
-    order = Order.PROGRESS
-
-    def __init__(self, enabled: bool | None = None, show_epochs: bool = True):
-        self.enabled, self.show_epochs = enabled, show_epochs
-        self.bar = None
-
-    def _on(self) -> bool:
-        if not distributed.is_main():
-            return False
-        return sys.stderr.isatty() if self.enabled is None else self.enabled
-
-    def before_train(self, learn: Learner) -> None:
-        self._open(learn, f"epoch {learn.epoch + 1}/{learn.n_epochs} train")
-
-    def before_validate(self, learn: Learner) -> None:
-        self._open(learn, "valid", learn.valid_dl)
-
-    def _open(self, learn: Learner, desc: str, dl=None) -> None:
-        if self._on():
-            dl = learn.train_dl if dl is None else dl
-            total = len(dl) if hasattr(dl, "__len__") else None
-            self.bar = tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)
-
-    def after_batch(self, learn: Learner) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def after_train(self, learn: Learner) -> None:
-        self._close()
-
-    def after_validate(self, learn: Learner) -> None:
-        self._close()
-
-    def after_epoch(self, learn: Learner) -> None:
-        if self._on() and self.show_epochs:
-            row = "  ".join(f"{k} {_fmt(v)}" for k, v in learn.epoch_results.items())
-            tqdm.write(row, file=sys.stderr)
-
-    def after_fit(self, learn: Learner) -> None:
-        self._close()
-
-    def _close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
-def _fmt(v: Any) -> str:
-    return f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
 class CSVLogger(Callback):

@@ -77,7 +77,10 @@ class Learner(FitVariants, LayerGroups, CallbackHost):
     mixed_precision : bool, optional
         bf16 autocast. Default: on with CUDA, off on a CPU; ``True`` turns it on for
         a CPU too (fast where the CPU has bf16 instructions: AVX512-BF16, AMX).
-    progress : bool or None; None shows bars only when stderr is a terminal.
+    progress : None, True, False or "lines"
+        None: a bar when stderr is a terminal, else one line per epoch (stage,
+        losses, metrics, rows/s, elapsed and remaining time); True: a bar; "lines":
+        lines; False: silent. See :class:`tabtext.core.progress.ProgressBar`.
 
     Notes
     -----
@@ -109,7 +112,7 @@ class Learner(FitVariants, LayerGroups, CallbackHost):
         splitter: Splitter | None = None,
         device: torch.device | str | None = None,
         mixed_precision: bool | None = None,
-        progress: bool | None = None,
+        progress: bool | str | None = None,
     ):
         loss_fn = loss_fn if loss_fn is not None else getattr(model, "loss_fn", None)
         if not callable(loss_fn):
@@ -139,7 +142,8 @@ class Learner(FitVariants, LayerGroups, CallbackHost):
         self.resume_epoch = 0
         CallbackHost.__init__(self)
         self.recorder = Recorder()
-        self.add_cbs([self.recorder, ProgressBar(progress), NaNGuard(), *callbacks])
+        self.progress = ProgressBar(progress)  # its label/unit/count are settable
+        self.add_cbs([self.recorder, self.progress, NaNGuard(), *callbacks])
 
     def freeze_to(self, n: int) -> None:
         """:meth:`LayerGroups.freeze_to`, and DDP rebuilt over the trainable params."""

@@ -1,11 +1,10 @@
-"""Shared argparse plumbing: one ``--flag`` per ULMFiTConfig field, logging setup."""
+"""Shared argparse plumbing of the text CLIs: one ``--flag`` per ULMFiTConfig field
+(the logging and output flags all CLIs share are in :mod:`tabtext._cli`)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
-import sys
 import typing
 
 from .recipe import PRESET_NAMES, PRESETS, ULMFiTConfig, make_config
@@ -134,11 +133,3 @@ def config_from_args(
     except (TypeError, ValueError) as e:
         parser.error(str(e))
         raise  # unreachable: parser.error exits
-
-
-def setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )

@@ -12,6 +12,11 @@ Example: ``python -m tabtext.nlp.finetune --preset quick --out runs/imdb-quick``
 
 from __future__ import annotations
 
+import os
+
+# before torch loads OpenMP: its waiting threads sleep (tabtext._cli.PASSIVE_WAIT)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import json
 import sys
@@ -19,15 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import add_config_flags, config_from_args, setup_logging
+from .._cli import HelpFormatter, add_output_flags, progress_setting, setup_logging
+from .cli import add_config_flags, config_from_args
 from .loading import load_texts, resolve_imdb
+from .targets import REGRESSION_LOSSES, TASKS, check_task_options
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m tabtext.nlp.finetune",
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument(
         "--data",
@@ -43,6 +50,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-col", default="text", help="text column of --data/--valid")
     p.add_argument(
         "--label-col", default="label", help="label column of --data/--valid"
+    )
+    p.add_argument(
+        "--task",
+        choices=("auto", *TASKS),
+        default="auto",
+        help="classification: one label per row, any number of classes; multilabel: "
+        "a list or a --label-sep separated string of labels per row (sigmoid "
+        "outputs, threshold 0.5); regression: a number per row. auto: multilabel "
+        "for list values, else classification; numbers with decimals and strings "
+        "holding --label-sep are refused (say which task)",
+    )
+    p.add_argument(
+        "--label-sep",
+        default=None,
+        help="separator of several labels in one string, --task multilabel "
+        "(default '|')",
+    )
+    p.add_argument(
+        "--class-weight",
+        choices=("balanced",),
+        default=None,
+        help="weight the cross-entropy by inverse class frequency in the training "
+        "labels (classification only)",
+    )
+    p.add_argument(
+        "--regression-loss",
+        choices=REGRESSION_LOSSES,
+        default=None,
+        help="loss on the standardised target, --task regression (default mse)",
     )
     p.add_argument(
         "--out", default=None, help="output directory (default runs/<preset>)"
@@ -86,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="tokenization cache (default $TABTEXT_CACHE or ~/.cache/tabtext)",
     )
-    p.add_argument("--verbose", action="store_true", help="log each phase's results")
+    add_output_flags(p, "also log each phase's full results")
     add_config_flags(p)
     return p
 
@@ -97,31 +133,39 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = config_from_args(parser, args)
     from .persistence import fit_to_pretrained
     from .pretrained import resolve_pretrained
+    from .stages import use_bf16
 
     try:
         pretrained = resolve_pretrained(args.pretrained)
         cfg = fit_to_pretrained(cfg, pretrained)
-    except (ValueError, OSError) as e:
+        use_bf16(cfg.precision, args.device)  # bf16 on a CPU without it: refused
+    except (ValueError, OSError, RuntimeError) as e:
         parser.error(str(e))
     if args.unlabeled is not None and not Path(args.unlabeled).exists():
         parser.error(f"--unlabeled {args.unlabeled}: no such file or folder")
     if args.ensemble and cfg.backwards:
         parser.error("--ensemble trains both directions; drop --backwards")
+    _check_task_flags(parser, args)
     from ..core import distributed
 
-    setup_logging(args.verbose and distributed.is_main())  # torchrun: rank 0 logs
-    from .finetuning import (
-        run_ulmfit,  # heavy imports only after the arguments are valid
+    main_rank = distributed.is_main()  # under torchrun rank 0 alone logs
+    setup_logging(args.verbose, quiet=args.quiet or not main_rank)
+    from .finetuning import (  # heavy imports only after the arguments are valid
+        plan_task,
+        run_ulmfit,
     )
 
-    data = resolve_imdb(args.data) if args.data is None else args.data
-    train = load_texts(data, args.text_col, args.label_col)
-    valid = (
-        load_texts(args.valid, args.text_col, args.label_col) if args.valid else None
+    task_options = dict(
+        class_weight=args.class_weight,
+        regression_loss=args.regression_loss,
+        label_sep=args.label_sep or "|",
     )
-    unlabeled = None
-    if args.unlabeled is not None:
-        unlabeled = load_texts(args.unlabeled, args.text_col, label_col=None).texts
+
+    train, valid, unlabeled = _load_data(parser, args)
+    try:  # the split and the task's statistics: cheap, and bad labels fail here
+        plan_task(train, valid, cfg, **task_options)
+    except ValueError as e:
+        parser.error(str(e))
     out = Path(args.out or f"runs/{cfg.preset}")
     common = dict(
         pretrained=pretrained,
@@ -129,6 +173,8 @@ def main(argv: list[str] | None = None) -> dict:
         resume=args.resume,
         device=args.device,
         cache_dir=args.cache_dir,
+        **task_options,
+        progress=progress_setting(args.quiet),
     )
     if not args.ensemble:
         metrics = run_ulmfit(train, valid, cfg, out, **common)
@@ -149,15 +195,51 @@ def main(argv: list[str] | None = None) -> dict:
     return metrics
 
 
+def _check_task_flags(parser: argparse.ArgumentParser, args) -> None:
+    """Task flags that do not fit together: a usage error before any work."""
+    try:
+        check_task_options(args.task, args.class_weight, args.regression_loss)
+    except ValueError as e:
+        parser.error(str(e))
+    if args.label_sep is not None and args.task not in ("auto", "multilabel"):
+        parser.error(
+            f"--label-sep splits multi-label strings; not for --task {args.task}"
+        )
+    if args.label_sep == "":
+        parser.error("--label-sep must not be empty")
+
+
+def _load_data(parser: argparse.ArgumentParser, args):
+    """Training, validation and unlabeled data; a bad file or label column is a
+    usage error naming it (no traceback), as is a flag that the resolved task
+    ("auto") does not take."""
+    data = resolve_imdb(args.data) if args.data is None else args.data
+    sep = args.label_sep or "|"
+    try:
+        train = load_texts(data, args.text_col, args.label_col, task=args.task,
+                           label_sep=sep)  # fmt: skip
+        valid = None
+        if args.valid:
+            valid = load_texts(args.valid, args.text_col, args.label_col,
+                               task=train.task, label_sep=sep)  # fmt: skip
+        check_task_options(train.task, args.class_weight, args.regression_loss)
+        unlabeled = None
+        if args.unlabeled is not None:
+            unlabeled = load_texts(args.unlabeled, args.text_col, label_col=None).texts
+    except (ValueError, TypeError) as e:
+        parser.error(str(e))
+    return train, valid, unlabeled
+
+
 def _ensemble(out: Path, fwd: dict, bwd: dict) -> dict:
     from ..core import distributed
     from ..core.io import atomic_write_text
-    from .finetuning import ensemble_accuracy
+    from .finetuning import ensemble_scores
 
-    distributed.barrier()  # rank 0 has written both runs' validation probabilities
-    acc = ensemble_accuracy(out / "fwd", out / "bwd")
+    distributed.barrier()  # rank 0 has written both runs' validation outputs
     metrics = {
-        "valid_accuracy": acc,
+        "task": fwd["task"],
+        **ensemble_scores(out / "fwd", out / "bwd"),
         "forward": fwd,
         "backward": bwd,
         "wall_s": fwd["wall_s"] + bwd["wall_s"],
@@ -167,19 +249,22 @@ def _ensemble(out: Path, fwd: dict, bwd: dict) -> dict:
     return metrics
 
 
+REPORTED = ("valid_loss", "valid_perplexity", "tokens_per_s", "wall_s")
+REPORTED += ("accuracy", "micro_f1", "subset_accuracy", "mae", "rmse")
+
+
 def _report(metrics: dict, out: Path) -> None:
-    lines = [
-        f"validation accuracy {metrics['valid_accuracy']:.4f}  "
-        f"wall time {metrics['wall_s']:.0f}s  -> {out}"
-    ]
+    scores = "  ".join(
+        f"validation {k[len('valid_') :].replace('_', ' ')} {v:.4f}"
+        for k, v in metrics.items()
+        if k.startswith("valid_") and isinstance(v, float)
+    )
+    lines = [f"{scores}  wall time {metrics['wall_s']:.0f}s  -> {out}"]
     for name, res in metrics.get("phases", {}).items():
         extra = ", ".join(
             f"{k} {v:.4g}"
             for k, v in res.items()
-            if k
-            in ("valid_loss", "accuracy", "valid_perplexity", "tokens_per_s", "wall_s")
-            and v is not None
-            and np.isfinite(v)
+            if k in REPORTED and v is not None and np.isfinite(v)
         )
         lines.append(f"  {name}: {extra}")
     print("\n".join(lines), file=sys.stdout)

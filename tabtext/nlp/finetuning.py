@@ -22,11 +22,16 @@ from .loading import TextDataset
 from .persistence import TextModel, fit_to_pretrained, save_text_model
 from .pretrained import resolve_pretrained
 from .recipe import ULMFiTConfig
-from .splits import make_split
-from .stages import Run, classifier_stage, language_model_stage
+from .splits import Split, make_split
+from .stages import Run, classifier_stage, fit_task, language_model_stage
+from .tasks import TextTask, check_task_options
 from .tokenize import Tokenizer
 
 log = logging.getLogger(__name__)
+
+# a run's validation outputs (probabilities, or a regression's values on the
+# label's scale), beside valid_labels.npy
+OUTPUTS_FILE = "valid_outputs.npy"
 
 
 def run_ulmfit(
@@ -39,6 +44,10 @@ def run_ulmfit(
     device: str | None = None,
     cache_dir: str | Path | None = None,
     unlabeled: list[str] | None = None,
+    class_weight: str | dict | None = None,
+    regression_loss: str | None = None,
+    label_sep: str = "|",
+    progress: bool | str | None = None,
 ) -> dict:
     """Train a ULMFiT classifier; returns the metrics also written to metrics.json.
 
@@ -47,17 +56,25 @@ def run_ulmfit(
     ``unlabeled`` texts join the vocabulary and the LM stages only, never the
     classifier; any that equal a validation text are dropped.
 
+    The task is ``train.task`` (:mod:`tabtext.nlp.tasks`): ``class_weight`` (None,
+    "balanced" or ``{class: weight}``) weights a classification's cross-entropy,
+    ``regression_loss`` ("mse", the default, or "smooth_l1") is a regression's;
+    ``label_sep`` is recorded for reading multi-label files at prediction.
+
+    ``progress``: the learners' progress setting (None: a bar on a terminal, one
+    line per epoch otherwise; False: silent), see :class:`~tabtext.core.Learner`.
+
     Under torchrun every rank trains (DDP) and ends with the same model and metrics;
     rank 0 alone writes into ``out``.
     """
     t_start = time.perf_counter()
     pretrained = resolve_pretrained(pretrained)
     cfg = fit_to_pretrained(cfg, pretrained)
+    split, task = plan_task(train, valid, cfg, class_weight, regression_loss, label_sep)
     run = Run(out, resume)
     main = distributed.is_main()
     if main:
         atomic_write_text(run.out / "config.json", json.dumps(cfg.to_dict(), indent=1))
-    split = make_split(train, valid, cfg)
     extra = _without(unlabeled or [], split.valid_texts)
     tok = Tokenizer()
     t0 = time.perf_counter()
@@ -73,10 +90,24 @@ def run_ulmfit(
     )
     t_tok = time.perf_counter() - t0
     vocab = corpus.vocab
+    log.info(
+        "texts: %s labeled for training, %s for validation, %s unlabeled (LM only); "
+        "tokenized in %.1f s, vocabulary %s",
+        f"{len(split.train_texts):,}",
+        f"{len(split.valid_texts):,}",
+        f"{len(extra):,}",
+        t_tok,
+        f"{len(vocab):,}",
+    )
+    log.info(
+        "language model: %s",
+        "the target texts alone" if pretrained is None else f"from {pretrained}",
+    )
     if main:
         vocab.save(run.out / "vocab.json")
     metrics = {
         "preset": cfg.preset,
+        "task": task.kind,
         "tokenize_s": round(t_tok, 2),
         "vocab_size": len(vocab),
         "n_train": len(split.train_texts),
@@ -86,28 +117,68 @@ def run_ulmfit(
         "phases": {},
     }
     encoder = language_model_stage(
-        run, cfg, corpus, valid_corpus, pretrained, resume, device, metrics, tok
+        run,
+        cfg,
+        corpus,
+        valid_corpus,
+        pretrained,
+        resume,
+        device,
+        metrics,
+        tok,
+        progress=progress,
     )
+    if task.class_weight is not None:
+        metrics["class_weight"] = list(task.class_weight)
     model = classifier_stage(
-        run, cfg, corpus, valid_corpus, split, encoder, resume, device, metrics
+        run,
+        cfg,
+        corpus,
+        valid_corpus,
+        split,
+        encoder,
+        resume,
+        device,
+        metrics,
+        task,
+        progress=progress,
     )
-    text_model = TextModel(model, vocab, tok, cfg, split.classes)
+    text_model = TextModel(model, vocab, tok, cfg, split.classes, task)
     if main:
         save_text_model(text_model, run.out / "model")
-    probs = predict_docs(
+    outputs = predict_docs(
         model,
         valid_corpus.as_list(cfg.backwards),
         cfg.clas_bs * 2,
         cfg.max_tokens,
         device,
+        act=task.activation,
     )
-    metrics["valid_accuracy"] = float((probs.argmax(1) == split.valid_labels).mean())
+    scores = task.score(outputs, split.valid_labels)
+    metrics.update({f"valid_{k}": v for k, v in scores.items()})
     metrics["wall_s"] = round(time.perf_counter() - t_start, 1)
     if main:
-        np.save(run.out / "valid_probs.npy", probs, allow_pickle=False)
+        np.save(run.out / OUTPUTS_FILE, outputs, allow_pickle=False)
         np.save(run.out / "valid_labels.npy", split.valid_labels, allow_pickle=False)
         atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=1))
     return metrics
+
+
+def plan_task(
+    train: TextDataset,
+    valid: TextDataset | None,
+    cfg: ULMFiTConfig,
+    class_weight: str | dict | None = None,
+    regression_loss: str | None = None,
+    label_sep: str = "|",
+) -> tuple[Split, TextTask]:
+    """The validation split and the task fitted on the classifier's labels: what
+    :func:`run_ulmfit` does first, cheap, so that bad input fails before any work
+    (a ValueError saying what to change)."""
+    check_task_options(train.task, class_weight, regression_loss)
+    task = TextTask(train.task, label_sep, regression_loss or "mse")
+    split = make_split(train, valid, cfg)
+    return split, fit_task(task, cfg, split, class_weight)
 
 
 def _without(texts: list[str], held_out: list[str]) -> list[str]:
@@ -122,8 +193,12 @@ def _without(texts: list[str], held_out: list[str]) -> list[str]:
     return kept
 
 
-def ensemble_accuracy(*dirs: str | Path) -> float:
-    """Validation accuracy of the average of several runs' probabilities."""
-    probs = [np.load(Path(d) / "valid_probs.npy", allow_pickle=False) for d in dirs]
+def ensemble_scores(*dirs: str | Path) -> dict[str, float]:
+    """Validation metrics (``valid_accuracy``, ...) of the average of several runs'
+    outputs: probabilities, or a regression's values."""
+    run = json.loads((Path(dirs[0]) / "metrics.json").read_text())
+    task = TextTask(run.get("task", "classification"))
+    outs = [np.load(Path(d) / OUTPUTS_FILE, allow_pickle=False) for d in dirs]
     labels = np.load(Path(dirs[0]) / "valid_labels.npy", allow_pickle=False)
-    return float((np.mean(probs, 0).argmax(1) == labels).mean())
+    scores = task.score(np.mean(outs, 0), labels)
+    return {f"valid_{k}": v for k, v in scores.items()}

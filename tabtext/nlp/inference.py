@@ -1,4 +1,5 @@
-"""Class probabilities of a text classifier for numericalized documents."""
+"""A text model's outputs for numericalized documents (class probabilities by
+default)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ def predict_docs(
     max_tokens: int | None,
     device=None,
     progress: Callable | None = None,
+    act: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> np.ndarray:
     """Class probabilities for token-id documents, batched longest-first (the core's
-    prediction loop; bf16 autocast on CUDA). ``progress(n)`` is called per batch."""
+    prediction loop; bf16 autocast on CUDA). ``progress(n)`` is called per batch;
+    ``act`` maps a batch's logits to what is returned (default: softmax; a
+    :class:`~tabtext.nlp.tasks.TextTask`'s ``activation``)."""
     dl = ClassifierLoader(
         docs,
         None,
@@ -47,7 +51,7 @@ def predict_docs(
         batches(),
         device,
         device.type == "cuda",
-        act=lambda logits: torch.softmax(logits.float(), 1),
+        act=act or (lambda logits: torch.softmax(logits.float(), 1)),
         order=dl.order(),
     )
     return probs.numpy()

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .targets import Task, encode_labels, resolve_task
+
 __all__ = [
     "TextDataset",
     "load_texts",
@@ -34,12 +36,16 @@ _NUM_NAME = re.compile(r"^(\d+)")
 
 @dataclass
 class TextDataset:
-    """Texts with optional integer labels ``0..C-1`` and the class of each label id."""
+    """Texts with optional labels of ``task`` (see :mod:`tabtext.nlp.targets`):
+    integer codes ``0..C-1`` with the class of each code in ``classes``, a 0/1
+    matrix over the label names in ``classes`` (multilabel), or numbers
+    (regression, ``classes`` empty)."""
 
     texts: list[str]
     labels: np.ndarray | None
     classes: list[Any]
     source: str
+    task: str = "classification"
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -50,6 +56,8 @@ def load_texts(
     text_col: str = "text",
     label_col: str | None = "label",
     split: str = "train",
+    task: Task = "classification",
+    label_sep: str = "|",
 ) -> TextDataset:
     """Load labelled texts from a file, an aclImdb-style folder or the HF hub.
 
@@ -65,13 +73,46 @@ def load_texts(
         only (language-model corpora).
     split : str
         Which split of a folder or hub dataset.
+    task : {"classification", "multilabel", "regression", "auto"}
+        How to read the label column (:mod:`tabtext.nlp.targets`); "auto" decides
+        from the values and refuses the ambiguous ones.
+    label_sep : str
+        Separator of several labels in one string (multilabel), e.g. ``"a|b"``.
 
     Returns
     -------
     TextDataset
-        Empty texts are dropped (with a logged count); labels are mapped to
+        Empty texts are dropped (with a logged count); class labels are mapped to
         ``0..C-1`` in sorted order of the original values, kept in ``classes``.
     """
+    raw = _load_raw(source, text_col, label_col, split)
+    if raw.values is None:
+        return TextDataset(raw.texts, None, [], raw.where)
+    values = raw.values
+    if raw.csv and task != "multilabel":  # there "" is an empty label set
+        values = _csv_labels(values)
+    task = resolve_task(task, values, raw.where, label_col, label_sep)
+    y, classes = encode_labels(
+        values, raw.rows, raw.where, label_col, task, raw.classes, label_sep
+    )
+    return TextDataset(raw.texts, y, classes, raw.where, task)
+
+
+@dataclass
+class _Raw:
+    """Texts and the raw label value of each (None: no labels), before encoding."""
+
+    texts: list[str]
+    values: list[Any] | None
+    rows: np.ndarray  # each value's row in the source, for messages
+    where: str
+    classes: list[Any] | None = None  # a hub ClassLabel's names
+    csv: bool = False  # values are CSV cells (strings)
+
+
+def _load_raw(
+    source: str | os.PathLike[str], text_col: str, label_col: str | None, split: str
+) -> _Raw:
     path = Path(source).expanduser()
     if path.is_file():
         suffix = path.suffix.lower()
@@ -130,7 +171,7 @@ def _check_columns(where: str, available: list[str], wanted: list[str]) -> None:
         )
 
 
-def _load_parquet(path: Path, text_col: str, label_col: str | None) -> TextDataset:
+def _load_parquet(path: Path, text_col: str, label_col: str | None) -> _Raw:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -166,7 +207,7 @@ def _read_bytes(path: Path) -> bytes:
         raise ValueError(f"{path}: cannot read the file ({err.strerror})") from None
 
 
-def _load_csv(path: Path, text_col: str, label_col: str | None) -> TextDataset:
+def _load_csv(path: Path, text_col: str, label_col: str | None) -> _Raw:
     import pandas as pd
 
     content = _decode(_read_bytes(path), str(path))
@@ -191,39 +232,38 @@ def _load_csv(path: Path, text_col: str, label_col: str | None) -> TextDataset:
         raise ValueError(f"{path}: cannot parse as CSV ({err})") from err
     cols = [text_col] + ([label_col] if label_col else [])
     _check_columns(str(path), list(df.columns), cols)
-    labels = None
-    if label_col:
-        raw = df[label_col]
-        labels = _csv_labels(raw).tolist()
-    return _finish(df[text_col].tolist(), labels, str(path), text_col, label_col)
+    labels = df[label_col].tolist() if label_col else None
+    raw = _finish(df[text_col].tolist(), labels, str(path), text_col, label_col)
+    raw.csv = True
+    return raw
 
 
-def _csv_labels(raw: Any) -> Any:
-    """Integer labels as int64 when every value is a whole number, else the strings.
+def _csv_labels(cells: list[str]) -> list[Any]:
+    """Integer labels as ints when every value is a whole number, else the strings
+    (an empty cell: None, a missing label).
 
     Only whole numbers that floats hold exactly (below 2**53) count: "inf" or
     "99999999999999999999999" stay strings instead of failing or wrapping around.
     """
     import pandas as pd
 
-    as_num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    as_num = pd.to_numeric(pd.Series(cells, dtype=object), errors="coerce")
+    as_num = as_num.to_numpy(dtype=np.float64)
     whole = np.isfinite(as_num) & (np.abs(as_num) < 2**53)
     if whole.all() and (as_num == np.round(as_num)).all():
-        return pd.Series(as_num.astype(np.int64))
-    return raw.replace("", None)
+        return as_num.astype(np.int64).tolist()
+    return [None if c == "" else c for c in cells]
 
 
-def _load_folder(
-    root: Path, split: str, text_col: str, label_col: str | None
-) -> TextDataset:
+def _load_folder(root: Path, split: str, text_col: str, label_col: str | None) -> _Raw:
     for suffix in (".parquet", ".csv", ".tsv"):
         table = root / f"{split}{suffix}"
         if table.is_file():
-            return load_texts(table, text_col, label_col)
+            return _load_raw(table, text_col, label_col, split)
     shards = sorted(root.glob("*.parquet"))
     if shards:  # a folder of shards (a split name may prefix them: train-00.parquet)
         named = [f for f in shards if f.name.startswith(split)]
-        return _concat([load_texts(f, text_col, label_col) for f in named or shards])
+        return _concat([_load_parquet(f, text_col, label_col) for f in named or shards])
     if label_col is None and any(_txt_files(root)):  # a corpus: one document per file
         files = sorted(_txt_files(root), key=_file_order)
         texts = [_decode(_read_bytes(f), str(f)) for f in files]
@@ -249,15 +289,14 @@ def _load_folder(
     return _finish(texts, labels, str(class_root), text_col, label_col)
 
 
-def _concat(parts: list[TextDataset]) -> TextDataset:
-    """Shards of one dataset, in order; labels re-encoded over all of them."""
-    where = f"{Path(parts[0].source).parent} ({len(parts)} shards)"
+def _concat(parts: list[_Raw]) -> _Raw:
+    """Shards of one dataset, in order (rows numbered over all of them)."""
+    where = f"{Path(parts[0].where).parent} ({len(parts)} shards)"
     texts = [t for p in parts for t in p.texts]
-    if parts[0].labels is None:
-        return TextDataset(texts, None, [], where)
-    values = [p.classes[i] for p in parts for i in p.labels]
-    y, classes = _encode_labels(values, np.arange(len(values)), where, "label", None)
-    return TextDataset(texts, y, classes, where)
+    if parts[0].values is None:
+        return _Raw(texts, None, np.zeros(0, np.int64), where)
+    values = [v for p in parts for v in p.values]
+    return _Raw(texts, values, np.arange(len(values)), where)
 
 
 def _txt_files(folder: Path) -> list[Path]:
@@ -271,9 +310,7 @@ def _file_order(path: Path) -> tuple[int, str]:
     return (int(m.group(1)) if m else -1, path.name)
 
 
-def _load_hub(
-    name: str, split: str, text_col: str, label_col: str | None
-) -> TextDataset:
+def _load_hub(name: str, split: str, text_col: str, label_col: str | None) -> _Raw:
     try:
         import datasets
 
@@ -305,7 +342,8 @@ def _finish(
     text_col: str,
     label_col: str | None,
     classes: list[Any] | None = None,
-) -> TextDataset:
+) -> _Raw:
+    """The non-empty texts and their labels' raw values (with their rows)."""
     clean, dropped = [], []
     for i, t in enumerate(texts):
         if isinstance(t, bytes):
@@ -328,49 +366,8 @@ def _finish(
             " ..." if len(dropped) > 5 else "",
         )
     if labels is None:
-        return TextDataset(clean, None, [], where)
+        return _Raw(clean, None, np.zeros(0, np.int64), where)
     keep = np.ones(len(labels), bool)
     keep[dropped] = False
     kept = [y for y, k in zip(labels, keep) if k]
-    y, classes = _encode_labels(kept, np.flatnonzero(keep), where, label_col, classes)
-    return TextDataset(clean, y, classes, where)
-
-
-def _encode_labels(
-    values: list[Any],
-    rows: np.ndarray,
-    where: str,
-    label_col: str | None,
-    classes: list[Any] | None,
-) -> tuple[np.ndarray, list[Any]]:
-    for v, row in zip(values, rows):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            raise ValueError(
-                f"{where}: label missing in column {label_col!r} at row {row}; "
-                "fill or drop unlabelled rows, or pass label_col=None."
-            )
-    values = [v.item() if isinstance(v, np.generic) else v for v in values]
-    try:
-        present = set(values)
-    except TypeError:
-        kinds = sorted({type(v).__name__ for v in values})
-        raise TypeError(
-            f"{where}: labels in column {label_col!r} must be str or int, got "
-            f"{kinds}; convert the column."
-        ) from None
-    if classes is None:
-        try:
-            classes = sorted(present)
-        except TypeError:
-            kinds = sorted({type(v).__name__ for v in present})
-            raise TypeError(
-                f"{where}: labels in column {label_col!r} mix types {kinds}; "
-                "make them all str or all int."
-            ) from None
-    if len(present) < 2:
-        raise ValueError(
-            f"{where}: column {label_col!r} has {len(present)} distinct label(s) "
-            f"{sorted(present, key=str)}; a classifier needs two or more classes."
-        )
-    index = {c: i for i, c in enumerate(classes)}
-    return np.fromiter((index[v] for v in values), np.int64, len(values)), classes
+    return _Raw(clean, kept, np.flatnonzero(keep), where, classes)

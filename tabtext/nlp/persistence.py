@@ -7,7 +7,7 @@ parses JSON and safetensors only, never pickle.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from .classifier import TextClassifierModel
 from .corpus import numericalize_corpus
 from .inference import predict_docs
 from .recipe import ULMFiTConfig
+from .tasks import TextTask
 from .tokenize import Tokenizer
 from .transfer import align_lm_state
 from .vocab import Vocab
@@ -36,13 +37,15 @@ JSON_FILES = ("config.json", "vocab.json")  # beside model.safetensors
 
 @dataclass
 class TextModel:
-    """A classifier with everything needed to go from raw text to probabilities."""
+    """A text model with everything needed to go from raw text to its outputs:
+    class or label probabilities, or values (regression, ``classes`` empty)."""
 
     model: TextClassifierModel
     vocab: Vocab
     tokenizer: Tokenizer
     config: ULMFiTConfig
     classes: list
+    task: TextTask = field(default_factory=TextTask)
 
     def numericalize(
         self, texts: list[str], progress: bool | None = None
@@ -56,9 +59,11 @@ class TextModel:
         )
         return corpus.as_list(self.config.backwards)
 
-    def predict_proba(
+    def predict_outputs(
         self, texts: list[str], device: str | None = None, progress: bool | None = None
     ) -> np.ndarray:
+        """Class probabilities ``(n, C)``, label probabilities ``(n, C)``
+        (multilabel) or values on the label's scale ``(n,)`` (regression)."""
         docs = self.numericalize(texts, progress)
         return predict_docs(
             self.model,
@@ -66,15 +71,25 @@ class TextModel:
             max(64, self.config.clas_bs * 2),
             self.config.max_tokens,
             device,
+            act=self.task.activation,
         )
+
+    def predict_proba(
+        self, texts: list[str], device: str | None = None, progress: bool | None = None
+    ) -> np.ndarray:
+        """Class or label probabilities (not for a regression model)."""
+        if self.task.kind == "regression":
+            raise TypeError("a regression model has no probabilities: use predict")
+        return self.predict_outputs(texts, device, progress)
 
 
 def save_text_model(tm: TextModel, path: str | Path) -> Path:
     config = {
         "ulmfit": tm.config.to_dict(),
         "encoder": tm.model.config.to_dict(),
-        "n_classes": len(tm.classes),
+        "n_classes": tm.task.n_outputs(len(tm.classes)),  # the head's outputs
         "classes": [c.item() if isinstance(c, np.generic) else c for c in tm.classes],
+        **tm.task.to_json(),
         "bptt": tm.model.sentence_encoder.bptt,
         "max_len": tm.model.sentence_encoder.max_len,
         "tokenizer": dataclasses.asdict(tm.tokenizer),
@@ -110,11 +125,15 @@ def load_text_model(path: str | Path) -> TextModel:
         enc = AWDLSTMConfig.from_dict(cfg["encoder"])
         ulm = ULMFiTConfig.from_dict(cfg["ulmfit"])
         tok = Tokenizer(**cfg["tokenizer"])
+        task = TextTask.from_json(cfg)  # no "task" entry (older dirs): classification
         model = TextClassifierModel(
             enc, int(cfg["n_classes"]), int(cfg["bptt"]), cfg["max_len"]
         )
-        if len(classes) != int(cfg["n_classes"]):
-            raise ValueError(f"{len(classes)} classes but n_classes={cfg['n_classes']}")
+        if task.n_outputs(len(classes)) != int(cfg["n_classes"]):
+            raise ValueError(
+                f"task {task.kind!r} with {len(classes)} classes but "
+                f"n_classes={cfg['n_classes']}"
+            )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise CheckpointError(
             f"{path}/config.json or vocab.json is incomplete or invalid "
@@ -122,7 +141,7 @@ def load_text_model(path: str | Path) -> TextModel:
         ) from None
     d.load_weights(model)
     model.eval()
-    return TextModel(model, vocab, tok, ulm, classes)
+    return TextModel(model, vocab, tok, ulm, classes, task)
 
 
 def save_lm(

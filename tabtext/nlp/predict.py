@@ -1,14 +1,23 @@
-"""Score a labeled (or unlabeled) text file with a trained classifier:
+"""Score a labeled (or unlabeled) text file with a trained model:
 ``python -m tabtext.nlp.predict MODEL_DIR FILE``.
 
-Writes the predicted label and each class' probability per row (``--out``, CSV); when
-the file has labels, prints the accuracy (``--json``: the metrics as one JSON line).
-Documents are batched by length; the only per-review Python work is tokenization.
-``--explain why.html`` also writes word attributions of the first ``--explain-n`` texts
-(integrated gradients, :mod:`tabtext.nlp.explain`) as a self-contained HTML page.
+Writes one row per text (``--out``, CSV): ``predicted`` and ``proba_<class>`` per
+class (classification); ``predicted`` (the labels joined with the model's
+separator, e.g. ``a|b``) and ``proba_<label>`` per label (multilabel);
+``predicted``, a number on the label's scale (regression). When the file has labels
+it prints the task's metrics: accuracy; micro-F1 and subset accuracy; MAE and RMSE
+(``--json``: the metrics as one JSON line). Documents are batched by length; the
+only per-review Python work is tokenization. ``--explain why.html`` also writes word
+attributions of the first ``--explain-n`` texts (integrated gradients,
+:mod:`tabtext.nlp.explain`) as a self-contained HTML page (classification models).
 """
 
 from __future__ import annotations
+
+import os
+
+# before torch loads OpenMP: its waiting threads sleep (tabtext._cli.PASSIVE_WAIT)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import json
@@ -19,12 +28,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._cli import HelpFormatter
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m tabtext.nlp.predict",
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument(
         "model_dir", help="output directory of finetune (or its model/ folder)"
@@ -63,44 +74,55 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"MODEL_DIR {args.model_dir}: no such directory")
     if args.explain_n < 1 or args.explain_steps < 1:
         parser.error("--explain-n and --explain-steps must be >= 1")
+    from ..core.io import CheckpointError
     from .loading import load_texts
-    from .text_classifier import TextClassifier
+    from .persistence import load_text_model
 
-    clf = TextClassifier.load(args.model_dir)
-    data = _load(load_texts, args)
+    try:
+        tm = load_text_model(args.model_dir)
+        data = _load(load_texts, args, tm.task)
+    except (CheckpointError, ValueError, TypeError) as e:
+        parser.error(str(e))
+    if args.explain and tm.task.kind != "classification":
+        parser.error(f"--explain explains class predictions; this model's task is "
+                     f"{tm.task.kind}")  # fmt: skip
     t0 = time.perf_counter()
-    proba = clf.predict_proba(data.texts, device=args.device)
+    outputs = tm.predict_outputs(data.texts, device=args.device)
     seconds = time.perf_counter() - t0
-    classes = np.asarray(clf.classes_, dtype=object)
-    pred = classes[proba.argmax(1)]
     metrics = {
         "n": len(data.texts),
         "seconds": round(seconds, 2),
         "reviews_per_s": round(len(data.texts) / seconds, 1),
     }
     if data.labels is not None:
-        truth = np.asarray(data.classes, dtype=object)[data.labels]
-        metrics["accuracy"] = float(np.mean(pred.astype(str) == truth.astype(str)))
+        metrics.update(_scores(tm, outputs, data))
     if args.out:
         from ..core.io import atomic_write_text
 
-        frame = pd.DataFrame({"predicted": pred})
-        for j, c in enumerate(classes):
-            frame[f"proba_{c}"] = proba[:, j]
+        frame = predictions_frame(tm, outputs)
         atomic_write_text(args.out, frame.to_csv(index=False))
     if args.explain:
+        from .explain import explain_texts, write_html
+
         t0 = time.perf_counter()
         texts = data.texts[: args.explain_n]
-        clf.explain(texts, args.explain, n_steps=args.explain_steps)
+        explained = explain_texts(
+            tm, texts, list(tm.classes), args.explain_steps, device=args.device
+        )
+        write_html(explained, args.explain)
         metrics["explain_seconds_per_text"] = round(
             (time.perf_counter() - t0) / len(texts), 3
         )
     if args.json:
         print(json.dumps(metrics))
     else:
-        acc = f"accuracy {metrics['accuracy']:.4f}  " if "accuracy" in metrics else ""
+        shown = "".join(
+            f"{k.replace('_', ' ')} {v:.4f}  "
+            for k, v in metrics.items()
+            if k in ("accuracy", "micro_f1", "subset_accuracy", "mae", "rmse")
+        )
         print(
-            f"{acc}{metrics['n']} reviews in {seconds:.1f}s "
+            f"{shown}{metrics['n']} reviews in {seconds:.1f}s "
             f"({metrics['reviews_per_s']:.0f}/s)",
             file=sys.stdout,
         )
@@ -112,11 +134,54 @@ def main(argv: list[str] | None = None) -> dict:
     return metrics
 
 
-def _load(load_texts, args):
+def predictions_frame(tm, outputs: np.ndarray) -> pd.DataFrame:
+    """The ``--out`` table of a model's outputs (see the module's docstring)."""
+    kind, classes = tm.task.kind, np.asarray(tm.classes, dtype=object)
+    if kind == "regression":
+        return pd.DataFrame({"predicted": outputs})
+    if kind == "multilabel":
+        on = tm.task.predict(outputs).astype(bool)
+        sep = tm.task.label_sep
+        pred = [sep.join(str(c) for c in classes[row]) for row in on]
+    else:
+        pred = classes[outputs.argmax(1)]
+    frame = pd.DataFrame({"predicted": pred})
+    for j, c in enumerate(classes):
+        frame[f"proba_{c}"] = outputs[:, j]
+    return frame
+
+
+def _scores(tm, outputs: np.ndarray, data) -> dict[str, float]:
+    """The task's metrics against the file's labels, in the model's classes."""
+    kind = tm.task.kind
+    if kind == "regression":
+        return tm.task.score(outputs, data.labels)
+    if kind == "classification":
+        classes = np.asarray(tm.classes, dtype=object)
+        pred = classes[outputs.argmax(1)]
+        truth = np.asarray(data.classes, dtype=object)[data.labels]
+        return {"accuracy": float(np.mean(pred.astype(str) == truth.astype(str)))}
+    # multilabel: the file's labels as columns of the model's, plus any the model
+    # never learned (never predicted: each of their labels counts as a miss)
+    names = [str(c) for c in tm.classes]
+    extra = [str(c) for c in data.classes if str(c) not in names]
+    cols = {c: j for j, c in enumerate(names + extra)}
+    truth = np.zeros((len(data.labels), len(cols)), np.float32)
+    for j, c in enumerate(data.classes):
+        truth[:, cols[str(c)]] = data.labels[:, j]
+    padded = np.hstack([outputs, np.zeros((len(outputs), len(extra)))])
+    return tm.task.score(padded, truth)
+
+
+def _load(load_texts, args, task):
+    kind, sep = task.kind, task.label_sep
     try:
-        return load_texts(args.file, args.text_col, args.label_col, split=args.split)
+        return load_texts(args.file, args.text_col, args.label_col, split=args.split,
+                          task=kind, label_sep=sep)  # fmt: skip
     except ValueError as e:
-        if args.label_col and args.label_col in str(e):  # an unlabeled file
+        unlabeled = f"no column {args.label_col!r}" in str(e)
+        if args.label_col and (unlabeled or "distinct label(s)" in str(e)):
+            # no labels, or one class only (not scored, as before)
             return load_texts(args.file, args.text_col, None, split=args.split)
         raise
 

@@ -16,12 +16,17 @@ Example (the LM shipped with tabtext; see the README's model card):
 
 from __future__ import annotations
 
+import os
+
+# before torch loads OpenMP: its waiting threads sleep (tabtext._cli.PASSIVE_WAIT)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import dataclasses
 import sys
 import typing
 
-from .cli import setup_logging
+from .._cli import HelpFormatter, add_output_flags, progress_setting, setup_logging
 from .pretraining import PretrainConfig
 
 HELP = {
@@ -58,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m tabtext.nlp.pretrain",
         description=__doc__.split("\n\n")[0],
+        formatter_class=HelpFormatter,
     )
     p.add_argument(
         "--data",
@@ -70,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     hints = typing.get_type_hints(PretrainConfig)
     for f in dataclasses.fields(PretrainConfig):
         flag, hint = "--" + f.name.replace("_", "-"), hints[f.name]
-        help_ = f"{HELP[f.name]} (default: {f.default})"
+        help_ = HELP[f.name]
         if f.name == "model":
             p.add_argument(
                 "--model",
@@ -103,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: auto)")
     p.add_argument("--cache-dir", default=None, help="tokenization cache directory")
-    p.add_argument("--verbose", action="store_true", help="log progress details")
+    add_output_flags(p, "log progress details")
     return p
 
 
@@ -113,9 +119,12 @@ def main(argv: list[str] | None = None) -> dict:
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig)}
     try:
         cfg = PretrainConfig(**values)
-    except (TypeError, ValueError) as e:
+        from .stages import use_bf16
+
+        use_bf16(cfg.precision, args.device)  # bf16 on a CPU without it: refused
+    except (TypeError, ValueError, RuntimeError) as e:
         parser.error(str(e))
-    setup_logging(args.verbose)
+    setup_logging(args.verbose, quiet=args.quiet)
     from .loading import load_texts
     from .pretraining import export_lm, pretrain
 
@@ -127,7 +136,8 @@ def main(argv: list[str] | None = None) -> dict:
         resume=args.resume,
         device=args.device,
         cache_dir=args.cache_dir,
-        on_segment=_print_segment,
+        on_segment=None if args.quiet else _print_segment,
+        progress=progress_setting(args.quiet),
     )
     if args.export:
         export_lm(args.out, args.export, metrics)

@@ -194,8 +194,12 @@ def pretrain(
     device: str | None = None,
     cache_dir: str | Path | None = None,
     on_segment: Callable[[dict], None] | None = None,
+    progress: bool | str | None = None,
 ) -> dict:
     """Pretrain a language model on ``texts``; returns what ``metrics.json`` holds.
+
+    ``progress``: the learner's progress setting (:class:`~tabtext.core.Learner`);
+    False is silent.
 
     Writes into ``out``: ``model/`` (what ``finetune --pretrained`` and
     :func:`~tabtext.nlp.persistence.load_lm` read), ``plan.json``, ``log_lm.csv`` (one
@@ -243,7 +247,9 @@ def pretrain(
     plan = _load_or_make_plan(run, cfg, stream, valid, model, corpus.ids, dev, bf16)
     stream.segment_batches = plan["segment_batches"]
     resolved = dataclasses.replace(cfg, precision="bf16" if bf16 else "fp32")
-    learn = lm_learner(model, corpus, valid, resolved, dev)
+    learn = lm_learner(model, corpus, valid, resolved, dev, progress=progress)
+    # the CLI prints each segment's row (on_segment); the bar or lines show the rest
+    learn.progress.show_epochs, learn.progress.epoch_word = False, "segment"
     learn.set_data(stream, _valid_loader(valid.head(cfg.valid_tokens), cfg))
     phase = Phase(
         "lm", plan["segments"], cfg.lr, None, discriminative=False, schedule="one_cycle"

@@ -103,6 +103,37 @@ class ULMFiTConfig:
             value = getattr(self, name)
             if value is not None and value < 2:
                 raise ValueError(f"{name} must be >= 2 or unset, got {value}")
+        self._check_combinations()
+
+    def _check_combinations(self) -> None:
+        """What only fails when the fields meet, checked before any work starts (a
+        bad combination used to surface after the whole LM stage)."""
+        if self.max_len < self.bptt:
+            raise ValueError(
+                f"max_len ({self.max_len}) must be >= bptt ({self.bptt}): the "
+                "classifier back-propagates through whole bptt windows; raise "
+                "--max-len or lower --bptt"
+            )
+        if self.clas_final_lr is not None and not self.clas_final_lr > 0:
+            raise ValueError(f"clas_final_lr must be > 0, got {self.clas_final_lr}")
+        if self.wd < 0 or not self.clip > 0:
+            raise ValueError(f"need wd >= 0 and clip > 0, got {self.wd}, {self.clip}")
+        for name in ("emb_sz", "n_hid", "n_layers"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be an int >= 1 or unset, got {value!r}")
+        for name in ("lm_drop_mult", "clas_drop_mult"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for task in ("lm", "classifier"):  # dropouts < 1, adaptive softmax sizes
+            try:
+                lm_config(self, max(self.max_vocab, 2), task=task)
+            except ValueError as e:
+                flag = "--lm-drop-mult" if task == "lm" else "--clas-drop-mult"
+                raise ValueError(
+                    f"the {task} model cannot be built: {e} ({flag}, "
+                    "--model and the size flags set it)"
+                ) from e
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -208,6 +239,15 @@ class Phase:
     discriminative: bool = True
     schedule: str = "stlr"  # or "one_cycle"
     results: dict = field(default_factory=dict)
+
+    def title(self, n_groups: int) -> str:
+        """The stage as progress lines name it, e.g. "classifier, 2/5 groups trained"."""
+        if self.name == "lm":
+            return "language model"
+        if self.name == "lm_ft":
+            return "LM fine-tuning"
+        k = n_groups if self.freeze_to is None else min(-self.freeze_to, n_groups)
+        return f"classifier, {k}/{n_groups} groups trained"
 
     def lrs(self, n_groups: int, decay: float) -> float | slice:
         """The LR argument of the fit: with discriminative LRs each group's is the

@@ -11,7 +11,7 @@ import numpy as np
 from .loading import TextDataset
 from .recipe import ULMFiTConfig
 
-__all__ = ["Split", "make_split", "stratified_split"]
+__all__ = ["Split", "make_split", "strata", "stratified_split"]
 
 
 def stratified_split(
@@ -62,24 +62,39 @@ class Split:
     classes: list
 
 
+DISCRETE_LEVELS = 20
+
+
+def strata(labels: np.ndarray, task: str = "classification") -> np.ndarray:
+    """What the validation split is stratified on: the class (classification); the
+    value itself when a regression target has at most ``DISCRETE_LEVELS`` distinct
+    values (star ratings: the same split as classifying them), else its decile;
+    nothing for multilabel (a seeded random split)."""
+    y = np.asarray(labels)
+    if task == "multilabel":
+        return np.zeros(len(y), np.int64)
+    if task == "regression" and len(np.unique(y)) > DISCRETE_LEVELS:
+        edges = np.quantile(y, np.linspace(0, 1, 11)[1:-1])
+        return np.searchsorted(edges, y, side="right")
+    return y
+
+
 def make_split(
     train: TextDataset, valid: TextDataset | None, cfg: ULMFiTConfig
 ) -> Split:
-    """The validation set: ``valid`` if given, else a stratified seeded share of train."""
+    """The validation set: ``valid`` if given, else a stratified seeded share of
+    train (see :func:`strata`)."""
     if train.labels is None:
         raise ValueError(f"{train.source}: the classifier needs labels, found none")
     if valid is not None:
-        if valid.labels is None:
-            raise ValueError(f"{valid.source}: the validation file has no labels")
-        if list(valid.classes) != list(train.classes):
-            raise ValueError(
-                f"{valid.source} has classes {valid.classes} but {train.source} has "
-                f"{train.classes}; both files need the same label values"
-            )
         return Split(
-            train.texts, train.labels, valid.texts, valid.labels, train.classes
+            train.texts,
+            train.labels,
+            valid.texts,
+            _valid_labels(train, valid),
+            train.classes,
         )
-    tr, va = stratified_split(train.labels, cfg.valid_pct, cfg.seed)
+    tr, va = stratified_split(strata(train.labels, train.task), cfg.valid_pct, cfg.seed)
     texts = train.texts
     return Split(
         [texts[i] for i in tr],
@@ -88,3 +103,32 @@ def make_split(
         train.labels[va],
         train.classes,
     )
+
+
+def _valid_labels(train: TextDataset, valid: TextDataset) -> np.ndarray:
+    """``valid``'s labels in ``train``'s classes (label columns of a multi-label
+    file: the validation file may lack some)."""
+    if valid.labels is None:
+        raise ValueError(f"{valid.source}: the validation file has no labels")
+    if valid.task != train.task:
+        raise ValueError(
+            f"{valid.source} was read as task {valid.task!r} but {train.source} as "
+            f"{train.task!r}; read both with the same task"
+        )
+    if train.task == "multilabel":
+        extra = sorted(set(valid.classes) - set(train.classes), key=str)
+        if extra:
+            raise ValueError(
+                f"{valid.source} has labels {extra} that {train.source} never has; "
+                "the model could not learn them"
+            )
+        cols = [list(train.classes).index(c) for c in valid.classes]
+        out = np.zeros((len(valid.labels), len(train.classes)), np.float32)
+        out[:, cols] = valid.labels
+        return out
+    if train.task == "classification" and list(valid.classes) != list(train.classes):
+        raise ValueError(
+            f"{valid.source} has classes {valid.classes} but {train.source} has "
+            f"{train.classes}; both files need the same label values"
+        )
+    return valid.labels

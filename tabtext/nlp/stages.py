@@ -26,7 +26,6 @@ from ..core import (
     CSVLogger,
     GradientClip,
     Learner,
-    accuracy,
     adamw,
     distributed,
 )
@@ -46,6 +45,7 @@ from .loaders import ClassifierLoader, LMLoader
 from .persistence import pretrained_lm_state, save_lm
 from .recipe import Phase, ULMFiTConfig, classifier_phases, lm_config, lm_phases
 from .splits import Split
+from .tasks import TextTask
 from .text_callbacks import BPTTScaleLR, TokenCounter
 from .tokenize import Tokenizer
 
@@ -99,6 +99,15 @@ def run_phase(
         learn.freeze_to(phase.freeze_to)
     lrs = phase.lrs(learn.n_groups, cfg.lr_decay) if phase.discriminative else phase.lr
     counter = TokenCounter()
+    title = learn.progress.label = phase.title(learn.n_groups)
+    log.info(
+        "%s: %d epoch%s of %s batches, max LR %.3g",
+        title,
+        phase.epochs,
+        "s" if phase.epochs != 1 else "",
+        f"{len(learn.train_dl):,}",
+        phase.lr,
+    )
     cbs = [
         counter,
         Checkpoint(run.ckpt(phase.name)),
@@ -132,6 +141,8 @@ def run_phase(
         **{k: float(v) for k, v in last.items() if k not in ("epoch",)},
     }
     run.mark_done(phase.name, results)
+    said = [f"{k} {results[k]:.4f}" for k in ("valid_loss", "accuracy") if k in results]
+    log.info("%s: done in %.0f s  %s", title, results["wall_s"], "  ".join(said))
     return results
 
 
@@ -147,6 +158,7 @@ def lm_learner(
     device=None,
     rank: int | None = None,
     world_size: int | None = None,
+    progress: bool | str | None = None,
 ) -> Learner:
     """A Learner for the language model on the training and validation streams.
 
@@ -176,7 +188,7 @@ def lm_learner(
         world_size=world_size,
         backwards=cfg.backwards,
     )
-    return Learner(
+    learn = Learner(
         model,
         train_dl,
         valid_dl,
@@ -186,24 +198,45 @@ def lm_learner(
         opt_func=_adam_lm,
         device=device,
         mixed_precision=use_bf16(cfg.precision, device),
-        progress=None,
+        progress=progress,
     )
+    _count_tokens(learn)
+    return learn
 
 
 def use_bf16(precision: str, device=None, cpu_auto: bool = True) -> bool:
     """Whether ``precision`` ("auto", "bf16" or "fp32") means bf16 autocast here.
 
-    "auto" is bf16 on CUDA and, with ``cpu_auto``, on CPUs with AVX512-BF16.
+    "auto" is bf16 on CUDA and, with ``cpu_auto``, on CPUs with AVX512-BF16. "bf16"
+    on a CPU without it is refused: oneDNN has no bf16 LSTM there.
     """
-    if precision != "auto":
-        return precision == "bf16"
     dev = distributed.device(device)
+    if precision != "auto":
+        if precision == "bf16" and dev.type == "cpu" and not cpu_has_bf16():
+            raise ValueError(
+                "precision bf16: this CPU has no AVX512-BF16, and its LSTM kernels "
+                "(oneDNN) have no bf16 form; use --precision fp32 or auto"
+            )
+        return precision == "bf16"
     if dev.type == "cuda":
         return True
-    if not cpu_auto:
-        return False
+    return cpu_auto and dev.type == "cpu" and cpu_has_bf16()
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has AVX512-BF16 (bf16 autocast runs the LSTM there)."""
     check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    return dev.type == "cpu" and bool(check and check())
+    return bool(check and check())
+
+
+def _count_tokens(learn: Learner, pad: int | None = None) -> None:
+    """Progress lines count a text learner's input tokens (those not ``pad``), not
+    its rows."""
+    learn.progress.unit = "tokens"
+    if pad is None:  # an LM stream has no padding
+        learn.progress.count = lambda lrn: lrn.xb.numel()
+    else:
+        learn.progress.count = lambda lrn: int((lrn.xb != pad).sum())
 
 
 def _shard(rank: int | None, world_size: int | None) -> tuple[int, int]:
@@ -223,14 +256,21 @@ def classifier_learner(
     device=None,
     rank: int | None = None,
     world_size: int | None = None,
+    task: TextTask | None = None,
+    progress: bool | str | None = None,
 ) -> Learner:
     """A Learner for the classifier; under torchrun each rank gets every
-    ``world_size``-th batch of the training and validation sets."""
+    ``world_size``-th batch of the training and validation sets.
+
+    ``task`` (default: unweighted classification) gives the loss and the metrics;
+    ``train``/``valid`` hold the labels, which it turns into the loss' targets.
+    """
     rank, world_size = _shard(rank, world_size)
+    task = task or TextTask()
     pad = model.config.pad_idx
     train_dl = ClassifierLoader(
         train[0],
-        train[1],
+        task.targets(train[1]),
         cfg.clas_bs,
         shuffle=True,
         pad_idx=pad,
@@ -242,7 +282,7 @@ def classifier_learner(
     )
     valid_dl = ClassifierLoader(
         valid[0],
-        valid[1],
+        task.targets(valid[1]),
         cfg.clas_bs * 2,
         shuffle=False,
         pad_idx=pad,
@@ -250,19 +290,21 @@ def classifier_learner(
         rank=rank,
         world_size=world_size,
     )
-    return Learner(
+    learn = Learner(
         model,
         train_dl,
         valid_dl,
-        loss_fn=torch.nn.functional.cross_entropy,
-        metrics=[accuracy],
+        loss_fn=task.loss_fn(),
+        metrics=task.metrics(),
         wd=cfg.wd,
         callbacks=[GradientClip(cfg.clip)],
         opt_func=_adam_lm,
         device=device,
         mixed_precision=use_bf16(cfg.precision, device),
-        progress=None,
+        progress=progress,
     )
+    _count_tokens(learn, pad)
+    return learn
 
 
 def encoder_state(model: LanguageModel) -> dict[str, torch.Tensor]:
@@ -297,6 +339,7 @@ def language_model_stage(
     device,
     metrics: dict,
     tok: Tokenizer | None = None,
+    progress: bool | str | None = None,
 ) -> dict[str, torch.Tensor]:
     """Stages 1-2: (pre)train and fine-tune the LM; returns the encoder's weights.
 
@@ -321,7 +364,7 @@ def language_model_stage(
     )
     train = corpus.select(subset(len(corpus), cfg.lm_docs, cfg.seed))
     valid = valid_corpus.select(subset(len(valid_corpus), n_valid, cfg.seed))
-    learn = lm_learner(model, train, valid, cfg, device)
+    learn = lm_learner(model, train, valid, cfg, device, progress=progress)
     for i, phase in enumerate(phases):
         if resume and run.done(phase.name):
             learn.load(run.ckpt(phase.name))  # weights, optimizer, RNG: exact resume
@@ -330,7 +373,7 @@ def language_model_stage(
         res = run_phase(learn, phase, run, cfg, i, resume)
         res["valid_perplexity"] = perplexity_from_loss(res.get("valid_loss", np.nan))
         metrics["phases"][phase.name] = res
-        log.info("%s: %s", phase.name, res)
+        log.debug("%s: %s", phase.name, res)
     if phases:
         learn.plot_loss(run.out / "lm_loss.png")
         learn.plot_lr(run.out / "lm_lr.png")
@@ -340,6 +383,29 @@ def language_model_stage(
             save_lm(model, vocab, tok, run.out / "lm")
         atomic_write_bytes(enc_path, tensors_to_bytes(state))
     return state
+
+
+def classifier_rows(cfg: ULMFiTConfig, split: Split, task: str) -> np.ndarray:
+    """The training-part rows the classifier learns from: ``max_labels`` of them
+    (balanced by class for classification, a seeded random subset otherwise),
+    ``clas_docs`` at random, or all."""
+    n_labeled = len(split.train_texts)  # the corpus' first documents; then unlabeled
+    if cfg.max_labels is not None and task == "classification":
+        return balanced_subset(split.train_labels, cfg.max_labels, cfg.seed)
+    if cfg.max_labels is not None:
+        return subset(n_labeled, cfg.max_labels, cfg.seed)
+    if cfg.clas_docs is not None:
+        return subset(n_labeled, cfg.clas_docs, cfg.seed)
+    return np.arange(n_labeled)
+
+
+def fit_task(
+    task: TextTask, cfg: ULMFiTConfig, split: Split, class_weight=None
+) -> TextTask:
+    """``task`` fitted on the labels the classifier learns from (class weights,
+    the regression target's mean and std)."""
+    labels = split.train_labels[classifier_rows(cfg, split, task.kind)]
+    return task.fit(labels, list(split.classes), class_weight)
 
 
 def classifier_stage(
@@ -352,22 +418,26 @@ def classifier_stage(
     resume: bool,
     device,
     metrics: dict,
+    task: TextTask | None = None,
+    progress: bool | str | None = None,
 ) -> TextClassifierModel:
-    """Stage 3: the classifier with gradual unfreezing, discriminative LRs and STLR."""
-    n_labeled = len(split.train_texts)  # the corpus' first documents; then unlabeled
-    idx = np.arange(n_labeled)
-    if cfg.max_labels is not None:
-        idx = balanced_subset(split.train_labels, cfg.max_labels, cfg.seed)
-    elif cfg.clas_docs is not None:
-        idx = subset(n_labeled, cfg.clas_docs, cfg.seed)
+    """Stage 3: the classifier with gradual unfreezing, discriminative LRs and STLR.
+
+    ``task`` (fitted, see :func:`fit_task`; default: classification) sets the
+    head's size, the loss and the metrics.
+    """
+    task = task or TextTask()
+    idx = classifier_rows(cfg, split, task.kind)
     docs = corpus.select(idx).as_list(cfg.backwards)
     vdocs = valid_corpus.as_list(cfg.backwards)
     config = lm_config(cfg, len(corpus.vocab), task="classifier")
+    n_out = task.n_outputs(len(split.classes))
     with seeded(cfg.seed):
-        model = TextClassifierModel(config, len(split.classes), cfg.bptt, cfg.max_len)
+        model = TextClassifierModel(config, n_out, cfg.bptt, cfg.max_len)
     model.load_encoder(encoder)
+    train, valid = (docs, split.train_labels[idx]), (vdocs, split.valid_labels)
     learn = classifier_learner(
-        model, (docs, split.train_labels[idx]), (vdocs, split.valid_labels), cfg, device
+        model, train, valid, cfg, device, task=task, progress=progress
     )
     for i, phase in enumerate(classifier_phases(cfg, learn.n_groups)):
         if resume and run.done(phase.name):
@@ -377,7 +447,7 @@ def classifier_stage(
         metrics["phases"][phase.name] = run_phase(
             learn, phase, run, cfg, 10 + i, resume
         )
-        log.info("%s: %s", phase.name, metrics["phases"][phase.name])
+        log.debug("%s: %s", phase.name, metrics["phases"][phase.name])
     learn.plot_loss(run.out / "clas_loss.png")
     learn.plot_lr(run.out / "clas_lr.png")
     return model

@@ -1,44 +1,44 @@
 """Tables with categorical columns: entity embeddings behind a scikit-learn estimator."""
 
-from .dates import CATEGORICAL_PARTS, CONTINUOUS_PARTS, DATE_PARTS
-from .estimator import EmbeddingClassifier, EmbeddingModel, EmbeddingRegressor
-from .inspection import (
-    categorical_columns,
-    plot_partial_dependence,
-    plot_permutation_importance,
-)
-from .model import TabularConfig, TabularModel, default_emb_size
-from .parquet_source import ParquetDataset, RowGroup
-from .preprocessing import (
-    Categorify,
-    DateExpander,
-    FillMissing,
-    Standardize,
-    TabularPreprocessor,
-    infer_roles,
-)
-from .targets import TargetEncoder
+# Submodules load on first use (PEP 562), so that ``python -m tabtext.<pkg>.<cli>``
+# runs the CLI module's first lines (which set OMP_WAIT_POLICY) before torch loads.
+import importlib
 
-__all__ = [
-    "CATEGORICAL_PARTS",
-    "CONTINUOUS_PARTS",
-    "DATE_PARTS",
-    "Categorify",
-    "DateExpander",
-    "EmbeddingClassifier",
-    "EmbeddingModel",
-    "EmbeddingRegressor",
-    "FillMissing",
-    "ParquetDataset",
-    "RowGroup",
-    "Standardize",
-    "TabularConfig",
-    "TabularModel",
-    "TabularPreprocessor",
-    "TargetEncoder",
-    "categorical_columns",
-    "default_emb_size",
-    "infer_roles",
-    "plot_partial_dependence",
-    "plot_permutation_importance",
-]
+_EXPORTS = {
+    "CATEGORICAL_PARTS": (".dates", "CATEGORICAL_PARTS"),
+    "CONTINUOUS_PARTS": (".dates", "CONTINUOUS_PARTS"),
+    "DATE_PARTS": (".dates", "DATE_PARTS"),
+    "EmbeddingClassifier": (".estimator", "EmbeddingClassifier"),
+    "EmbeddingModel": (".estimator", "EmbeddingModel"),
+    "EmbeddingRegressor": (".estimator", "EmbeddingRegressor"),
+    "TabularConfig": (".model", "TabularConfig"),
+    "TabularModel": (".model", "TabularModel"),
+    "default_emb_size": (".model", "default_emb_size"),
+    "ParquetDataset": (".parquet_source", "ParquetDataset"),
+    "RowGroup": (".parquet_source", "RowGroup"),
+    "Categorify": (".preprocessing", "Categorify"),
+    "DateExpander": (".preprocessing", "DateExpander"),
+    "FillMissing": (".preprocessing", "FillMissing"),
+    "Standardize": (".preprocessing", "Standardize"),
+    "TabularPreprocessor": (".preprocessing", "TabularPreprocessor"),
+    "infer_roles": (".preprocessing", "infer_roles"),
+    "TargetEncoder": (".targets", "TargetEncoder"),
+    "categorical_columns": (".inspection", "categorical_columns"),
+    "plot_partial_dependence": (".inspection", "plot_partial_dependence"),
+    "plot_permutation_importance": (".inspection", "plot_permutation_importance"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attr = _EXPORTS[name]
+    value = getattr(importlib.import_module(module, __name__), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

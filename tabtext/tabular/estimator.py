@@ -24,19 +24,18 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ..core import TensorLoader, predict_batches
 from ..core.loaders import BATCH_ROWS
 from . import streaming
 from .holdout import split_rows
 from .persist import load_estimator, save_estimator
 from .preprocessing import TabularPreprocessor
 from .streaming_stats import MEDIAN_SAMPLE
-from .targets import TargetEncoder, as_target_array, infer_task
+from .targets import TargetEncoder, as_target_array, infer_task, target_column
 from .training import (
-    PRED_BATCH,
     fit_seed,
     frame_tensors,
     network_config,
+    predict_outputs,
     tensor_data,
     train_network,
 )
@@ -59,10 +58,14 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     task : {"auto", "classification", "multilabel", "regression"}
-        "auto" reads y with sklearn's ``type_of_target``: binary/multiclass labels
-        (strings, bools *and integers*) give classification, a 2-D 0/1 matrix
-        multi-label, floats regression. Use ``EmbeddingRegressor`` (or
-        ``task="regression"``) for integer targets such as counts.
+        "auto": regression for a float y (integral floats such as ``1.0, 2.0``
+        included) and whenever ``log_target=True`` or a ``y_range`` is given; a
+        2-D 0/1 matrix is multi-label; labels that are strings, bools or integers
+        give classification, unless they are too many to be classes (more than
+        2,000, or more than 50 and more than half the rows), which is refused with
+        an error. Use ``EmbeddingRegressor`` (or ``task="regression"``) for
+        integer targets such as counts; an explicit ``task="classification"``
+        trains on any number of classes.
     cat_cols, cont_cols, date_cols : lists of column names, optional
         Override the roles inferred from dtypes: object/string/category/bool columns
         are categorical; other numeric columns, integer codes included, are
@@ -79,7 +82,16 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
     log_target : bool
         Regression on ``log1p(y)``, predictions mapped back with ``expm1``.
     class_weight : None, "balanced" or dict label -> weight.
-    epochs, lr, batch_size, weight_decay :
+    epochs : int or "auto"
+        "auto": 5 epochs, and at least 100 optimiser steps in all, as long as that
+        takes at most 20 passes over the rows: on a small table each epoch goes
+        over the rows several times (reshuffled); from about 10,000 rows an epoch
+        is one pass. An int: exactly that many epochs of one pass.
+    batch_size : int or "auto"
+        "auto": 512 rows, but a small table is cut into up to 8 balanced batches
+        of at least 8 rows (under 16 rows, one batch). The values used are in
+        ``batch_size_`` and ``n_steps_`` (optimiser steps) after fit.
+    lr, weight_decay :
         Training with one-cycle; ``lr="auto"`` uses the LR finder's suggestion.
     validation_fraction : float, optional
         Hold out this share of the training rows (stratified for classification)
@@ -92,7 +104,8 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         global RNG state).
     device : "cpu", "cuda", ... ; default CUDA when available.
     verbose : int
-        > 0 shows progress bars.
+        0 (default) is silent; > 0 shows a progress bar on a terminal and one line
+        per epoch otherwise (losses, metrics, rows/s, elapsed and remaining time).
     checkpoint_dir : str or Path, optional
         Save the training state into this folder after every epoch (``last/``, and
         ``best/`` with a validation set). A fit that was killed and is started again
@@ -116,9 +129,9 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         y_range: tuple[float, float] | None = None,
         log_target: bool = False,
         class_weight: Any = None,
-        epochs: int = 5,
+        epochs: int | Literal["auto"] = "auto",
         lr: float | Literal["auto"] = 1e-2,
-        batch_size: int = 512,
+        batch_size: int | Literal["auto"] = "auto",
         weight_decay: float = 0.01,
         validation_fraction: float | None = None,
         n_iter_no_change: int | None = 3,
@@ -165,9 +178,14 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
 
     # ---- fit ------------------------------------------------------------------------------
     def fit(self, X, y, eval_set: tuple[Any, Any] | None = None) -> EmbeddingModel:
-        """Fit the preprocessing and the network on ``X, y``; returns self."""
+        """Fit the preprocessing and the network on ``X, y``; returns self.
+
+        A named Series y (or a DataFrame) leaves its column name(s) in
+        ``target_column_`` (None otherwise), saved with the model.
+        """
         check_params(self)
         frame = check_X(self, X, reset=True)
+        self.target_column_ = target_column(y)
         y = as_target_array(y, len(frame))
         if len(frame) < 2:
             raise ValueError("EmbeddingModel needs at least 2 samples, got 1 sample")
@@ -187,6 +205,10 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         return self
 
     def _fixed_task(self) -> str:
+        """The task as far as the parameters fix it: "auto" unless given, or unless
+        ``log_target`` / ``y_range``, which only make sense for regression."""
+        if self.task == "auto" and (self.log_target or self.y_range is not None):
+            return "regression"
         return self.task
 
     def fit_parquet(
@@ -285,10 +307,7 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         frame = check_X(self, X, reset=False)
         cats, conts = frame_tensors(self, frame)
-        batches = TensorLoader(cats, conts, batch_size=PRED_BATCH)
-        kw = {} if forward is None else {"forward": forward}
-        out, _ = predict_batches(self.model_, batches, "cpu", inputs_only=True, **kw)
-        return out
+        return predict_outputs(self, cats, conts, forward)
 
     def predict(self, X) -> np.ndarray:
         """Labels (classification), 0/1 matrix (multi-label) or values (regression)."""
@@ -362,10 +381,23 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         """Load what :meth:`save` wrote; never executes code from the files."""
         return load_estimator(path)
 
+    def export_onnx(self, path: str | Path) -> Path:
+        """Write the network and its target decoding as one ONNX file.
+
+        Inputs ``cats``/``conts`` are ``preprocessor_.transform(X)``; outputs are
+        ``probabilities`` and ``class_index`` (classification), ``probabilities``
+        (multi-label) or ``prediction`` (regression, in y's units). Needs the
+        ``onnx`` extra; see :mod:`tabtext.tabular.onnx_export`.
+        """
+        from .onnx_export import export_onnx
+
+        return export_onnx(self, path)
+
 
 class EmbeddingClassifier(ClassifierMixin, EmbeddingModel):
     """:class:`EmbeddingModel` for classification; ``task="auto"`` means binary/multiclass
-    labels, or multi-label for a 2-D 0/1 y."""
+    labels (at most 2,000, and at most half the rows beyond 50), or multi-label for a
+    2-D 0/1 y; ``task="classification"`` takes any number of classes."""
 
     def _fixed_task(self) -> str:
         return "auto_classifier" if self.task == "auto" else self.task

@@ -20,6 +20,7 @@ def save_estimator(est, path: str | Path) -> Path:
         "class": type(est).__name__,
         "params": _jsonable_params(est.get_params()),
         "task": est.task_,
+        "target_column": getattr(est, "target_column_", None),
         "input_columns": est.input_columns_,
         "feature_names_in": (
             list(est.feature_names_in_) if hasattr(est, "feature_names_in_") else None
@@ -68,6 +69,7 @@ def load_estimator(path: str | Path):
     try:
         est = classes[state["class"]](**params)
         est.task_ = state["task"]
+        est.target_column_ = state.get("target_column")  # absent before it was saved
         est.input_columns_ = state["input_columns"]
         if state["feature_names_in"] is not None:
             est.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)

@@ -32,6 +32,7 @@ from .streaming_stats import PreprocessorStats, TargetStats
 from .targets import as_target_array
 from .training import (
     TrainingData,
+    batch_size_for,
     fit_seed,
     frame_tensors,
     network_config,
@@ -68,10 +69,12 @@ def fit_parquet(
     groups, valid = split_row_groups(est, data, eval_set, seed)
     counts = _fit_statistics(est, task, data, groups, batch_rows, median_sample, seed)
     identity = _identity(data, [batch_rows, shuffle_rows, median_sample])
+    n_train = sum(g.num_rows for g in groups)
+    est.batch_size_ = batch_size_for(est, n_train)
     train = ParquetLoader(
-        data, groups, _encoder(est), est.batch_size, batch_rows,
+        data, groups, _encoder(est), est.batch_size_, batch_rows,
         shuffle=True, shuffle_rows=shuffle_rows, seed=seed,
-        drop_last=sum(g.num_rows for g in groups) % est.batch_size == 1,
+        drop_last=n_train % est.batch_size_ == 1,
     )  # fmt: skip
     valid_dl, tensors = _valid_loader(est, valid, batch_rows)
     loss = _stream_loss(est, counts)
@@ -106,6 +109,7 @@ def _fit_statistics(est, task, data, groups, batch_rows, median_sample, seed):
     if est.task_ == "classification":
         est.classes_ = est.target_.classes
     record_columns(est, data.columns)
+    est.target_column_ = data.target
     est.config_ = network_config(est)
     return counts
 

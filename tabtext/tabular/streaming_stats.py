@@ -36,7 +36,7 @@ from .categorify import Categorify, _levels_and_counts, _sorted
 from .dates import DateExpander
 from .numeric import FillMissing, Standardize, finite_stat
 from .preprocessing import TabularPreprocessor, _check_unique, infer_roles
-from .targets import TargetEncoder, as_target_array
+from .targets import TargetEncoder, as_target_array, check_class_count
 
 logger = logging.getLogger(__name__)
 MEDIAN_SAMPLE = 100_000
@@ -270,7 +270,8 @@ class TargetStats:
 
     ``task`` is the estimator's fixed task ("auto", "auto_classifier",
     "classification" or "regression"). With "auto", y is regression as soon as one
-    chunk is continuous (sklearn's ``type_of_target``), else classification.
+    chunk is float or continuous (sklearn's ``type_of_target``), else
+    classification; an inferred classification is limited as in ``infer_task``.
     """
 
     def __init__(self, task: str, log_target: bool, scale: bool) -> None:
@@ -289,6 +290,8 @@ class TargetStats:
         self.n += len(y)
         if self.task in ("auto", "auto_classifier", "classification"):
             kind = type_of_target(y)
+            if self.task == "auto" and y.dtype.kind == "f":  # as infer_task
+                kind = "continuous"
             if kind == "continuous" and self.task != "auto":
                 raise ValueError(
                     "classification needs class labels, got a continuous y; use "
@@ -317,6 +320,8 @@ class TargetStats:
         elif task == "auto_classifier":
             task = "classification"
         if task == "classification":
+            if self.task != "classification":
+                check_class_count(len(self.labels), self.n)
             classes = np.unique(np.asarray(self.labels.index))
             counts = self.labels.reindex(classes).to_numpy(dtype=np.int64)
             if len(classes) < 2:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -15,6 +16,8 @@ from .numeric import finite_stat
 
 Task = Literal["auto", "classification", "multilabel", "regression"]
 TASKS = ("auto", "classification", "multilabel", "regression")
+MAX_CLASSES = 2000  # an inferred classification has at most this many classes ...
+MIN_SHARE_CLASSES = 50  # ... and, beyond this many, at most one per two rows
 
 
 def as_target_array(y, n_rows: int) -> np.ndarray:
@@ -56,8 +59,26 @@ def as_target_array(y, n_rows: int) -> np.ndarray:
     return y
 
 
+def target_column(y) -> str | list[str] | None:
+    """The name of y's column(s) when y is a named Series or a DataFrame, else None
+    (saved with the model, so that ``tabtext.tabular.predict`` can score a file)."""
+    if isinstance(y, pd.Series) and y.name is not None:
+        return str(y.name)
+    if isinstance(y, pd.DataFrame):
+        return [str(c) for c in y.columns]
+    return None
+
+
 def infer_task(y: np.ndarray, task: Task) -> str:
-    """'classification', 'multilabel' or 'regression', from ``task`` or from y."""
+    """'classification', 'multilabel' or 'regression', from ``task`` or from y.
+
+    ``task="auto"``: a 2-D 0/1 matrix is multi-label, any other float y regression
+    (sklearn's ``type_of_target`` calls integral floats such as Rossmann's sales
+    "multiclass"), strings, bools and integers classification -- within
+    :func:`check_class_count`. ``"auto_classifier"`` (``EmbeddingClassifier``):
+    multi-label or classification, within the same limit. An explicit
+    ``"classification"`` takes any number of classes.
+    """
     try:
         with np.errstate(invalid="ignore"):  # its int cast of floats near 1e308
             kind = type_of_target(y)
@@ -67,21 +88,13 @@ def infer_task(y: np.ndarray, task: Task) -> str:
             f"y mixes label types {kinds} that cannot be ordered; make them all str "
             "or all numbers (e.g. y.astype(str))"
         ) from None
+    inferred = task in ("auto", "auto_classifier")
     if task == "auto_classifier":  # EmbeddingClassifier(task="auto")
         task = "multilabel" if kind == "multilabel-indicator" else "classification"
     elif task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     if task == "auto":
-        if kind in ("binary", "multiclass"):
-            return "classification"
-        if kind == "multilabel-indicator":
-            return "multilabel"
-        if kind in ("continuous", "continuous-multioutput"):
-            return "regression"
-        raise ValueError(
-            f"cannot infer the task from a target of type {kind!r}; "
-            "set task= or use EmbeddingClassifier / EmbeddingRegressor"
-        )
+        task = _auto_task(y, kind)
     if task == "classification":
         check_classification_targets(y)
         if y.ndim == 2:
@@ -89,6 +102,8 @@ def infer_task(y: np.ndarray, task: Task) -> str:
                 f"task='classification' needs a 1-D y, got shape {y.shape}; "
                 "for a 0/1 label matrix use task='multilabel'"
             )
+        if inferred:
+            check_class_count(len(np.unique(y)), len(y))
     if task == "multilabel" and kind != "multilabel-indicator":
         raise ValueError(f"task='multilabel' needs a 2-D 0/1 y, got a {kind!r} target")
     if task == "regression" and y.dtype.kind not in "biuf":
@@ -96,9 +111,42 @@ def infer_task(y: np.ndarray, task: Task) -> str:
             y.astype(np.float64)
         except (TypeError, ValueError):
             raise ValueError(
-                f"task='regression' needs a numeric y, got dtype {y.dtype}"
+                "regression (task='regression', or log_target=True or a y_range, "
+                f"which mean regression) needs a numeric y, got dtype {y.dtype}"
             ) from None
     return task
+
+
+def _auto_task(y: np.ndarray, kind: str) -> str:
+    if kind == "multilabel-indicator":
+        return "multilabel"
+    if kind in ("continuous", "continuous-multioutput") or y.dtype.kind == "f":
+        return "regression"
+    if kind in ("binary", "multiclass"):
+        return "classification"
+    raise ValueError(
+        f"cannot infer the task from a target of type {kind!r}; "
+        "set task= or use EmbeddingClassifier / EmbeddingRegressor"
+    )
+
+
+def check_class_count(n_classes: int, n_rows: int) -> None:
+    """Refuse an inferred classification whose labels are too many to be classes:
+    more than ``MAX_CLASSES``, or more than ``MIN_SHARE_CLASSES`` and more than
+    half the rows -- a numeric target read as labels (a head of 20,000 outputs
+    took 14 minutes on Rossmann's sales before this check)."""
+    too_many = n_classes > MAX_CLASSES or (
+        n_classes > MIN_SHARE_CLASSES and n_classes > n_rows / 2
+    )
+    if too_many:
+        raise ValueError(
+            f"y has {n_classes:,} distinct labels for {n_rows:,} rows: too many for "
+            f"classification (at most {MAX_CLASSES:,} classes, and at most half the "
+            "rows when there are more than "
+            f"{MIN_SHARE_CLASSES}), so it looks like a numeric target. Use "
+            "task='regression' (or EmbeddingRegressor, or y.astype(float)); to "
+            "train a classifier on these labels anyway, pass task='classification'"
+        )
 
 
 @dataclass

@@ -80,10 +80,10 @@ def _check_unique_names(columns: pd.Index, where: str) -> None:
 
 def check_params(est) -> None:
     """The estimator's parameters, checked at the start of every fit."""
-    if not isinstance(est.epochs, numbers.Integral) or est.epochs < 1:
-        raise ValueError(f"epochs must be an int >= 1, got {est.epochs!r}")
-    if not isinstance(est.batch_size, numbers.Integral) or est.batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {est.batch_size!r}")
+    for name in ("epochs", "batch_size"):
+        v = getattr(est, name)
+        if not (_is_auto(v) or _positive_int(v)):
+            raise ValueError(f"{name} must be an int >= 1 or 'auto', got {v!r}")
     if not (est.lr == "auto" or (isinstance(est.lr, numbers.Real) and est.lr > 0)):
         raise ValueError(f"lr must be a positive number or 'auto', got {est.lr!r}")
     vf = est.validation_fraction
@@ -91,6 +91,14 @@ def check_params(est) -> None:
         raise ValueError(f"validation_fraction must be in (0, 1) or None, got {vf!r}")
     if len(est.ps) != len(est.layers):
         raise ValueError(f"ps {est.ps!r} needs one dropout per layer of {est.layers!r}")
+
+
+def _is_auto(v) -> bool:
+    return isinstance(v, str) and v == "auto"
+
+
+def _positive_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
 
 
 def check_rows(value: Any, name: str) -> int:

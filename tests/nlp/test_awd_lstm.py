@@ -15,6 +15,8 @@ from tabtext.nlp.awd_lstm import (
     preset,
 )
 
+from .conftest import needs_cpu_bf16
+
 V = 50
 
 
@@ -257,6 +259,7 @@ def test_generate_is_seeded_respects_bans_and_restores_mode():
     assert greedy[0] == first
 
 
+@needs_cpu_bf16
 def test_state_left_by_an_autocast_step_does_not_break_a_plain_call(ids):
     model = LanguageModel(tiny())
     with torch.autocast("cpu", torch.bfloat16):

@@ -6,6 +6,8 @@ import torch
 from tabtext.nlp import AWDLSTM, AWDLSTMConfig, LanguageModel, TextClassifierModel
 from tabtext.nlp.classifier import SentenceEncoder, masked_concat_pool
 
+from .conftest import needs_cpu_bf16
+
 V, PAD = 50, 1
 
 
@@ -155,6 +157,7 @@ def test_classifier_and_lm_run_on_cuda_like_on_cpu():
     assert lm.encoder.rnns[0].module.weight_hh_l0.grad.abs().sum() > 0
 
 
+@needs_cpu_bf16
 def test_classifier_under_autocast_matches_full_precision():
     torch.manual_seed(0)
     model = TextClassifierModel(tiny(), n_classes=3, bptt=8, max_len=16).eval()

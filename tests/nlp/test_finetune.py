@@ -179,6 +179,13 @@ def test_resume_after_interruption_ends_like_an_uninterrupted_run(
     assert metrics["valid_accuracy"] == ref_metrics["valid_accuracy"]
 
 
+def test_bf16_on_a_cpu_without_it_fails_before_any_work(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    with pytest.raises(SystemExit):
+        finetune.main(["--precision", "bf16", "--device", "cpu"])
+    assert "use --precision fp32 or auto" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [
@@ -188,12 +195,19 @@ def test_resume_after_interruption_ends_like_an_uninterrupted_run(
         (["--pretrained", "/nonexistent"], "no such directory"),
         (["--pretrained", "no_such_lm"], "not a shipped model"),
         (["--unlabeled", "/nonexistent.parquet"], "no such file"),
+        (["--max-len", "64"], "max_len (64) must be >= bptt (70)"),
+        (["--clas-drop-mult", "5"], "the classifier model cannot be built"),
+        (["--lm-drop-mult", "5"], "the lm model cannot be built"),
+        (["--clas-final-lr", "0"], "clas_final_lr must be > 0"),
+        (["--quiet", "--verbose"], "not allowed with"),
+        (["--device", "tpu"], "tpu"),
     ],
 )
 def test_bad_flags_fail_before_any_work(flags, message, capsys):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_:
         finetune.main(flags)
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and "Traceback" not in err
 
 
 def test_pretrain_then_finetune_from_it(data_file, tmp_path, trained):

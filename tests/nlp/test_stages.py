@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from tabtext.nlp import stages
@@ -58,12 +59,18 @@ def test_run_epochs_done_reads_the_phase_checkpoint(tmp_path):
 
 
 def test_use_bf16(monkeypatch):
-    assert use_bf16("bf16", "cpu") and not use_bf16("fp32", "cpu")
+    assert not use_bf16("fp32", "cpu")
     for supported in (True, False):
         monkeypatch.setattr(
             torch.cpu, "_is_avx512_bf16_supported", lambda s=supported: s, raising=False
         )
         assert use_bf16("auto", "cpu") is supported
+        assert use_bf16("auto", "cpu", cpu_auto=False) is False
+        if supported:
+            assert use_bf16("bf16", "cpu")
+        else:  # no bf16 LSTM in oneDNN there: refused with what to do
+            with pytest.raises(ValueError, match="use --precision fp32 or auto"):
+                use_bf16("bf16", "cpu")
         assert use_bf16("auto", "cpu", cpu_auto=False) is False  # pretraining's CPU
     monkeypatch.setattr(stages.distributed, "device", lambda d: torch.device("cuda"))
     assert use_bf16("auto") is True  # always on CUDA

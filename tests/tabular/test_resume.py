@@ -61,12 +61,19 @@ def data():
     "params, kill_at",
     [
         ({}, 2),
+        # the defaults' epochs of 3 passes each (240 rows in 8 batches of 30)
+        (dict(epochs="auto", batch_size="auto"), 2),
         # valid loss .686 .671 .627 .644: stops after epoch 3, best epoch 2
         (dict(VALID, epochs=8, n_iter_no_change=1, lr=0.1), 2),
         # valid loss .719 .845 .990: stops after epoch 2, best epoch 0
         (dict(VALID, epochs=8, n_iter_no_change=2, lr=0.3), 1),
     ],
-    ids=["no_valid", "early_stop_best_before_kill", "early_stop_two_after_kill"],
+    ids=[
+        "no_valid",
+        "auto_passes",
+        "early_stop_best_before_kill",
+        "early_stop_two_after_kill",
+    ],
 )
 def test_killed_fit_resumes_to_the_same_result(
     data, tmp_path, monkeypatch, params, kill_at
