@@ -2,10 +2,11 @@
 
 Every word is shaded green when it pushes towards the predicted label and red when it
 pushes away, in full colour at the strongest word of its text (whose score the text's
-header gives), the shade growing with the square root of the score so that the many
-small contributions of a long text stay visible; hovering shows the score. (One scale
-for the whole page was tried on IMDB reviews and left the texts whose prediction is
-close to the baseline's nearly blank, though their word rankings were as telling.) The page holds its own CSS, no scripts, fonts or images,
+header gives) and in proportion below it; hovering shows the score. Looked at on IMDB
+reviews: one scale for the whole page left the texts whose prediction is close to the
+baseline's nearly blank (though their word rankings were as telling), and a shade
+growing with the square root of the score coloured nearly every word, hiding the few
+that decide. The page holds its own CSS, no scripts, fonts or images,
 and every piece of text is HTML-escaped.
 """
 
@@ -144,7 +145,7 @@ def _span(word: str, score: float, scale: float, unit: str) -> str:
         tip = "not read by the model (beyond max_tokens)"
         return f'<span class="w unread" title="{_esc(tip)}">{_esc(word)}</span>'
     r, g, b = _GREEN if score >= 0 else _RED
-    alpha = _MAX_ALPHA * math.sqrt(min(1.0, abs(score) / scale))
+    alpha = _MAX_ALPHA * min(1.0, abs(score) / scale)
     return (
         f'<span class="w" style="background:rgba({r},{g},{b},{alpha:.3f})" '
         f'title="{score:+.4f} {_esc(unit)}" data-score="{score:.6g}">'
