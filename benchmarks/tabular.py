@@ -1,8 +1,9 @@
-"""Tabular benchmark: tabtext's EmbeddingModel against HistGradientBoosting and fastai.
+"""Tabular benchmark: tabtext's EmbeddingModel against gradient boosting, fastai and
+RealMLP.
 
 Four real datasets from ../shared/data, each with one split and one feature set shared
 by every peer. The validation rows are where the metrics are measured; every peer also
-uses them to keep its best epoch (tabtext, fastai) or to stop boosting (HGB).
+uses them to keep its best epoch (networks) or to stop boosting (GBDTs).
 
 - rossmann: last 6 weeks of train.parquet by Date, closed days (Sales == 0) dropped,
   RMSPE (Kaggle's metric). Features: store metadata, calendar parts, competition age,
@@ -11,15 +12,20 @@ uses them to keep its best epoch (tabtext, fastai) or to stop boosting (HGB).
 - bike: dteday >= 2012-07-01 (last 3 months); RMSLE of ``cnt`` (no casual/registered).
 - amazon: stratified 20%; ROC AUC of ACTION; the 9 ID codes are all categorical.
 
-Peers: tabtext (``EmbeddingRegressor`` / ``EmbeddingClassifier``, one config per
-dataset below), scikit-learn's ``HistGradientBoosting*`` with native categorical
-support and early stopping, and fastai's ``tabular_learner`` (``--fastai-python``, run
-in a subprocess). Regression peers all fit log1p(y). Fit time runs from raw frames to
-a trained model (preprocessing and per-epoch validation included); training rows/s is
-rows x epochs / fit time for the networks, rows / fit time for HGB. The networks run
-``--seeds`` times (Rossmann once) and metrics show mean ± std.
+Peers: ``tabtext`` (``EmbeddingRegressor`` / ``EmbeddingClassifier`` with their
+default parameters: the headline row), ``tabtext-tuned`` (one config per dataset
+below), scikit-learn's ``HistGradientBoosting*`` with native categorical support and
+early stopping, and in subprocesses of their own environments LightGBM and CatBoost
+(``--gbdt-python``), fastai's ``tabular_learner`` (``--fastai-python``) and
+pytabkit's RealMLP-TD (``--pytabkit-python``); a peer whose interpreter is not given
+is skipped. Regression peers all fit log1p(y). Fit time runs from raw frames to a
+trained model (preprocessing and per-epoch validation included); training rows/s is
+rows x epochs / fit time for the networks, rows / fit time for the GBDTs. The networks
+run ``--seeds`` times (Rossmann and RealMLP once) and metrics show mean ± std.
 
-    python benchmarks/tabular.py --fastai-python /tmp/fastai-venv/bin/python
+    python benchmarks/tabular.py --gbdt-python /work/gbdt-venv/bin/python \
+        --fastai-python /work/fastai-venv/bin/python \
+        --pytabkit-python /work/pytabkit-venv/bin/python
     python benchmarks/tabular.py --quick --datasets adult bike --models tabtext hgb
 """
 
@@ -118,6 +124,7 @@ QUICK = {"tabtext": {"epochs": 2}, "hgb": {"max_iter": 50}, "fastai": {"epochs":
          "lightgbm": {"n_estimators": 50}, "catboost": {"n_estimators": 50},
          "realmlp": {"n_epochs": 2}}  # fmt: skip
 MAX_SEEDS = {"rossmann": 1}  # one fastai run on Rossmann takes ~10 minutes
+MODEL_MAX_SEEDS = {"realmlp": 1}  # 256 epochs: ~10 minutes a fit on 2 cores
 HGB_MAX_CATEGORIES = 255  # HGB's native categorical support takes <= 255 categories
 
 
@@ -493,7 +500,8 @@ def run_model(model: str, name: str, d: Data, args, peers: dict) -> list[dict]:
     cfg = dict(configs[model].get(name, {}))
     if args.quick:
         cfg.update(QUICK[model.removesuffix("-tuned")])
-    seeds = range(min(args.seeds, MAX_SEEDS.get(name, args.seeds)))
+    cap = min(MAX_SEEDS.get(name, args.seeds), MODEL_MAX_SEEDS.get(model, args.seeds))
+    seeds = range(min(args.seeds, cap))
     if model == "hgb":
         return [run_hgb(d, cfg)]
     if model in ("tabtext", "tabtext-tuned"):

@@ -52,9 +52,9 @@ class ProgressBar(Callback):
     label : str
         The stage the bar and the lines name, e.g. "LM fine-tuning" (settable
         between fits: ``learn.progress.label = ...``).
-    unit, count : str and ``count(learn) -> int``
+    unit, count : str and ``count(learn) -> int or 0-d tensor``
         What the throughput counts per training batch: rows by default; a text
-        learner counts tokens.
+        learner counts tokens (a tensor, summed without a device sync per batch).
     every_s : float
         In lines mode, also a line every this many seconds within a long epoch
         (batch count, running train loss, throughput, time left in the epoch).
@@ -97,6 +97,7 @@ class ProgressBar(Callback):
 
     def before_fit(self, learn: Learner) -> None:
         self._t_fit, self._epoch_times = time.perf_counter(), []
+        self._mode = self.mode()  # once per fit: not a tty check per batch
 
     def before_epoch(self, learn: Learner) -> None:
         self._t_epoch, self._items, self._train_s = time.perf_counter(), 0, 0.0
@@ -110,15 +111,15 @@ class ProgressBar(Callback):
         self._open(learn, f"{self._epoch_name(learn)} valid", learn.valid_dl)
 
     def _open(self, learn: Learner, desc: str, dl=None) -> None:
-        if self.mode() == "bar":
+        if self._mode == "bar":
             dl = learn.train_dl if dl is None else dl
             total = len(dl) if hasattr(dl, "__len__") else None
             self.bar = tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)
 
     def after_batch(self, learn: Learner) -> None:
-        mode = self.mode()
+        mode = self._mode
         if learn.training and mode != "off":
-            self._items += self.count(learn)
+            self._items = self._items + self.count(learn)  # int, or a tensor: no sync
             if learn.loss is not None:  # a tensor sum: no GPU sync per batch
                 self._loss_sum = self._loss_sum + learn.loss.detach().float()
                 self._n_losses += 1
@@ -140,8 +141,8 @@ class ProgressBar(Callback):
         ]
         if self._n_losses:
             parts.append(f"train_loss {float(self._loss_sum) / self._n_losses:.4f}")
-        if spent > 0 and self._items:
-            parts.append(f"{self._items / spent:,.0f} {self.unit}/s")
+        if spent > 0 and int(self._items):
+            parts.append(f"{int(self._items) / spent:,.0f} {self.unit}/s")
         if known:
             left = spent / done * (total - done)
             parts.append(f"~{_clock(left)} left in this epoch's training")
@@ -156,7 +157,7 @@ class ProgressBar(Callback):
 
     def after_epoch(self, learn: Learner) -> None:
         self._epoch_times.append(time.perf_counter() - self._t_epoch)
-        mode = self.mode()
+        mode = self._mode
         if mode == "off" or not self.show_epochs:
             return
         line = self.line(learn)
@@ -171,8 +172,8 @@ class ProgressBar(Callback):
         parts += [
             f"{k} {_fmt(v)}" for k, v in learn.epoch_results.items() if k not in _SKIP
         ]
-        if self._train_s > 0 and self._items:
-            parts.append(f"{self._items / self._train_s:,.0f} {self.unit}/s")
+        if self._train_s > 0 and int(self._items):
+            parts.append(f"{int(self._items) / self._train_s:,.0f} {self.unit}/s")
         elapsed = time.perf_counter() - self._t_fit
         left = (learn.n_epochs - learn.epoch - 1) * (
             sum(self._epoch_times) / len(self._epoch_times)

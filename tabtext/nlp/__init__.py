@@ -9,9 +9,8 @@ metrics, ``persistence`` writes and reads model directories, ``pretraining`` (CL
 ``pretrain``) trains a general-domain LM and ``pretrained`` holds the shipped one.
 """
 
-# Submodules load on first use (PEP 562), so that ``python -m tabtext.<pkg>.<cli>``
-# runs the CLI module's first lines (which set OMP_WAIT_POLICY) before torch loads.
-import importlib
+# Submodules load on first use (PEP 562): see tabtext._lazy.
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "AWDLSTM": (".awd_lstm", "AWDLSTM"),
@@ -46,15 +45,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, attr = _EXPORTS[name]
-    value = getattr(importlib.import_module(module, __name__), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

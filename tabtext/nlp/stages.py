@@ -236,7 +236,7 @@ def _count_tokens(learn: Learner, pad: int | None = None) -> None:
     if pad is None:  # an LM stream has no padding
         learn.progress.count = lambda lrn: lrn.xb.numel()
     else:
-        learn.progress.count = lambda lrn: int((lrn.xb != pad).sum())
+        learn.progress.count = lambda lrn: (lrn.xb != pad).sum()
 
 
 def _shard(rank: int | None, world_size: int | None) -> tuple[int, int]:

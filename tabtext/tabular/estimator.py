@@ -1,7 +1,9 @@
 """EmbeddingModel: entity embeddings (Guo & Berkhahn 2016) as a scikit-learn estimator.
 
-Categorical columns are embedded, continuous ones filled and standardised, and an MLP
-is trained on the core's Learner with one-cycle (Smith 2018). ``EmbeddingClassifier``
+Categorical columns are embedded (categories seen fewer than ``min_freq`` times share
+the unknown row), continuous ones filled, standardised and embedded with PLR
+(Gorishniy et al. 2022), and an MLP is trained on the core's Learner with one-cycle
+(Smith 2018). The defaults were chosen by ``benchmarks/tabular_ablation.py``. ``EmbeddingClassifier``
 and ``EmbeddingRegressor`` fix the task; ``EmbeddingModel`` infers it from y.
 """
 
@@ -86,8 +88,9 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         distribution, or robustly scaled and smoothly clipped
         (:mod:`tabtext.tabular.scaling`).
     num_embedding : {"none", "plr"}
-        Continuous columns batch-normed into the MLP, or each embedded by PLR
-        (periodic features, linear, ReLU; :mod:`tabtext.tabular.num_embeddings`).
+        Continuous columns each embedded by PLR (periodic features, linear, ReLU;
+        :mod:`tabtext.tabular.num_embeddings`), or batch-normed into the MLP as
+        they are ("none").
     label_smoothing : float
         Classification and multi-label targets smoothed by this much (0 = off).
     target_stats : int or None
@@ -140,13 +143,13 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         cat_cols: list[str] | None = None,
         cont_cols: list[str] | None = None,
         date_cols: list[str] | None = None,
-        min_freq: int = 1,
+        min_freq: int = 3,
         emb_sizes: dict[str, int] | None = None,
         layers: tuple[int, ...] = (200, 100),
         ps: tuple[float, ...] = (0.0, 0.0),
         emb_drop: float = 0.0,
         cont_scaling: Literal["standard", "quantile", "robust"] = "standard",
-        num_embedding: Literal["none", "plr"] = "none",
+        num_embedding: Literal["none", "plr"] = "plr",
         label_smoothing: float = 0.0,
         target_stats: int | None = None,
         y_range: tuple[float, float] | None = None,

@@ -44,6 +44,39 @@ class SmoothBCEWithLogits(nn.Module):
         return F.binary_cross_entropy_with_logits(out, soft, pos_weight=self.pos_weight)
 
 
+class WeightedCrossEntropy(nn.Module):
+    """Class-weighted cross-entropy normalised by a constant, not by the batch.
+
+    ``torch.nn.CrossEntropyLoss(weight=w)`` divides each batch's loss by the sum of
+    its rows' weights, so a batch without any heavily weighted row trains the light
+    classes at full strength. Here the weighted sum is divided by the batch size
+    times ``norm`` (the mean row weight of the training set), the same for every
+    batch: the optimum then is the class-weighted one.
+
+    Parameters
+    ----------
+    weight : tensor of shape (n_classes,)
+    norm : float
+        Mean weight of a training row.
+    label_smoothing : float
+    """
+
+    def __init__(
+        self, weight: torch.Tensor, norm: float, label_smoothing: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.register_buffer("weight", weight)
+        self.norm = float(norm)
+        self.label_smoothing = check_smoothing(label_smoothing)
+
+    def forward(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        per_row = F.cross_entropy(
+            out, target, weight=self.weight, reduction="none",
+            label_smoothing=self.label_smoothing,
+        )  # fmt: skip
+        return per_row.sum() / (len(per_row) * self.norm)
+
+
 def check_smoothing(label_smoothing: float) -> float:
     """``label_smoothing`` as a float in [0, 1), or a ValueError saying so."""
     try:
@@ -55,4 +88,4 @@ def check_smoothing(label_smoothing: float) -> float:
     return eps
 
 
-__all__ = ["SmoothBCEWithLogits", "check_smoothing"]
+__all__ = ["SmoothBCEWithLogits", "WeightedCrossEntropy", "check_smoothing"]

@@ -12,7 +12,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from torch import nn
 
-from .losses import SmoothBCEWithLogits, check_smoothing
+from .losses import SmoothBCEWithLogits, WeightedCrossEntropy, check_smoothing
 from .numeric import finite_stat
 
 Task = Literal["auto", "classification", "multilabel", "regression"]
@@ -223,9 +223,12 @@ class TargetEncoder:
         if self.n_out == 1:
             pos = None if weights is None else torch.tensor([weights[1] / weights[0]])
             return SmoothBCEWithLogits(label_smoothing, pos_weight=pos)
-        w = None if weights is None else torch.as_tensor(weights, dtype=torch.float32)
         eps = check_smoothing(label_smoothing)
-        return nn.CrossEntropyLoss(weight=w, label_smoothing=eps)
+        if weights is None:
+            return nn.CrossEntropyLoss(label_smoothing=eps)
+        norm = weights[np.searchsorted(self.classes, y)].mean()  # per training row
+        w = torch.as_tensor(weights, dtype=torch.float32)
+        return WeightedCrossEntropy(w, norm, label_smoothing=eps)
 
     def proba(self, out: torch.Tensor) -> np.ndarray:
         """Class (or label) probabilities from raw model outputs."""

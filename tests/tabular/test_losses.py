@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from tabtext.tabular import TargetEncoder
-from tabtext.tabular.losses import SmoothBCEWithLogits
+from tabtext.tabular.losses import SmoothBCEWithLogits, WeightedCrossEntropy
 
 
 def test_smoothed_bce_value():
@@ -50,3 +50,17 @@ def test_target_encoder_losses_take_label_smoothing():
     assert torch.allclose(ce(out, y), manual, atol=1e-6)
     with pytest.raises(ValueError, match="label_smoothing"):
         binary.loss(np.array(["a", "b"]), None, 1.0)
+
+
+def test_class_weighted_cross_entropy_is_normalised_by_a_constant():
+    w = torch.tensor([10.0, 1.0, 1.0])
+    loss = WeightedCrossEntropy(w, norm=4.0)
+    out = torch.randn(6, 3)
+    light = torch.tensor([1, 2, 1, 2, 1, 2])  # no row of the heavy class
+    plain = F.cross_entropy(out, light)
+    assert torch.allclose(loss(out, light), plain / 4.0)  # not renormalised to 1
+    mixed = torch.tensor([0, 1, 2, 0, 1, 2])  # mean row weight 4 = norm
+    assert torch.allclose(loss(out, mixed), F.cross_entropy(out, mixed, weight=w))
+    enc = TargetEncoder.fit(np.array([0, 1, 2, 2]), "classification", False, True)
+    built = enc.loss(np.array([0, 1, 2, 2]), {0: 4.0, 1: 1.0, 2: 1.0})
+    assert isinstance(built, WeightedCrossEntropy) and built.norm == pytest.approx(1.75)

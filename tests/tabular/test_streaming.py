@@ -97,7 +97,8 @@ def _close(a, b, path="") -> None:
 # ---- statistics ---------------------------------------------------------------------
 def test_streamed_preprocessor_equals_in_memory_fit(streamed, table):
     _, train, valid = table
-    memory = TabularPreprocessor(cat_cols=["code"]).fit(train[FEATURES])
+    memory = TabularPreprocessor(cat_cols=["code"], min_freq=streamed.min_freq)
+    memory = memory.fit(train[FEATURES])
     pre = streamed.preprocessor_
     assert pre.cat_names_ == memory.cat_names_  # dates, indicators, order
     assert pre.cardinalities_ == memory.cardinalities_
