@@ -111,7 +111,8 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
     batch_size : int or "auto"
         "auto": 512 rows, but a small table is cut into up to 8 balanced batches
         of at least 8 rows (under 16 rows, one batch). The values used are in
-        ``batch_size_`` and ``n_steps_`` (optimiser steps) after fit.
+        ``batch_size_``, ``n_steps_`` (optimiser steps) and ``passes_per_epoch_``
+        after fit.
     lr, weight_decay :
         Training with one-cycle; ``lr="auto"`` uses the LR finder's suggestion.
     validation_fraction : float, optional

@@ -228,13 +228,14 @@ def train_network(est, data: TrainingData, seed: int) -> Learner:
     """Build ``est.model_`` from ``est.config_`` and train it on ``data``.
 
     Sets ``model_`` (in eval mode, on the CPU: picklable anywhere), ``lr_``,
-    ``n_steps_`` (the optimiser steps planned) and ``history_``. ``batch_size_``
-    must be set (by the loader's builder). The global RNGs are left as they were.
+    ``n_steps_`` (the optimiser steps planned), ``passes_per_epoch_`` and
+    ``history_``. ``batch_size_`` must be set (by the loader's builder). The global
+    RNGs are left as they were.
     """
     epochs, passes = epoch_plan(est, len(data.train))
     if passes > 1:
         data = replace(data, train=Passes(data.train, passes))
-    est.n_steps_ = epochs * len(data.train)
+    est.n_steps_, est.passes_per_epoch_ = epochs * len(data.train), passes
     with seeded(seed), resume.global_rng_kept():
         est.model_ = TabularModel(est.config_)
         learn = _learner(est, data, seed)

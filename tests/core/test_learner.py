@@ -16,6 +16,7 @@ from tabtext.core import (
     NonFiniteLossError,
     SaveBest,
     TensorLoader,
+    adamw,
     rmse,
 )
 
@@ -218,3 +219,33 @@ def test_csv_logger_writes_each_epoch(tmp_path):
     learn.fit_one_cycle(2, 1e-2)
     lines = path.read_text().strip().splitlines()
     assert lines[0].startswith("epoch,train_loss,valid_loss") and len(lines) == 3
+
+
+def test_default_adamw_is_fused_on_cpu_and_matches_foreach():
+    torch.manual_seed(0)
+    start = [torch.randn(300, 20), torch.randn(20)]
+    grads = [[torch.randn_like(t) for t in start] for _ in range(20)]
+    ends = {}
+    for name, make in {
+        "fused": lambda ps: adamw(({"params": p} for p in [ps]), lr=1e-2),  # generator
+        "foreach": lambda ps: torch.optim.AdamW(
+            ps, lr=1e-2, betas=(0.9, 0.99), eps=1e-5, weight_decay=0.01, foreach=True
+        ),
+    }.items():
+        ps = [nn.Parameter(t.clone()) for t in start]
+        opt = make(ps)
+        assert opt.defaults["fused"] is (True if name == "fused" else None)
+        assert [len(g["params"]) for g in opt.param_groups] == [2]
+        for step in grads:
+            for p, g in zip(ps, step):
+                p.grad = g.clone()
+            opt.step()
+        ends[name] = ps
+    for a, b in zip(ends["fused"], ends["foreach"]):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+        assert not torch.equal(a, start[0] if a.ndim == 2 else start[1])  # it moved
+
+
+def test_default_adamw_keeps_foreach_on_other_devices():
+    meta = nn.Parameter(torch.empty(3, device="meta"))
+    assert adamw([meta]).defaults["foreach"] is True

@@ -108,6 +108,7 @@ def test_auto_length_on_small_mid_and_large_tables():
     assert bs == AUTO_BATCH and passes == 2 and steps >= MIN_STEPS
     # from about 10,000 rows: plain epochs of 512-row batches, as epochs=5 gave
     assert plan(20_000) == (AUTO_BATCH, 5, 1, 5 * 40)
+    assert plan(100_000) == (AUTO_BATCH, 5, 1, 5 * 196)
     assert plan(10, epochs=3, batch_size=4) == (4, 3, 1, 9)  # ints taken as given
     for n in (2, 16, 31, 100, 300, 4096, 9000):
         bs, epochs, passes, steps = plan(n)
@@ -129,6 +130,7 @@ def test_default_fit_trains_a_small_table_well():
     X, v = make_frame(200)
     est = EmbeddingRegressor(random_state=0).fit(X, v)
     assert est.batch_size_ == 25 and est.n_steps_ == 120 and len(est.history_) == 5
+    assert est.passes_per_epoch_ == 3  # 8 batches a pass, 5 epochs: 3 passes each
     assert est.score(X, v) > 0.9
     old = EmbeddingRegressor(epochs=5, batch_size=512, random_state=0).fit(X, v)
     assert old.n_steps_ == 5  # what the old defaults gave: one step an epoch
