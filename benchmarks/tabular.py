@@ -295,8 +295,8 @@ def run_tabtext(d: Data, cfg: dict, seed: int = 0) -> dict:
             pred = est.predict(d.X_valid)
         else:
             pred = est.predict_proba(d.X_valid)[:, 1]
-    epochs = len(est.history_)  # a small table's epoch may pass over its rows twice
-    rows = len(d.X_train) * epochs * getattr(est, "passes_per_epoch_", 1)
+    epochs = len(est.history_)  # a small table's epoch may pass over its rows again
+    rows = len(d.X_train) * epochs * est.passes_per_epoch_
     out = _report(d, pred, fit.seconds, predict.seconds, rows, epochs)
     return {**out, "batch size": getattr(est, "batch_size_", est.batch_size)}
 
