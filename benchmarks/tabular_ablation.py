@@ -5,7 +5,7 @@ ones (``cat_cols``, ``cont_cols``, ``log_target`` for the count targets) and the
 variant's own overrides; it fits on the training rows and keeps its best epoch on the
 validation rows (``eval_set``), exactly as the ``tabtext`` row of ``tabular.py`` does,
 with the same splits and features. Metrics are mean ± std over seeds 0..N-1 (Rossmann:
-``--rossmann-seeds``), training rows/s = rows x epochs run / fit time.
+``--rossmann-seeds``), training rows/s = rows x passes over them / fit time.
 
     python benchmarks/tabular_ablation.py --datasets adult bike amazon --seeds 3
     python benchmarks/tabular_ablation.py --datasets rossmann --variants defaults "no PLR"
@@ -34,11 +34,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Timer, markdown_table  # noqa: E402
 from tabular import DATASETS, Data  # noqa: E402
 
-from tabtext.tabular import EmbeddingClassifier, EmbeddingRegressor  # noqa: E402
+from tabtext.tabular import EmbeddingClassifier, EmbeddingRegressor, training  # noqa: E402
 
-# name -> overrides of the estimator's defaults. "defaults" is the shipped estimator.
+# name -> overrides of the estimator's defaults. "defaults" is the shipped estimator;
+# "_min_steps" sets tabtext.tabular.training.MIN_STEPS (epochs="auto"'s floor) instead.
 VARIANTS: dict[str, dict] = {
     "defaults": {},
+    "no dropout (ps=(0, 0))": dict(ps=(0.0, 0.0)),
+    "100 min steps": dict(_min_steps=100),
+    "ps=(0.2, 0.2)": dict(ps=(0.2, 0.2)),
     "old defaults (no PLR, min_freq=1)": dict(num_embedding="none", min_freq=1),
     "no PLR": dict(num_embedding="none"),
     "min_freq=1": dict(min_freq=1),
@@ -55,18 +59,25 @@ def run(d: Data, params: dict, seed: int) -> dict:
     """One fit of the default estimator with ``params`` on ``d``."""
     cls = EmbeddingRegressor if d.regression else EmbeddingClassifier
     est = cls(cat_cols=d.cats, cont_cols=d.conts, random_state=seed, device="cpu")
+    params = dict(params)
+    min_steps = params.pop("_min_steps", training.MIN_STEPS)
     est.set_params(**({"log_target": True} if d.regression else {}), **params)
-    with Timer() as fit:
-        est.fit(d.X_train, d.y_train, eval_set=(d.X_valid, d.y_valid))
+    shipped, training.MIN_STEPS = training.MIN_STEPS, min_steps
+    try:
+        with Timer() as fit:
+            est.fit(d.X_train, d.y_train, eval_set=(d.X_valid, d.y_valid))
+    finally:
+        training.MIN_STEPS = shipped
     if d.regression:
         pred = est.predict(d.X_valid)
     else:
         pred = est.predict_proba(d.X_valid)[:, 1]
     epochs = len(est.history_)
+    rows = len(d.X_train) * epochs * est.passes_per_epoch_
     return {
         **d.metric(d.y_valid, pred),
         "fit s": fit.seconds,
-        "rows/s": len(d.X_train) * epochs / fit.seconds,
+        "rows/s": rows / fit.seconds,
         "epochs": epochs,
     }
 

@@ -104,9 +104,9 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         Regression on ``log1p(y)``, predictions mapped back with ``expm1``.
     class_weight : None, "balanced" or dict label -> weight.
     epochs : int or "auto"
-        "auto": 5 epochs, and at least 100 optimiser steps in all, as long as that
+        "auto": 5 epochs, and at least 200 optimiser steps in all, as long as that
         takes at most 20 passes over the rows: on a small table each epoch goes
-        over the rows several times (reshuffled); from about 10,000 rows an epoch
+        over the rows several times (reshuffled); from about 20,000 rows an epoch
         is one pass. An int: exactly that many epochs of one pass.
     batch_size : int or "auto"
         "auto": 512 rows, but a small table is cut into up to 8 balanced batches
@@ -147,7 +147,7 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         min_freq: int = 3,
         emb_sizes: dict[str, int] | None = None,
         layers: tuple[int, ...] = (200, 100),
-        ps: tuple[float, ...] = (0.0, 0.0),
+        ps: tuple[float, ...] = (0.1, 0.1),
         emb_drop: float = 0.0,
         cont_scaling: Literal["standard", "quantile", "robust"] = "standard",
         num_embedding: Literal["none", "plr"] = "plr",

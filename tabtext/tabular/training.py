@@ -14,7 +14,7 @@ under-trained: :func:`batch_size_for` cuts a small table into at least a few
 batches (one full batch couples every row through batch norm), and
 :func:`epoch_plan` repeats the rows within each epoch until the fit makes at least
 ``MIN_STEPS`` steps. A table of at least ``MIN_STEPS / AUTO_EPOCHS`` batches of
-``AUTO_BATCH`` rows (about 10,000 rows) trains exactly as ``epochs=5, batch_size=512``.
+``AUTO_BATCH`` rows (about 20,000 rows) trains exactly as ``epochs=5, batch_size=512``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from .target_stats import TargetStatistics, target_columns
 
 PRED_BATCH = 8192  # rows per validation and prediction batch
 AUTO_EPOCHS = 5  # epochs="auto"
-MIN_STEPS = 100  # epochs="auto": at least this many optimiser steps in a fit,
+MIN_STEPS = 200  # epochs="auto": at least this many optimiser steps in a fit,
 MAX_PASSES = 20  # unless that takes more passes over the rows than this
 AUTO_BATCH = 512  # batch_size="auto": rows per batch on large tables ...
 MIN_BATCHES = 8  # ... and at least this many batches per pass on small ones,

@@ -102,11 +102,12 @@ def plan(n_rows: int, epochs="auto", batch_size="auto"):
 
 def test_auto_length_on_small_mid_and_large_tables():
     assert plan(10) == (10, 5, 4, 20)  # one batch; capped at MAX_PASSES passes
-    assert plan(50) == (9, 5, 4, 120)  # 6 balanced batches, >= MIN_STEPS steps
-    assert plan(1000) == (125, 5, 3, 120)
+    assert plan(50) == (9, 5, 4, 120)  # 6 balanced batches; capped at 20 passes
+    assert plan(1000) == (125, 5, 4, 160)  # capped at 20 passes
     bs, epochs, passes, steps = plan(5000)
-    assert bs == AUTO_BATCH and passes == 2 and steps >= MIN_STEPS
-    # from about 10,000 rows: plain epochs of 512-row batches, as epochs=5 gave
+    assert bs == AUTO_BATCH and passes == 4 and steps >= MIN_STEPS
+    # from about 20,000 rows: plain epochs of 512-row batches, as epochs=5 gave
+    assert plan(10_000) == (AUTO_BATCH, 5, 2, 5 * 2 * 20)
     assert plan(20_000) == (AUTO_BATCH, 5, 1, 5 * 40)
     assert plan(100_000) == (AUTO_BATCH, 5, 1, 5 * 196)
     assert plan(10, epochs=3, batch_size=4) == (4, 3, 1, 9)  # ints taken as given
@@ -129,15 +130,15 @@ def test_passes_reshuffle_and_see_every_row_once_per_pass():
 def test_default_fit_trains_a_small_table_well():
     X, v = make_frame(200)
     est = EmbeddingRegressor(random_state=0).fit(X, v)
-    assert est.batch_size_ == 25 and est.n_steps_ == 120 and len(est.history_) == 5
-    assert est.passes_per_epoch_ == 3  # 8 batches a pass, 5 epochs: 3 passes each
+    assert est.batch_size_ == 25 and est.n_steps_ == 160 and len(est.history_) == 5
+    assert est.passes_per_epoch_ == 4  # 8 batches a pass, 5 epochs: 4 passes each
     assert est.score(X, v) > 0.9
     old = EmbeddingRegressor(epochs=5, batch_size=512, random_state=0).fit(X, v)
     assert old.n_steps_ == 5  # what the old defaults gave: one step an epoch
     # early stopping counts epochs of several passes: a 40-row validation split
     # still leaves a well-trained fit
     val = EmbeddingRegressor(validation_fraction=0.2, random_state=0).fit(X, v)
-    assert val.n_steps_ >= MIN_STEPS and val.score(X, v) > 0.85
+    assert val.n_steps_ == 160 and val.score(X, v) > 0.85  # 20 passes of 8 batches
 
 
 # ---- predictions independent of the batch ---------------------------------------------
