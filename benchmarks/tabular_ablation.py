@@ -40,6 +40,7 @@ from tabtext.tabular import EmbeddingClassifier, EmbeddingRegressor, training  #
 # "_min_steps" sets tabtext.tabular.training.MIN_STEPS (epochs="auto"'s floor) instead.
 VARIANTS: dict[str, dict] = {
     "defaults": {},
+    "previous defaults (ps=(0, 0), 100 min steps)": dict(ps=(0.0, 0.0), _min_steps=100),
     "no dropout (ps=(0, 0))": dict(ps=(0.0, 0.0)),
     "100 min steps": dict(_min_steps=100),
     "ps=(0.2, 0.2)": dict(ps=(0.2, 0.2)),
