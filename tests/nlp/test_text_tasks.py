@@ -34,7 +34,7 @@ FAST += TINY[TINY.index("--clas-epochs") :]
 MAKERS = {
     "weighted": (make_imbalanced_texts, ["--class-weight", "balanced"]),
     "multilabel": (make_multilabel_texts, ["--task", "multilabel"]),
-    "regression": (make_rated_texts, ["--task", "regression"]),
+    "regression": (make_rated_texts, ["--task", "regression", "--clas-epochs", "6"]),
 }
 
 
@@ -125,7 +125,7 @@ def test_regression_trains_one_output_and_decodes_to_the_label_scale(runs):
     target = model_json(r["out"])["target"]
     assert target == pytest.approx({"mean": tr_mean, "std": tr_std, "loss": "mse"})
     m = r["metrics"]
-    assert m["valid_mae"] < 0.5 * y.std()  # far better than predicting the mean
+    assert m["valid_mae"] < 0.5 * y.std(), m["valid_mae"]  # far better than the mean
     pred = TextRegressor.load(r["out"]).predict(["great wonderful superb loved"] * 2)
     assert 6 < pred.mean() < 11  # stars, not standardised units (~1)
 
