@@ -25,16 +25,17 @@ import json
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Timer, markdown_table  # noqa: E402
-from tabular import DATASETS, Data  # noqa: E402
+from _common import markdown_table  # noqa: E402
+from tabular import DATASETS, Data, run_tabtext  # noqa: E402
 
-from tabtext.tabular import EmbeddingClassifier, EmbeddingRegressor, training  # noqa: E402
+from tabtext.tabular import training  # noqa: E402
 
 # name -> overrides of the estimator's defaults. "defaults" is the shipped estimator;
 # "_min_steps" sets tabtext.tabular.training.MIN_STEPS (epochs="auto"'s floor) instead.
@@ -57,30 +58,15 @@ NEEDS_CONTS = {"no PLR", "+ quantile scaling", "+ robust scaling"}
 
 
 def run(d: Data, params: dict, seed: int) -> dict:
-    """One fit of the default estimator with ``params`` on ``d``."""
-    cls = EmbeddingRegressor if d.regression else EmbeddingClassifier
-    est = cls(cat_cols=d.cats, cont_cols=d.conts, random_state=seed, device="cpu")
+    """One fit of the default estimator with ``params`` on ``d``: ``tabular.py``'s
+    tabtext fit, with ``MIN_STEPS`` patched for it by a ``_min_steps`` entry."""
     params = dict(params)
     min_steps = params.pop("_min_steps", training.MIN_STEPS)
-    est.set_params(**({"log_target": True} if d.regression else {}), **params)
-    shipped, training.MIN_STEPS = training.MIN_STEPS, min_steps
-    try:
-        with Timer() as fit:
-            est.fit(d.X_train, d.y_train, eval_set=(d.X_valid, d.y_valid))
-    finally:
-        training.MIN_STEPS = shipped
-    if d.regression:
-        pred = est.predict(d.X_valid)
-    else:
-        pred = est.predict_proba(d.X_valid)[:, 1]
-    epochs = len(est.history_)
-    rows = len(d.X_train) * epochs * est.passes_per_epoch_
-    return {
-        **d.metric(d.y_valid, pred),
-        "fit s": fit.seconds,
-        "rows/s": rows / fit.seconds,
-        "epochs": epochs,
-    }
+    with mock.patch.object(training, "MIN_STEPS", min_steps):
+        res = run_tabtext(d, params, seed)
+    res["rows/s"], res["epochs"] = res.pop("train rows/s"), res.pop("epochs/iters")
+    del res["predict s"], res["batch size"]
+    return res
 
 
 def summarize(name: str, variant: str, runs: list[dict]) -> dict:

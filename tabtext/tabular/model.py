@@ -95,6 +95,7 @@ class Dropout(nn.Module):
             raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")
         self.p = float(p)
         self.threshold = round(self.p * 32768)
+        self.scale = 32768 / (32768 - self.threshold)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.threshold == 0:
@@ -105,7 +106,7 @@ class Dropout(nn.Module):
         bits = torch.empty((n + 3) // 4, dtype=torch.int64).random_()
         bits = bits.view(torch.int16)[:n].view(x.shape).bitwise_and_(0x7FFF)
         mask = (bits >= self.threshold).to(x.dtype)
-        return x * mask.mul_(32768 / (32768 - self.threshold))
+        return x * mask.mul_(self.scale)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
