@@ -21,8 +21,14 @@ pytabkit's RealMLP-TD (``--pytabkit-python``); a peer whose interpreter is not g
 is skipped. Regression peers all fit log1p(y). Fit time runs from raw frames to a
 trained model (preprocessing and per-epoch validation included); training rows/s is
 rows x epochs (x passes per epoch, where tabtext repeats a small table's rows to make
-100 steps) / fit time for the networks, rows / fit time for the GBDTs. The networks
+200 steps) / fit time for the networks, rows / fit time for the GBDTs. The networks
 run ``--seeds`` times (Rossmann and RealMLP once) and metrics show mean ± std.
+
+Time it with nothing else running, under OpenMP's default wait policy (waiting
+threads spin briefly), as a user's script runs: on this 2-core machine an Adult
+training step of tabtext takes ~4 ms, and 9-10 ms under ``OMP_WAIT_POLICY=PASSIVE``.
+On a machine busy with other work, set ``OMP_WAIT_POLICY=PASSIVE`` before running it
+(every peer's subprocess inherits it), or 2 threads can run 5-15x slower than 1.
 
     python benchmarks/tabular.py --gbdt-python /work/gbdt-venv/bin/python \
         --fastai-python /work/fastai-venv/bin/python \
@@ -31,12 +37,6 @@ run ``--seeds`` times (Rossmann and RealMLP once) and metrics show mean ± std.
 """
 
 from __future__ import annotations
-
-import os
-
-# Before torch and sklearn load OpenMP: waiting threads sleep instead of spinning.
-# On a shared, busy CPU spinning makes 2 threads several times slower than 1.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import sys

@@ -16,10 +16,6 @@ regression, continuous-column options on Amazon, which has none) are skipped the
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP
-
 import argparse
 import json
 import sys
@@ -45,6 +41,8 @@ VARIANTS: dict[str, dict] = {
     "no dropout (ps=(0, 0))": dict(ps=(0.0, 0.0)),
     "100 min steps": dict(_min_steps=100),
     "ps=(0.2, 0.2)": dict(ps=(0.2, 0.2)),
+    "batch_size=512": dict(batch_size=512),
+    "batch_size=2048": dict(batch_size=2048),
     "old defaults (no PLR, min_freq=1)": dict(num_embedding="none", min_freq=1),
     "no PLR": dict(num_embedding="none"),
     "min_freq=1": dict(min_freq=1),

@@ -109,8 +109,9 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         over the rows several times (reshuffled); from about 20,000 rows an epoch
         is one pass. An int: exactly that many epochs of one pass.
     batch_size : int or "auto"
-        "auto": 512 rows, but a small table is cut into up to 8 balanced batches
-        of at least 8 rows (under 16 rows, one batch). The values used are in
+        "auto": 512 rows (1,024 from 250,000 training rows), but a small table
+        is cut into up to 8 balanced batches of at least 8 rows (under 16 rows,
+        one batch). The values used are in
         ``batch_size_``, ``n_steps_`` (optimiser steps) and ``passes_per_epoch_``
         after fit.
     lr, weight_decay :

@@ -16,6 +16,7 @@ from tabtext.tabular import EmbeddingClassifier, EmbeddingModel, EmbeddingRegres
 from tabtext.tabular.targets import MAX_CLASSES, infer_task
 from tabtext.tabular.training import (
     AUTO_BATCH,
+    BIG_TABLE,
     MAX_PASSES,
     MIN_STEPS,
     Passes,
@@ -110,6 +111,9 @@ def test_auto_length_on_small_mid_and_large_tables():
     assert plan(10_000) == (AUTO_BATCH, 5, 2, 5 * 2 * 20)
     assert plan(20_000) == (AUTO_BATCH, 5, 1, 5 * 40)
     assert plan(100_000) == (AUTO_BATCH, 5, 1, 5 * 196)
+    # from BIG_TABLE rows: batches twice as large, half the steps
+    assert plan(BIG_TABLE - 1)[0] == AUTO_BATCH
+    assert plan(BIG_TABLE) == (2 * AUTO_BATCH, 5, 1, 5 * -(-BIG_TABLE // 1024))
     assert plan(10, epochs=3, batch_size=4) == (4, 3, 1, 9)  # ints taken as given
     for n in (2, 16, 31, 100, 300, 4096, 9000):
         bs, epochs, passes, steps = plan(n)
