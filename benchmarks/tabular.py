@@ -22,7 +22,8 @@ is skipped. Regression peers all fit log1p(y). Fit time runs from raw frames to 
 trained model (preprocessing and per-epoch validation included); training rows/s is
 rows x epochs (x passes per epoch, where tabtext repeats a small table's rows to make
 200 steps) / fit time for the networks, rows / fit time for the GBDTs. The networks
-run ``--seeds`` times (Rossmann and RealMLP once) and metrics show mean ± std.
+run ``--seeds`` times (Rossmann and RealMLP once), the peers taking turns seed by seed,
+and metrics show mean ± std.
 
 Time it with nothing else running, under OpenMP's default wait policy (waiting
 threads spin briefly), as a user's script runs: on this 2-core machine an Adult
@@ -492,31 +493,54 @@ def run_gbdt(d: Data, model: str, cfg: dict, python: str, threads: int) -> dict 
 
 
 # ---- main -----------------------------------------------------------------------------
-def run_model(model: str, name: str, d: Data, args, peers: dict) -> list[dict]:
-    """One peer on one dataset with that dataset's config (shortened by --quick),
-    once per seed; the deterministic GBDTs once. A peer whose interpreter is
-    missing gives no runs."""
+def n_runs(model: str, name: str, args) -> int:
+    """Seeds a peer runs on a dataset: ``--seeds``, capped; the GBDTs once."""
+    if model in ("hgb", *GBDT):
+        return 1
+    cap = min(MAX_SEEDS.get(name, args.seeds), MODEL_MAX_SEEDS.get(model, args.seeds))
+    return min(args.seeds, cap)
+
+
+def run_model(
+    model: str, name: str, d: Data, args, peers: dict, seed: int
+) -> dict | None:
+    """One run of a peer on one dataset with that dataset's config (shortened by
+    --quick). None when the peer's interpreter is missing or its run failed."""
     configs = {"tabtext": {}, "tabtext-tuned": TABTEXT, "hgb": HGB, "fastai": FASTAI,
                "realmlp": REALMLP, **GBDT}  # fmt: skip
     cfg = dict(configs[model].get(name, {}))
     if args.quick:
         cfg.update(QUICK[model.removesuffix("-tuned")])
-    cap = min(MAX_SEEDS.get(name, args.seeds), MODEL_MAX_SEEDS.get(model, args.seeds))
-    seeds = range(min(args.seeds, cap))
     if model == "hgb":
-        return [run_hgb(d, cfg)]
+        return run_hgb(d, cfg)
     if model in ("tabtext", "tabtext-tuned"):
-        return [run_tabtext(d, cfg, seed) for seed in seeds]
+        return run_tabtext(d, cfg, seed)
     python = peers.get(PEER_VENV[model])
     if python is None:
-        return []
+        return None
     if model in GBDT:
-        runs = [run_gbdt(d, model, cfg, python, args.threads)]
-    elif model == "fastai":
-        runs = [run_fastai(d, cfg, python, args.threads, seed) for seed in seeds]
-    else:
-        runs = [run_realmlp(d, cfg, python, args.threads, seed) for seed in seeds]
-    return [r for r in runs if r is not None]
+        return run_gbdt(d, model, cfg, python, args.threads)
+    if model == "fastai":
+        return run_fastai(d, cfg, python, args.threads, seed)
+    return run_realmlp(d, cfg, python, args.threads, seed)
+
+
+def run_dataset(name: str, d: Data, args, peers: dict) -> dict[str, list[dict]]:
+    """Every peer's runs on one dataset, seed by seed: seed 0 of each peer, then
+    seed 1 of each, ..., so that a drift in the machine's speed (this shared
+    2-core machine's op-bound steps vary by up to ~1.7x over an hour, at the same
+    sgemm rate) reaches every peer alike."""
+    runs: dict[str, list[dict]] = {model: [] for model in args.models}
+    for seed in range(max(n_runs(m, name, args) for m in args.models)):
+        for model in args.models:
+            if seed >= n_runs(model, name, args):
+                continue
+            with threadpool_limits(args.threads):
+                res = run_model(model, name, d, args, peers, seed)
+            print(name, model, seed, res, file=sys.stderr)
+            if res is not None:
+                runs[model].append(res)
+    return runs
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -559,10 +583,7 @@ def main() -> None:
         sizes = f"{len(d.X_train):,} train / {len(d.X_valid):,} valid rows"
         print(f"{name}: {sizes}, {len(d.cats)} categorical + {len(d.conts)} continuous",
               file=sys.stderr)  # fmt: skip
-        for model in args.models:
-            with threadpool_limits(args.threads):
-                runs = run_model(model, name, d, args, peers)
-            print(name, model, runs, file=sys.stderr)
+        for model, runs in run_dataset(name, d, args, peers).items():
             if runs:
                 rows.append({"dataset": name, "model": model, **summarize(runs)})
     table = markdown_table(rows, COLUMNS)
