@@ -118,8 +118,9 @@ class FusedAdamW(torch.optim.Optimizer):
                 state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
                 state["exp_avg"] = torch.zeros_like(p)
                 state["exp_avg_sq"] = torch.zeros_like(p)
+            tensors = (p, p.grad, state["exp_avg"], state["exp_avg_sq"], state["step"])
             row = lists.setdefault((p.device, p.dtype), ([], [], [], [], []))
-            for dest, t in zip(row, (p, p.grad, state["exp_avg"], state["exp_avg_sq"], state["step"])):  # fmt: skip
+            for dest, t in zip(row, tensors):
                 dest.append(t)
         return list(lists.values())
 

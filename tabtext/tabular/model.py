@@ -189,7 +189,7 @@ class TabularModel(nn.Module):
     def embed(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
         """Embeddings concatenated with the conts (batch-normed, or as given when they
         are PLR-embedded): (batch, sum(emb_sizes) + n_cont)."""
-        parts = [emb(x_cat[:, i]) for i, emb in enumerate(self.embeds)]
+        parts = [self._lookup(x_cat)] if len(self.embeds) else []
         if self.bn_cont is not None:
             parts.append(self.bn_cont(x_cont))
         elif self.config.n_cont:
