@@ -12,7 +12,6 @@ softmax is Grave et al. (2017), "Efficient softmax approximation for GPUs".
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +20,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from tabtext.nlp.awd_lstm_config import AWDLSTMConfig, preset
 from tabtext.nlp.dropout import EmbeddingDropout, LockedDropout, WeightDrop, ar_tar_loss
+from tabtext.nlp.softmax import linear_cross_entropy
 
 __all__ = [
     "AWDLSTM",
@@ -149,25 +149,42 @@ class AWDLSTM(nn.Module):
         return [[self.embedding.weight]] + [list(r.parameters()) for r in self.rnns]
 
 
-@dataclass
 class LMOutput:
     """What :class:`LanguageModel` returns; :class:`LMLoss` consumes it.
 
     Attributes
     ----------
     logits : Tensor or None
-        ``(batch, seq, vocab)`` with a full softmax; None with an adaptive softmax.
+        ``(batch, seq, vocab)`` with a full softmax, computed when first read (the
+        training loss does without: :func:`~tabtext.nlp.softmax.linear_cross_entropy`);
+        None with an adaptive softmax.
     hidden : Tensor
         ``(batch, seq, emb_sz)``: the last layer's output after output dropout, i.e.
         the decoder's input (AR penalises it).
     raw : Tensor or None
         ``(batch, seq, emb_sz)``: the same before dropout (TAR penalises its steps);
         None in eval mode, which switches AR and TAR off.
+    decoder : (weight, bias) or None
+        The full softmax's decoder (tied: the embedding matrix); None with an adaptive
+        softmax.
     """
 
-    logits: Tensor | None
-    hidden: Tensor
-    raw: Tensor | None
+    __slots__ = ("_logits", "decoder", "hidden", "raw")
+
+    def __init__(
+        self,
+        hidden: Tensor,
+        raw: Tensor | None,
+        decoder: tuple[Tensor, Tensor | None] | None = None,
+    ) -> None:
+        self.hidden, self.raw, self.decoder = hidden, raw, decoder
+        self._logits: Tensor | None = None
+
+    @property
+    def logits(self) -> Tensor | None:
+        if self._logits is None and self.decoder is not None:
+            self._logits = F.linear(self.hidden, *self.decoder)
+        return self._logits
 
 
 class LanguageModel(nn.Module):
@@ -220,13 +237,13 @@ class LanguageModel(nn.Module):
     def forward(self, ids: Tensor) -> LMOutput:
         raw = self.encoder(ids)  # (bs, seq, emb)
         hidden = self.output_dp(raw)
-        logits = None
+        decoder = None
         if self.adaptive is None:
             weight = self.decoder_weight
             if weight is None:
                 weight = self.encoder.embedding.weight
-            logits = F.linear(hidden, weight, self.decoder_bias)  # (bs, seq, vocab)
-        return LMOutput(logits, hidden, raw if self.training else None)
+            decoder = (weight, self.decoder_bias)
+        return LMOutput(hidden, raw if self.training else None, decoder)
 
     def log_probs(self, output: LMOutput) -> Tensor:
         """Log-probabilities ``(batch, seq, vocab)`` of the next token."""
@@ -274,9 +291,9 @@ class LMLoss:
         if not isinstance(output, LMOutput):
             raise TypeError(f"LMLoss expects an LMOutput, got {type(output).__name__}.")
         target = target.reshape(-1)
-        if output.logits is not None:
-            logits = output.logits
-            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), target)
+        if output.decoder is not None:
+            # the same as F.cross_entropy over output.logits, without building them
+            loss = linear_cross_entropy(output.hidden, *output.decoder, target)
         elif self.adaptive is not None:
             hidden = output.hidden.reshape(-1, output.hidden.size(-1))
             loss = self.adaptive(hidden, target).loss
