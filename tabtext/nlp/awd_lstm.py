@@ -20,7 +20,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from tabtext.nlp.awd_lstm_config import AWDLSTMConfig, preset
 from tabtext.nlp.dropout import EmbeddingDropout, LockedDropout, WeightDrop, ar_tar_loss
-from tabtext.nlp.softmax import linear_cross_entropy
+from tabtext.nlp.softmax import adaptive_cross_entropy, linear_cross_entropy
 
 __all__ = [
     "AWDLSTM",
@@ -295,8 +295,8 @@ class LMLoss:
             # the same as F.cross_entropy over output.logits, without building them
             loss = linear_cross_entropy(output.hidden, *output.decoder, target)
         elif self.adaptive is not None:
-            hidden = output.hidden.reshape(-1, output.hidden.size(-1))
-            loss = self.adaptive(hidden, target).loss
+            # the same as self.adaptive(hidden, target).loss, a slice at a time
+            loss = adaptive_cross_entropy(self.adaptive, output.hidden, target)
             if torch.distributed.is_available() and torch.distributed.is_initialized():
                 # DDP waits for a gradient of every parameter; a batch whose targets
                 # miss a tail cluster gives its weights none, so add a zero term

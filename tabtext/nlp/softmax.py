@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["linear_cross_entropy"]
+__all__ = ["adaptive_cross_entropy", "linear_cross_entropy"]
 
 IGNORE_INDEX = -100  # as F.cross_entropy's default
 CHUNK_ELEMENTS = 1 << 24  # logits held at a time: 16M floats (64 MB)
@@ -68,6 +68,54 @@ def linear_cross_entropy(
         return _LinearCrossEntropy.apply(h2, weight, bias, target, chunk, dtype)
     loss, count = _chunks(h2, weight, bias, target, chunk, dtype)
     return loss / count
+
+
+def adaptive_cross_entropy(
+    adaptive: torch.nn.AdaptiveLogSoftmaxWithLoss, h: Tensor, target: Tensor
+) -> Tensor:
+    """``adaptive(h, target).loss`` with each softmax through
+    :func:`linear_cross_entropy`: the head over all tokens (shortlist and one class
+    per cluster), each tail cluster over its own tokens after its projection.
+
+    Parameters
+    ----------
+    adaptive : nn.AdaptiveLogSoftmaxWithLoss
+    h : Tensor
+        ``(..., in_features)``.
+    target : Tensor
+        Class ids in ``[0, n_classes)``, one per row of ``h``.
+    """
+    h2 = h.reshape(-1, h.size(-1))
+    target = target.reshape(-1)
+    if target.numel() != h2.size(0):
+        raise ValueError(
+            f"adaptive_cross_entropy: {h2.size(0)} rows of h but {target.numel()} "
+            "targets; pass one target per token."
+        )
+    n_classes = adaptive.n_classes
+    bad = (target < 0) | (target >= n_classes)
+    if bool(bad.any()):
+        row = int(bad.nonzero()[0, 0])
+        raise ValueError(
+            f"target {int(target[row])} at row {row} is outside [0, {n_classes}): "
+            "token ids must be below the model's vocabulary size."
+        )
+    bounds = [0, *adaptive.cutoffs]  # cutoffs end with n_classes
+    head_target = target.clone()
+    tails = h2.new_zeros((), dtype=torch.float32)
+    for i, (lo, hi) in enumerate(zip(bounds[1:-1], bounds[2:])):
+        rows = ((target >= lo) & (target < hi)).nonzero().squeeze(1)
+        if rows.numel() == 0:
+            continue
+        head_target[rows] = adaptive.shortlist_size + i
+        proj, out = adaptive.tail[i]
+        z = proj(h2.index_select(0, rows))
+        tail = linear_cross_entropy(z, out.weight, out.bias, target[rows] - lo)
+        tails = tails + tail * rows.numel()
+    head = adaptive.head
+    return linear_cross_entropy(h2, head.weight, head.bias, head_target) + (
+        tails / max(1, target.numel())
+    )
 
 
 def _compute_dtype(h: Tensor) -> torch.dtype:

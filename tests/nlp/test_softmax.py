@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from tabtext.nlp.awd_lstm import LanguageModel, preset
 from tabtext.nlp.dropout import ar_tar_loss
-from tabtext.nlp.softmax import linear_cross_entropy
+from tabtext.nlp.softmax import adaptive_cross_entropy, linear_cross_entropy
 
 N, E, V = 45, 6, 23
 
@@ -130,3 +130,46 @@ def test_language_model_loss_and_gradients_unchanged():
     torch.testing.assert_close(loss, ref)
     for a, c in zip(grads, torch.autograd.grad(ref, params), strict=True):
         torch.testing.assert_close(a, c)
+
+
+def adaptive_inputs(seed=0):
+    torch.manual_seed(seed)
+    asm = torch.nn.AdaptiveLogSoftmaxWithLoss(E, 60, [10, 30], div_value=2.0)
+    h = torch.randn(70, E, requires_grad=True)
+    t = torch.randint(0, 60, (70,))
+    t[:5] = torch.tensor([0, 9, 10, 30, 59])  # each cluster's edges
+    return asm, h, t
+
+
+def test_adaptive_equals_torchs_adaptive_softmax():
+    asm, h, t = adaptive_inputs()
+    params = [h, *asm.parameters()]
+    ref = asm(h, t).loss
+    got = adaptive_cross_entropy(asm, h.reshape(7, 10, E), t.reshape(7, 10))
+    torch.testing.assert_close(got, ref)
+    for a, c in zip(
+        torch.autograd.grad(got, params), torch.autograd.grad(ref, params), strict=True
+    ):
+        torch.testing.assert_close(a, c)
+
+
+def test_adaptive_with_an_empty_cluster_and_bad_targets():
+    asm, h, t = adaptive_inputs()
+    t = t % 30  # nothing in the last cluster
+    params = [h, *asm.parameters()]
+    got = adaptive_cross_entropy(asm, h, t)
+    torch.testing.assert_close(got, asm(h, t).loss)
+    grads = torch.autograd.grad(got, params, allow_unused=True)
+    assert grads[-1] is None  # the empty cluster's output layer gets no gradient
+    t[12] = 60
+    with pytest.raises(ValueError, match="target 60 at row 12 is outside"):
+        adaptive_cross_entropy(asm, h, t)
+
+
+def test_adaptive_bf16_autocast_matches_torchs():
+    asm, h, t = adaptive_inputs()
+    with torch.autocast("cpu", torch.bfloat16):
+        hb = h.to(torch.bfloat16)  # as an LSTM's output under autocast
+        ref = asm(hb, t).loss
+        got = adaptive_cross_entropy(asm, hb, t)
+    torch.testing.assert_close(got.float(), ref.float(), atol=2e-2, rtol=1e-2)
