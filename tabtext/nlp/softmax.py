@@ -10,7 +10,8 @@ log-sum-exp, the loss and at once the gradient (softmax minus one-hot), and mult
 it into the gradients of ``h``, ``weight`` and ``bias``; the backward pass then only
 scales those by the incoming gradient. (The same idea as Liger Kernel's fused linear
 cross-entropy and Wijmans et al. 2024, "Cut your losses in large-vocabulary language
-models", here with plain PyTorch matrix products.)
+models", here with plain PyTorch matrix products.) :func:`adaptive_cross_entropy` runs
+an adaptive softmax's head and tail clusters through it.
 """
 
 from __future__ import annotations
