@@ -53,13 +53,7 @@ def linear_cross_entropy(
     chunk : int, optional
         Tokens per slice; by default as many as make 16M logits.
     """
-    h2 = h.reshape(-1, h.size(-1))
-    target = target.reshape(-1)
-    if target.numel() != h2.size(0):
-        raise ValueError(
-            f"linear_cross_entropy: {h2.size(0)} rows of h but {target.numel()} "
-            "targets; pass one target per token."
-        )
+    h2, target = _flat(h, target, "linear_cross_entropy")
     if chunk is None:
         chunk = max(1, CHUNK_ELEMENTS // max(1, weight.size(0)))
     dtype = _compute_dtype(h2)
@@ -86,13 +80,7 @@ def adaptive_cross_entropy(
     target : Tensor
         Class ids in ``[0, n_classes)``, one per row of ``h``.
     """
-    h2 = h.reshape(-1, h.size(-1))
-    target = target.reshape(-1)
-    if target.numel() != h2.size(0):
-        raise ValueError(
-            f"adaptive_cross_entropy: {h2.size(0)} rows of h but {target.numel()} "
-            "targets; pass one target per token."
-        )
+    h2, target = _flat(h, target, "adaptive_cross_entropy")
     n_classes = adaptive.n_classes
     bad = (target < 0) | (target >= n_classes)
     if bool(bad.any()):
@@ -117,6 +105,17 @@ def adaptive_cross_entropy(
     return linear_cross_entropy(h2, head.weight, head.bias, head_target) + (
         tails / max(1, target.numel())
     )
+
+
+def _flat(h: Tensor, target: Tensor, who: str) -> tuple[Tensor, Tensor]:
+    """``h`` as ``(tokens, features)`` and ``target`` as ``(tokens,)``, checked."""
+    h2, target = h.reshape(-1, h.size(-1)), target.reshape(-1)
+    if target.numel() != h2.size(0):
+        raise ValueError(
+            f"{who}: {h2.size(0)} rows of h but {target.numel()} targets; pass one "
+            "target per token."
+        )
+    return h2, target
 
 
 def _compute_dtype(h: Tensor) -> torch.dtype:
