@@ -45,6 +45,10 @@ HELP = {
     "seed": "random seed (splits, subsets, initialisation, dropout, shuffling)",
     "clas_min_steps": "each classifier phase takes at least N steps (small labeled "
     "sets are passed over several times per epoch)",
+    "self_train": "self-training: add the N texts per class the classifier is surest "
+    "of among unlabeled ones, with that class, and train it again (0: off)",
+    "self_train_pool": "how many texts without labels (training texts outside "
+    "--max-labels, --unlabeled texts) the classifier scores for --self-train",
     "precision": "bf16 autocast or fp32 for training; auto: bf16 on CUDA and on "
     "CPUs with AVX512-BF16",
     "backwards": "train on reversed text",

@@ -23,7 +23,13 @@ from .persistence import TextModel, fit_to_pretrained, save_text_model
 from .pretrained import resolve_pretrained
 from .recipe import ULMFiTConfig
 from .splits import Split, make_split
-from .stages import Run, classifier_stage, fit_task, language_model_stage
+from .stages import (
+    Run,
+    classifier_stage,
+    fit_task,
+    language_model_stage,
+    pseudo_labels,
+)
 from .tasks import TextTask, check_task_options
 from .tokenize import Tokenizer
 
@@ -76,6 +82,11 @@ def run_ulmfit(
     if main:
         atomic_write_text(run.out / "config.json", json.dumps(cfg.to_dict(), indent=1))
     extra = _without(unlabeled or [], split.valid_texts)
+    if cfg.self_train and cfg.max_labels is None and not extra:
+        raise ValueError(
+            "self_train: every training text is labeled, so there is nothing to "
+            "pseudo-label; use --max-labels N or --unlabeled FILE"
+        )
     tok = Tokenizer()
     t0 = time.perf_counter()
     corpus = numericalize_corpus(
@@ -143,6 +154,22 @@ def run_ulmfit(
         task,
         progress=progress,
     )
+    if cfg.self_train:
+        pseudo = pseudo_labels(cfg, corpus, split, model, device, metrics)
+        model = classifier_stage(
+            run,
+            cfg,
+            corpus,
+            valid_corpus,
+            split,
+            encoder,
+            resume,
+            device,
+            metrics,
+            task,
+            progress=progress,
+            pseudo=pseudo,
+        )
     text_model = TextModel(model, vocab, tok, cfg, split.classes, task)
     if main:
         save_text_model(text_model, run.out / "model")
@@ -177,6 +204,11 @@ def plan_task(
     (a ValueError saying what to change)."""
     check_task_options(train.task, class_weight, regression_loss)
     task = TextTask(train.task, label_sep, regression_loss or "mse")
+    if cfg.self_train and task.kind != "classification":
+        raise ValueError(
+            f"self_train pseudo-labels classes; the task here is {task.kind}: "
+            "drop --self-train"
+        )
     split = make_split(train, valid, cfg)
     return split, fit_task(task, cfg, split, class_weight)
 

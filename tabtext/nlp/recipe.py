@@ -28,7 +28,10 @@ class ULMFiTConfig:
     ``n_hid`` and ``n_layers`` override it (a pretrained LM sets all three).
     ``clas_min_steps``: every classifier phase takes at least this many optimizer
     steps (a small labeled set is passed over several times per epoch), so that 100
-    labels train as long as they need without extra flags. ``precision``: bf16
+    labels train as long as they need without extra flags. ``self_train``: after
+    the classifier, add this many pseudo-labeled texts per class (those it is surest
+    of among ``self_train_pool`` texts it has no labels for) and train a second
+    classifier on both (0: off). ``precision``: bf16
     autocast or fp32 for training; "auto" is bf16 on CUDA and on CPUs with
     AVX512-BF16. Data: ``lm_docs`` texts feed the language
     model stages and ``clas_docs`` labeled texts the classifier (None = all);
@@ -66,6 +69,8 @@ class ULMFiTConfig:
     wd: float = 0.1
     clip: float = 0.25
     clas_min_steps: int = 200
+    self_train: int = 0
+    self_train_pool: int = 10000
     precision: str = "auto"
     seed: int = 0
     backwards: bool = False
@@ -97,8 +102,13 @@ class ULMFiTConfig:
                 f"unfreeze steps must be ints >= 1 (groups from the top), "
                 f"got {self.unfreeze}"
             )
-        if self.clas_min_steps < 0:
-            raise ValueError(f"clas_min_steps must be >= 0, got {self.clas_min_steps}")
+        for name in ("clas_min_steps", "self_train"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.self_train_pool < 1:
+            raise ValueError(
+                f"self_train_pool must be >= 1, got {self.self_train_pool}"
+            )
         for name in ("lm_docs", "clas_docs", "max_labels", "max_tokens"):
             value = getattr(self, name)
             if value is not None and value < 2:

@@ -10,6 +10,7 @@ classifier on it with gradual unfreezing (stage 3).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -41,6 +42,7 @@ from ..core.rng import seeded
 from .awd_lstm import LanguageModel
 from .classifier import TextClassifierModel
 from .corpus import Corpus
+from .inference import predict_docs
 from .loaders import ClassifierLoader, LMLoader
 from .persistence import pretrained_lm_state, save_lm
 from .recipe import Phase, ULMFiTConfig, classifier_phases, lm_config, lm_phases
@@ -420,14 +422,25 @@ def classifier_stage(
     metrics: dict,
     task: TextTask | None = None,
     progress: bool | str | None = None,
+    pseudo: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TextClassifierModel:
     """Stage 3: the classifier with gradual unfreezing, discriminative LRs and STLR.
 
     ``task`` (fitted, see :func:`fit_task`; default: classification) sets the
-    head's size, the loss and the metrics.
+    head's size, the loss and the metrics. ``pseudo``: corpus rows and the classes
+    given to them (:func:`pseudo_labels`), learned beside the labeled rows by a
+    fresh classifier whose phases are named ``st_clas_...``.
     """
     task = task or TextTask()
     idx = classifier_rows(cfg, split, task.kind)
+    labels = split.train_labels[idx]
+    prefix = ""
+    if pseudo is not None:
+        idx, labels = (
+            np.concatenate([idx, pseudo[0]]),
+            np.concatenate([labels, pseudo[1]]),
+        )
+        prefix = "st_"
     docs = corpus.select(idx).as_list(cfg.backwards)
     vdocs = valid_corpus.as_list(cfg.backwards)
     config = lm_config(cfg, len(corpus.vocab), task="classifier")
@@ -435,11 +448,13 @@ def classifier_stage(
     with seeded(cfg.seed):
         model = TextClassifierModel(config, n_out, cfg.bptt, cfg.max_len)
     model.load_encoder(encoder)
-    train, valid = (docs, split.train_labels[idx]), (vdocs, split.valid_labels)
+    train, valid = (docs, labels), (vdocs, split.valid_labels)
     learn = classifier_learner(
         model, train, valid, cfg, device, task=task, progress=progress
     )
-    for i, phase in enumerate(classifier_phases(cfg, learn.n_groups)):
+    phases = classifier_phases(cfg, learn.n_groups)
+    phases = [dataclasses.replace(p, name=prefix + p.name) for p in phases]
+    for i, phase in enumerate(phases):
         if resume and run.done(phase.name):
             learn.load(run.ckpt(phase.name))  # weights, optimizer, RNG: exact resume
             metrics["phases"][phase.name] = run.done(phase.name)
@@ -448,6 +463,59 @@ def classifier_stage(
             learn, phase, run, cfg, 10 + i, resume
         )
         log.debug("%s: %s", phase.name, metrics["phases"][phase.name])
-    learn.plot_loss(run.out / "clas_loss.png")
-    learn.plot_lr(run.out / "clas_lr.png")
+    learn.plot_loss(run.out / f"{prefix}clas_loss.png")
+    learn.plot_lr(run.out / f"{prefix}clas_lr.png")
     return model
+
+
+def pseudo_labels(
+    cfg: ULMFiTConfig,
+    corpus: Corpus,
+    split: Split,
+    teacher: TextClassifierModel,
+    device,
+    metrics: dict,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Self-training (pseudo-labelling, Lee 2013): ``teacher`` scores
+    ``cfg.self_train_pool`` corpus rows it learned no label from, drawn at random
+    (training texts outside :func:`classifier_rows`, then unlabeled texts); the
+    ``cfg.self_train`` rows it is surest of per class are returned with that class.
+
+    The validation texts are not in ``corpus``: they stay out of this as well.
+    """
+    labeled = classifier_rows(cfg, split, "classification")
+    free = np.setdiff1d(np.arange(len(corpus)), labeled)
+    if len(free) == 0:
+        raise ValueError(
+            "--self-train needs texts without labels: use --max-labels or "
+            "--unlabeled FILE"
+        )
+    rng = np.random.default_rng(cfg.seed + 1)
+    pool = np.sort(rng.choice(free, min(len(free), cfg.self_train_pool), replace=False))
+    probs = predict_docs(
+        teacher,
+        corpus.select(pool).as_list(cfg.backwards),
+        max(64, 2 * cfg.clas_bs),
+        cfg.max_tokens,
+        device,
+    )
+    pred, conf = probs.argmax(1), probs.max(1)
+    rows, classes = [], []
+    for c in range(probs.shape[1]):
+        mine = np.nonzero(pred == c)[0]
+        best = mine[np.argsort(-conf[mine], kind="stable")[: cfg.self_train]]
+        rows.append(pool[best])
+        classes.append(np.full(len(best), c, dtype=np.int64))
+    rows_, classes_ = np.concatenate(rows), np.concatenate(classes)
+    info = {
+        "pool": len(pool),
+        "per_class": [len(r) for r in rows],
+        "min_confidence": float(conf[np.isin(pool, rows_)].min()),
+    }
+    known = rows_ < len(split.train_texts)  # a training text: its label, unused, says
+    if known.any():  # how right the pseudo-labels are (reported, never learned from)
+        truth = np.asarray(split.train_labels)[rows_[known]]
+        info["accuracy_where_known"] = float((truth == classes_[known]).mean())
+    metrics["self_train"] = info
+    log.info("self-training: %s", info)
+    return rows_, classes_

@@ -306,3 +306,52 @@ def test_finetuned_lm_is_written_and_serves_another_classifier(
     assert not (second / "lm").exists()  # nothing new to write
     again = load_file(second / "encoder.safetensors")
     assert all(torch.equal(again[k], encoder[k]) for k in encoder)
+
+
+def test_self_training_adds_the_surest_pseudo_labels_and_trains_again(
+    data_file, tmp_path, trained
+):
+    out, ref, cache = trained
+    flags = [a for a in TINY if a != "--no-pretrained"]
+    metrics = finetune.main(
+        ["--data", str(data_file), "--out", str(tmp_path / "st"), "--cache-dir"]
+        + [str(cache), *flags, "--pretrained", str(out / "lm"), "--lm-ft-epochs", "0"]
+        + ["--max-labels", "40", "--self-train", "30", "--self-train-pool", "120"]
+        + ["--clas-min-steps", "30"]  # after TINY's 0: 40 labels train long enough
+    )
+    info = metrics["self_train"]
+    assert info["pool"] == 120 and info["per_class"] == [30, 30]
+    # the pool holds training texts only here: their unused labels score the guesses
+    assert info["accuracy_where_known"] >= 0.9
+    assert {"clas_all", "st_clas_all"} <= set(metrics["phases"])
+    assert (tmp_path / "st" / "st_clas_loss.png").exists()
+    assert metrics["valid_accuracy"] >= 0.8
+
+
+def test_pseudo_labels_skip_labeled_rows_and_take_the_most_confident():
+    from tabtext.nlp.corpus import Corpus
+    from tabtext.nlp.recipe import make_config
+    from tabtext.nlp.splits import Split
+    from tabtext.nlp.stages import classifier_rows, pseudo_labels
+
+    class Teacher(torch.nn.Module):  # P(class 1) = the document's first token / 100
+        config = type("C", (), {"pad_idx": 0})
+
+        def forward(self, ids):
+            p = ids[:, 0].float() / 100
+            return torch.stack([1 - p, p], 1).log()
+
+    docs = [np.array([k, 5]) for k in range(1, 100)]
+    corpus = Corpus(
+        np.concatenate(docs), np.arange(0, 2 * len(docs) + 1, 2), vocab=None
+    )
+    labels = np.arange(1, 100) % 2
+    split = Split([str(k) for k in range(99)], labels, [], labels[:0], ["a", "b"])
+    cfg = make_config("quick", max_labels=10, self_train=5, self_train_pool=1000)
+    metrics = {}
+    rows, classes = pseudo_labels(cfg, corpus, split, Teacher(), "cpu", metrics)
+    assert not np.isin(rows, classifier_rows(cfg, split, "classification")).any()
+    free = np.setdiff1d(np.arange(99), classifier_rows(cfg, split, "classification"))
+    assert list(rows[:5]) == list(free[:5]) and (classes[:5] == 0).all()  # surest 0s
+    assert list(rows[5:]) == list(free[::-1][:5]) and (classes[5:] == 1).all()
+    assert metrics["self_train"]["per_class"] == [5, 5]
