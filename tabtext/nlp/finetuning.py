@@ -154,8 +154,8 @@ def run_ulmfit(
         task,
         progress=progress,
     )
-    if cfg.self_train:
-        pseudo = pseudo_labels(cfg, corpus, split, model, device, metrics)
+    for r in range(cfg.self_train_rounds if cfg.self_train else 0):
+        pseudo = pseudo_labels(cfg, corpus, split, model, device, metrics, r)
         model = classifier_stage(
             run,
             cfg,
@@ -169,6 +169,7 @@ def run_ulmfit(
             task,
             progress=progress,
             pseudo=pseudo,
+            prefix=f"st{r + 1}_",
         )
     text_model = TextModel(model, vocab, tok, cfg, split.classes, task)
     if main:

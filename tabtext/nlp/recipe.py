@@ -28,10 +28,13 @@ class ULMFiTConfig:
     ``n_hid`` and ``n_layers`` override it (a pretrained LM sets all three).
     ``clas_min_steps``: every classifier phase takes at least this many optimizer
     steps (a small labeled set is passed over several times per epoch), so that 100
-    labels train as long as they need without extra flags. ``self_train``: after
+    labels train as long as they need without extra flags; with fewer than
+    ``clas_lr_full_at`` texts its LRs shrink in proportion (0: never), since
+    those steps pass over the same few texts many times. ``self_train``: after
     the classifier, add this many pseudo-labeled texts per class (those it is surest
-    of among ``self_train_pool`` texts it has no labels for) and train a second
-    classifier on both (0: off). ``precision``: bf16
+    of among ``self_train_pool`` texts it has no labels for) and train a new
+    classifier on both (0: off); ``self_train_rounds`` times, each round's
+    classifier choosing the next round's texts. ``precision``: bf16
     autocast or fp32 for training; "auto" is bf16 on CUDA and on CPUs with
     AVX512-BF16. Data: ``lm_docs`` texts feed the language
     model stages and ``clas_docs`` labeled texts the classifier (None = all);
@@ -69,8 +72,10 @@ class ULMFiTConfig:
     wd: float = 0.1
     clip: float = 0.25
     clas_min_steps: int = 200
+    clas_lr_full_at: int = 500
     self_train: int = 0
     self_train_pool: int = 10000
+    self_train_rounds: int = 1
     precision: str = "auto"
     seed: int = 0
     backwards: bool = False
@@ -102,13 +107,12 @@ class ULMFiTConfig:
                 f"unfreeze steps must be ints >= 1 (groups from the top), "
                 f"got {self.unfreeze}"
             )
-        for name in ("clas_min_steps", "self_train"):
+        for name in ("clas_min_steps", "clas_lr_full_at", "self_train"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.self_train_pool < 1:
-            raise ValueError(
-                f"self_train_pool must be >= 1, got {self.self_train_pool}"
-            )
+        for name in ("self_train_pool", "self_train_rounds"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("lm_docs", "clas_docs", "max_labels", "max_tokens"):
             value = getattr(self, name)
             if value is not None and value < 2:
@@ -276,16 +280,27 @@ def lm_phases(cfg: ULMFiTConfig, pretrained: bool) -> list[Phase]:
     return phases
 
 
-def classifier_phases(cfg: ULMFiTConfig, n_groups: int) -> list[Phase]:
-    """Gradual unfreezing: the head, then one more group per phase, then everything."""
+def classifier_phases(
+    cfg: ULMFiTConfig, n_groups: int, n_docs: int | None = None
+) -> list[Phase]:
+    """Gradual unfreezing: the head, then one more group per phase, then everything.
+
+    With ``n_docs`` (the texts the classifier learns from) below
+    ``cfg.clas_lr_full_at``, every LR is scaled by ``n_docs / clas_lr_full_at``:
+    ``clas_min_steps`` passes a small set many times, and that wants smaller steps.
+    """
+    scale = 1.0
+    if n_docs is not None and cfg.clas_lr_full_at:
+        scale = min(1.0, n_docs / cfg.clas_lr_full_at)
     phases = []
     for k in cfg.unfreeze:
         if k >= n_groups:
             break
-        phases.append(Phase(f"clas_{k}", 1, cfg.clas_lr / 2 ** (k - 1), freeze_to=-k))
+        lr = scale * cfg.clas_lr / 2 ** (k - 1)
+        phases.append(Phase(f"clas_{k}", 1, lr, freeze_to=-k))
     if cfg.clas_epochs:
         final = cfg.clas_final_lr if cfg.clas_final_lr is not None else cfg.clas_lr / 20
-        phases.append(Phase("clas_all", cfg.clas_epochs, final, None))
+        phases.append(Phase("clas_all", cfg.clas_epochs, scale * final, None))
     return phases
 
 

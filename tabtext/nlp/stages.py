@@ -423,24 +423,24 @@ def classifier_stage(
     task: TextTask | None = None,
     progress: bool | str | None = None,
     pseudo: tuple[np.ndarray, np.ndarray] | None = None,
+    prefix: str = "",
 ) -> TextClassifierModel:
     """Stage 3: the classifier with gradual unfreezing, discriminative LRs and STLR.
 
     ``task`` (fitted, see :func:`fit_task`; default: classification) sets the
     head's size, the loss and the metrics. ``pseudo``: corpus rows and the classes
     given to them (:func:`pseudo_labels`), learned beside the labeled rows by a
-    fresh classifier whose phases are named ``st_clas_...``.
+    fresh classifier. ``prefix`` goes before its phases' names (checkpoints, logs,
+    plots), e.g. ``st1_clas_all``.
     """
     task = task or TextTask()
     idx = classifier_rows(cfg, split, task.kind)
     labels = split.train_labels[idx]
-    prefix = ""
     if pseudo is not None:
         idx, labels = (
             np.concatenate([idx, pseudo[0]]),
             np.concatenate([labels, pseudo[1]]),
         )
-        prefix = "st_"
     docs = corpus.select(idx).as_list(cfg.backwards)
     vdocs = valid_corpus.as_list(cfg.backwards)
     config = lm_config(cfg, len(corpus.vocab), task="classifier")
@@ -452,7 +452,7 @@ def classifier_stage(
     learn = classifier_learner(
         model, train, valid, cfg, device, task=task, progress=progress
     )
-    phases = classifier_phases(cfg, learn.n_groups)
+    phases = classifier_phases(cfg, learn.n_groups, len(docs))
     phases = [dataclasses.replace(p, name=prefix + p.name) for p in phases]
     for i, phase in enumerate(phases):
         if resume and run.done(phase.name):
@@ -475,11 +475,14 @@ def pseudo_labels(
     teacher: TextClassifierModel,
     device,
     metrics: dict,
+    round_: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Self-training (pseudo-labelling, Lee 2013): ``teacher`` scores
     ``cfg.self_train_pool`` corpus rows it learned no label from, drawn at random
     (training texts outside :func:`classifier_rows`, then unlabeled texts); the
     ``cfg.self_train`` rows it is surest of per class are returned with that class.
+    Each ``round_`` draws its own pool; what it found is appended to
+    ``metrics["self_train"]``.
 
     The validation texts are not in ``corpus``: they stay out of this as well.
     """
@@ -490,7 +493,7 @@ def pseudo_labels(
             "--self-train needs texts without labels: use --max-labels or "
             "--unlabeled FILE"
         )
-    rng = np.random.default_rng(cfg.seed + 1)
+    rng = np.random.default_rng(cfg.seed + 1 + round_)
     pool = np.sort(rng.choice(free, min(len(free), cfg.self_train_pool), replace=False))
     probs = predict_docs(
         teacher,
@@ -508,6 +511,7 @@ def pseudo_labels(
         classes.append(np.full(len(best), c, dtype=np.int64))
     rows_, classes_ = np.concatenate(rows), np.concatenate(classes)
     info = {
+        "round": round_ + 1,
         "pool": len(pool),
         "per_class": [len(r) for r in rows],
         "min_confidence": float(conf[np.isin(pool, rows_)].min()),
@@ -516,6 +520,6 @@ def pseudo_labels(
     if known.any():  # how right the pseudo-labels are (reported, never learned from)
         truth = np.asarray(split.train_labels)[rows_[known]]
         info["accuracy_where_known"] = float((truth == classes_[known]).mean())
-    metrics["self_train"] = info
+    metrics.setdefault("self_train", []).append(info)
     log.info("self-training: %s", info)
     return rows_, classes_

@@ -317,14 +317,16 @@ def test_self_training_adds_the_surest_pseudo_labels_and_trains_again(
         ["--data", str(data_file), "--out", str(tmp_path / "st"), "--cache-dir"]
         + [str(cache), *flags, "--pretrained", str(out / "lm"), "--lm-ft-epochs", "0"]
         + ["--max-labels", "40", "--self-train", "30", "--self-train-pool", "120"]
+        + ["--self-train-rounds", "2"]
         + ["--clas-min-steps", "30"]  # after TINY's 0: 40 labels train long enough
     )
-    info = metrics["self_train"]
-    assert info["pool"] == 120 and info["per_class"] == [30, 30]
+    first, second = metrics["self_train"]
+    assert first["pool"] == 120 and first["per_class"] == [30, 30]
     # the pool holds training texts only here: their unused labels score the guesses
-    assert info["accuracy_where_known"] >= 0.9
-    assert {"clas_all", "st_clas_all"} <= set(metrics["phases"])
-    assert (tmp_path / "st" / "st_clas_loss.png").exists()
+    assert first["accuracy_where_known"] >= 0.9
+    assert second["round"] == 2 and second["per_class"] == [30, 30]
+    assert {"clas_all", "st1_clas_all", "st2_clas_all"} <= set(metrics["phases"])
+    assert (tmp_path / "st" / "st2_clas_loss.png").exists()
     assert metrics["valid_accuracy"] >= 0.8
 
 
@@ -354,4 +356,4 @@ def test_pseudo_labels_skip_labeled_rows_and_take_the_most_confident():
     free = np.setdiff1d(np.arange(99), classifier_rows(cfg, split, "classification"))
     assert list(rows[:5]) == list(free[:5]) and (classes[:5] == 0).all()  # surest 0s
     assert list(rows[5:]) == list(free[::-1][:5]) and (classes[5:] == 1).all()
-    assert metrics["self_train"]["per_class"] == [5, 5]
+    assert metrics["self_train"][0]["per_class"] == [5, 5]

@@ -102,6 +102,17 @@ def test_classifier_phases_unfreeze_gradually():
     ]
 
 
+def test_classifier_lrs_shrink_with_few_texts():
+    cfg = ULMFiTConfig(unfreeze=(1,), clas_lr=0.02, clas_final_lr=0.01)
+    lrs = lambda n: [p.lr for p in classifier_phases(cfg, 4, n_docs=n)]  # noqa: E731
+    assert lrs(None) == lrs(500) == lrs(22500) == [0.02, 0.01]
+    assert lrs(100) == [pytest.approx(0.004), pytest.approx(0.002)]  # 100 / 500
+    never = ULMFiTConfig(unfreeze=(1,), clas_lr=0.02, clas_lr_full_at=0)
+    assert classifier_phases(never, 4, n_docs=10)[0].lr == 0.02
+    with pytest.raises(ValueError, match="clas_lr_full_at must be >= 0"):
+        ULMFiTConfig(clas_lr_full_at=-1)
+
+
 def test_unfreeze_flag_without_values_means_no_gradual_unfreezing():
     from tabtext.nlp.cli import config_from_args
     from tabtext.nlp.finetune import build_parser
