@@ -32,7 +32,9 @@ One split for every model: the stratified, seeded 10% validation share of
   other counts start from that LM (``--pretrained OUT/lm --lm-ft-epochs 0``, the same
   vocabulary). The recipe sizes the classifier in steps (``clas_min_steps``). Against
   TF-IDF + LR and NB-LR fitted on the same N reviews (``balanced_subset``, finetune's
-  selection); the vectorizers see all training-part texts without labels.
+  selection); the vectorizers see all training-part texts without labels. Each N
+  again with self-training (``--self-train``, default ``SELF_TRAIN``), from the same
+  LM.
 
 - Star ratings (``--rating``, ``benchmarks/_imdb_rating.py``): the ``rating``
   column as 8 classes and as a number, ULMFiT (``--rating-preset``) against TF-IDF +
@@ -99,6 +101,8 @@ SCRATCH = {
 # wants a large C; NB-LR's r-scaled binary features a small one
 C_GRIDS = {"tfidf": (1, 3, 10, 30, 100, 300, 1000), "nb": (0.01, 0.03, 0.1, 0.3, 1, 3)}
 FEW_LABELS = (100, 1000)
+# the few-label counts again with self-training (pseudo-labels from the unlabeled texts)
+SELF_TRAIN = "--self-train 2000 --self-train-rounds 2"
 
 
 COLUMNS = [
@@ -493,6 +497,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "(default: imdb/unsup.parquet beside the data)",
     )
     p.add_argument("--few-labels", nargs="+", type=int, default=list(FEW_LABELS))
+    p.add_argument(
+        "--self-train",
+        default=SELF_TRAIN,
+        help="finetune flags of the few-label runs' self-training rows "
+        f"('' for none; default {SELF_TRAIN!r})",
+    )
     p.add_argument("--C", type=float, default=None,
                    help="fix the linear models' C (default: 3-fold CV, C_GRIDS)")  # fmt: skip
     p.add_argument("--fastai-python", help="interpreter of a fastai 2.8 venv")
@@ -576,6 +586,11 @@ def main(argv=None) -> None:
                 flags += ["--lm-docs", "all"] if i == 0 else [
                     "--pretrained", str(lm_dir), "--lm-ft-epochs", "0"]  # fmt: skip
                 runs.append((f"quick, {n} labels", flags, few))
+            for n in counts if args.self_train else ():  # the same LM, self-training
+                flags = ["--preset", "quick", "--max-labels", str(n), *unsup]
+                flags += ["--pretrained", str(lm_dir), "--lm-ft-epochs", "0"]
+                flags += shlex.split(args.self_train)
+                runs.append((f"quick, {n} labels, self-training", flags, few))
         for name, flags, table in runs:
             m = run_finetune(name, data, work, flags + extra)
             if m is not None:

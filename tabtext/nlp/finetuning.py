@@ -7,6 +7,7 @@ classifier model directory (``out/model``), plots and ``metrics.json``.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -141,7 +142,8 @@ def run_ulmfit(
     )
     if task.class_weight is not None:
         metrics["class_weight"] = list(task.class_weight)
-    model = classifier_stage(
+    train_classifier = functools.partial(
+        classifier_stage,
         run,
         cfg,
         corpus,
@@ -154,23 +156,10 @@ def run_ulmfit(
         task,
         progress=progress,
     )
+    model = train_classifier()
     for r in range(cfg.self_train_rounds if cfg.self_train else 0):
         pseudo = pseudo_labels(cfg, corpus, split, model, device, metrics, r)
-        model = classifier_stage(
-            run,
-            cfg,
-            corpus,
-            valid_corpus,
-            split,
-            encoder,
-            resume,
-            device,
-            metrics,
-            task,
-            progress=progress,
-            pseudo=pseudo,
-            prefix=f"st{r + 1}_",
-        )
+        model = train_classifier(pseudo=pseudo, prefix=f"st{r + 1}_")
     text_model = TextModel(model, vocab, tok, cfg, split.classes, task)
     if main:
         save_text_model(text_model, run.out / "model")
