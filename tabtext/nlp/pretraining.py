@@ -231,8 +231,9 @@ def pretrain(
     with seeded(cfg.seed):
         model = lm_model(cfg, len(corpus.vocab))
     dev = distributed.device(device)
-    # from scratch, bf16 on CPU was faster but not at equal perplexity (README)
-    bf16 = use_bf16(cfg.precision, dev, cpu_auto=False)
+    # bf16 wherever "auto" finds it: on CPU it saw 1.39x the tokens of fp32 in the
+    # same 8 minutes and ended at a lower held-out perplexity (README)
+    bf16 = use_bf16(cfg.precision, dev)
     valid = held
     stream = LMStream(
         corpus.ids,
@@ -245,6 +246,9 @@ def pretrain(
         backwards=cfg.backwards,
     )
     plan = _load_or_make_plan(run, cfg, stream, valid, model, corpus.ids, dev, bf16)
+    # a resumed run keeps its precision; plans without it are from when "auto" meant
+    # fp32 on CPU
+    bf16 = plan.get("bf16", bf16 if cfg.precision != "auto" else dev.type == "cuda")
     stream.segment_batches = plan["segment_batches"]
     resolved = dataclasses.replace(cfg, precision="bf16" if bf16 else "fp32")
     learn = lm_learner(model, corpus, valid, resolved, dev, progress=progress)
@@ -301,7 +305,7 @@ def _load_or_make_plan(run, cfg, stream, valid, model, ids, dev, bf16) -> dict:
             "resume with the same flags, or pass another --out"
         )
     step_s = seconds_per_batch(model, ids, cfg, dev, bf16)
-    plan = make_plan(cfg, stream, valid, step_s)
+    plan = {**make_plan(cfg, stream, valid, step_s), "bf16": bf16}
     if distributed.is_main():
         atomic_write_text(path, json.dumps({"config": asdict(cfg), "plan": plan}))
     log.info("plan: %s", plan)

@@ -206,10 +206,10 @@ def lm_learner(
     return learn
 
 
-def use_bf16(precision: str, device=None, cpu_auto: bool = True) -> bool:
+def use_bf16(precision: str, device=None) -> bool:
     """Whether ``precision`` ("auto", "bf16" or "fp32") means bf16 autocast here.
 
-    "auto" is bf16 on CUDA and, with ``cpu_auto``, on CPUs with AVX512-BF16. "bf16"
+    "auto" is bf16 on CUDA and on CPUs with AVX512-BF16. "bf16"
     on a CPU without it is refused: oneDNN has no bf16 LSTM there.
     """
     dev = distributed.device(device)
@@ -222,7 +222,7 @@ def use_bf16(precision: str, device=None, cpu_auto: bool = True) -> bool:
         return precision == "bf16"
     if dev.type == "cuda":
         return True
-    return cpu_auto and dev.type == "cpu" and cpu_has_bf16()
+    return dev.type == "cpu" and cpu_has_bf16()
 
 
 def cpu_has_bf16() -> bool:

@@ -22,6 +22,7 @@ from tabtext.nlp.loaders import LMStream
 from tabtext.nlp.persistence import pretrained_lm_state
 from tabtext.nlp.pretrained import available, resolve_pretrained
 from tabtext.nlp.pretraining import holdout_split, make_plan
+from tabtext.nlp.stages import use_bf16
 
 
 def _corpus(n_docs=40, seed=0, vocab=30):
@@ -140,8 +141,8 @@ def test_export_is_fp16_and_transfers(corpus_file, tmp_path):
     _, texts = corpus_file
     cfg = PretrainConfig(**TINY_LM)
     metrics = pretraining.pretrain(texts, cfg, tmp_path / "run", cache_dir=tmp_path)
-    if cfg.precision == "auto" and not torch.cuda.is_available():
-        assert metrics["precision"] == "fp32"  # auto pretrains in fp32 on a CPU
+    if cfg.precision == "auto":  # bf16 on CUDA and on CPUs with AVX512-BF16
+        assert metrics["precision"] == ("bf16" if use_bf16("auto") else "fp32")
     dest = pretraining.export_lm(tmp_path / "run", tmp_path / "ship", metrics)
     from safetensors.torch import load_file
 

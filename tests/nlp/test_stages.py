@@ -65,12 +65,10 @@ def test_use_bf16(monkeypatch):
             torch.cpu, "_is_avx512_bf16_supported", lambda s=supported: s, raising=False
         )
         assert use_bf16("auto", "cpu") is supported
-        assert use_bf16("auto", "cpu", cpu_auto=False) is False
         if supported:
             assert use_bf16("bf16", "cpu")
         else:  # no bf16 LSTM in oneDNN there: refused with what to do
             with pytest.raises(ValueError, match="use --precision fp32 or auto"):
                 use_bf16("bf16", "cpu")
-        assert use_bf16("auto", "cpu", cpu_auto=False) is False  # pretraining's CPU
     monkeypatch.setattr(stages.distributed, "device", lambda d: torch.device("cuda"))
     assert use_bf16("auto") is True  # always on CUDA
