@@ -581,16 +581,16 @@ def main(argv=None) -> None:
             counts = sorted(args.few_labels, reverse=True)
             first = f"quick, {counts[0]} labels"
             lm_dir = work / _dirname(first) / "lm"
+            reuse = ["--pretrained", str(lm_dir), "--lm-ft-epochs", "0"]
+            self_trained = []  # after every plain run: the first one writes the LM
             for i, n in enumerate(counts):
                 flags = ["--preset", "quick", "--max-labels", str(n), *unsup]
-                flags += ["--lm-docs", "all"] if i == 0 else [
-                    "--pretrained", str(lm_dir), "--lm-ft-epochs", "0"]  # fmt: skip
-                runs.append((f"quick, {n} labels", flags, few))
-            for n in counts if args.self_train else ():  # the same LM, self-training
-                flags = ["--preset", "quick", "--max-labels", str(n), *unsup]
-                flags += ["--pretrained", str(lm_dir), "--lm-ft-epochs", "0"]
-                flags += shlex.split(args.self_train)
-                runs.append((f"quick, {n} labels, self-training", flags, few))
+                runs.append((f"quick, {n} labels",
+                             flags + (["--lm-docs", "all"] if i == 0 else reuse), few))  # fmt: skip
+                if args.self_train:
+                    st = flags + reuse + shlex.split(args.self_train)
+                    self_trained.append((f"quick, {n} labels, self-training", st, few))
+            runs += self_trained
         for name, flags, table in runs:
             m = run_finetune(name, data, work, flags + extra)
             if m is not None:

@@ -162,13 +162,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     train, valid, unlabeled = _load_data(parser, args)
-    if cfg.self_train and cfg.max_labels is None and not unlabeled:
-        parser.error(
-            "--self-train pseudo-labels texts without labels: add --max-labels N "
-            "or --unlabeled FILE"
-        )
     try:  # the split and the task's statistics: cheap, and bad labels fail here
-        plan_task(train, valid, cfg, **task_options)
+        plan_task(train, valid, cfg, **task_options, n_unlabeled=len(unlabeled or []))
     except ValueError as e:
         parser.error(str(e))
     out = Path(args.out or f"runs/{cfg.preset}")

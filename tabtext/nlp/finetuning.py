@@ -77,17 +77,20 @@ def run_ulmfit(
     t_start = time.perf_counter()
     pretrained = resolve_pretrained(pretrained)
     cfg = fit_to_pretrained(cfg, pretrained)
-    split, task = plan_task(train, valid, cfg, class_weight, regression_loss, label_sep)
+    split, task = plan_task(
+        train,
+        valid,
+        cfg,
+        class_weight,
+        regression_loss,
+        label_sep,
+        len(unlabeled or []),
+    )
     run = Run(out, resume)
     main = distributed.is_main()
     if main:
         atomic_write_text(run.out / "config.json", json.dumps(cfg.to_dict(), indent=1))
     extra = _without(unlabeled or [], split.valid_texts)
-    if cfg.self_train and cfg.max_labels is None and not extra:
-        raise ValueError(
-            "self_train: every training text is labeled, so there is nothing to "
-            "pseudo-label; use --max-labels N or --unlabeled FILE"
-        )
     tok = Tokenizer()
     t0 = time.perf_counter()
     corpus = numericalize_corpus(
@@ -188,16 +191,23 @@ def plan_task(
     class_weight: str | dict | None = None,
     regression_loss: str | None = None,
     label_sep: str = "|",
+    n_unlabeled: int = 0,
 ) -> tuple[Split, TextTask]:
     """The validation split and the task fitted on the classifier's labels: what
     :func:`run_ulmfit` does first, cheap, so that bad input fails before any work
-    (a ValueError saying what to change)."""
+    (a ValueError saying what to change). ``n_unlabeled``: how many unlabeled texts
+    come with ``train`` (self-training needs some, or ``max_labels``)."""
     check_task_options(train.task, class_weight, regression_loss)
     task = TextTask(train.task, label_sep, regression_loss or "mse")
     if cfg.self_train and task.kind != "classification":
         raise ValueError(
             f"self_train pseudo-labels classes; the task here is {task.kind}: "
             "drop --self-train"
+        )
+    if cfg.self_train and cfg.max_labels is None and not n_unlabeled:
+        raise ValueError(
+            "self_train pseudo-labels texts without labels: add --max-labels N "
+            "or --unlabeled FILE"
         )
     split = make_split(train, valid, cfg)
     return split, fit_task(task, cfg, split, class_weight)

@@ -503,23 +503,22 @@ def pseudo_labels(
         device,
     )
     pred, conf = probs.argmax(1), probs.max(1)
-    rows, classes = [], []
-    for c in range(probs.shape[1]):
-        mine = np.nonzero(pred == c)[0]
-        best = mine[np.argsort(-conf[mine], kind="stable")[: cfg.self_train]]
-        rows.append(pool[best])
-        classes.append(np.full(len(best), c, dtype=np.int64))
-    rows_, classes_ = np.concatenate(rows), np.concatenate(classes)
+    best = [  # per class, the pool positions it is surest of, surest first
+        mine[np.argsort(-conf[mine], kind="stable")[: cfg.self_train]]
+        for mine in (np.nonzero(pred == c)[0] for c in range(probs.shape[1]))
+    ]
+    chosen = np.concatenate(best)
+    rows, classes = pool[chosen], pred[chosen].astype(np.int64)
     info = {
         "round": round_ + 1,
         "pool": len(pool),
-        "per_class": [len(r) for r in rows],
-        "min_confidence": float(conf[np.isin(pool, rows_)].min()),
+        "per_class": [len(b) for b in best],
+        "min_confidence": float(conf[chosen].min()),
     }
-    known = rows_ < len(split.train_texts)  # a training text: its label, unused, says
+    known = rows < len(split.train_texts)  # a training text: its label, unused, says
     if known.any():  # how right the pseudo-labels are (reported, never learned from)
-        truth = np.asarray(split.train_labels)[rows_[known]]
-        info["accuracy_where_known"] = float((truth == classes_[known]).mean())
+        truth = split.train_labels[rows[known]]
+        info["accuracy_where_known"] = float((truth == classes[known]).mean())
     metrics.setdefault("self_train", []).append(info)
     log.info("self-training: %s", info)
-    return rows_, classes_
+    return rows, classes
