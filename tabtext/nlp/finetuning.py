@@ -26,6 +26,7 @@ from .recipe import ULMFiTConfig
 from .splits import Split, make_split
 from .stages import (
     Run,
+    classifier_rows,
     classifier_stage,
     fit_task,
     language_model_stage,
@@ -204,12 +205,15 @@ def plan_task(
             f"self_train pseudo-labels classes; the task here is {task.kind}: "
             "drop --self-train"
         )
-    if cfg.self_train and cfg.max_labels is None and not n_unlabeled:
-        raise ValueError(
-            "self_train pseudo-labels texts without labels: add --max-labels N "
-            "or --unlabeled FILE"
-        )
     split = make_split(train, valid, cfg)
+    if cfg.self_train and not n_unlabeled:
+        used = len(classifier_rows(cfg, split, task.kind))
+        if used >= len(split.train_texts):
+            raise ValueError(
+                f"self_train pseudo-labels texts without labels, and the classifier "
+                f"learns from all {used:,} training texts: add --max-labels N (fewer) "
+                "or --unlabeled FILE"
+            )
     return split, fit_task(task, cfg, split, class_weight)
 
 

@@ -44,6 +44,7 @@ from .recipe import Phase
 from .stages import Run, lm_learner, run_phase, use_bf16
 from .text_callbacks import SegmentReporter
 from .tokenize import Tokenizer
+from .vocab import Vocab
 
 log = logging.getLogger(__name__)
 Precision = Literal["auto", "bf16", "fp32"]
@@ -55,7 +56,9 @@ class PretrainConfig:
 
     The run's length: ``max_tokens`` training tokens, or ``budget_min`` minutes of
     training, or ``epochs`` passes over the corpus (default one pass); with several,
-    the shortest wins.
+    the shortest wins. ``init``: continue from a pretrained LM (a shipped name or a
+    directory), which then fixes the vocabulary, sizes and dropouts (``max_vocab``,
+    ``min_freq``, the size flags and ``drop_mult`` are not used).
     """
 
     model: Literal["small", "paper"] = "small"
@@ -81,6 +84,7 @@ class PretrainConfig:
     valid_tokens: int | None = 200_000
     precision: Precision = "auto"
     backwards: bool = False
+    init: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.valid_pct < 1:
@@ -215,10 +219,18 @@ def pretrain(
         texts = texts[: cfg.max_docs]
     train_idx, valid_idx = holdout_split(len(texts), cfg.valid_pct)
     tok = Tokenizer()
+    start, vocab, init = _init_model(cfg.init, tok) if cfg.init else (None,) * 3
+    if init and init.get("n_valid_docs", len(valid_idx)) != len(valid_idx):
+        log.warning(
+            "%s held out %d documents, this run %d: if this is its corpus, part of "
+            "the held-out text was trained on",
+            cfg.init, init["n_valid_docs"], len(valid_idx),
+        )  # fmt: skip
     t0 = time.perf_counter()
     corpus = numericalize_corpus(
         texts[: len(train_idx)],
         tok,
+        vocab=vocab,
         min_freq=cfg.min_freq,
         max_vocab=cfg.max_vocab,
         cache_dir=cache_dir,
@@ -228,8 +240,11 @@ def pretrain(
     )
     tokenize_s = time.perf_counter() - t0
     del texts
-    with seeded(cfg.seed):
-        model = lm_model(cfg, len(corpus.vocab))
+    if start is not None:
+        model = start.float().train()
+    else:
+        with seeded(cfg.seed):
+            model = lm_model(cfg, len(corpus.vocab))
     dev = distributed.device(device)
     # bf16 wherever "auto" finds it: on CPU it saw 1.39x the tokens of fp32 in the
     # same 8 minutes and ended at a lower held-out perplexity (README)
@@ -285,9 +300,36 @@ def pretrain(
         "wall_s_this_process": round(time.perf_counter() - t_start, 1),
         "segments": hist.to_dict(orient="records"),
     }
+    if init:
+        metrics["init"] = init
     if main:
         atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=1))
     return metrics
+
+
+def _init_model(spec: str, tok: Tokenizer) -> tuple[LanguageModel, Vocab, dict]:
+    """The LM a run continues from, its vocabulary, and what its card says of its
+    own training (``tokens_seen`` and ``train_s`` summed over every run before)."""
+    from ..core.io import read_model_dir
+    from .persistence import JSON_FILES, LM_KIND, load_lm, model_subdir
+    from .pretrained import resolve_pretrained
+
+    path = resolve_pretrained(spec)
+    if path is None:
+        raise ValueError(f"init {spec!r}: name a pretrained LM to continue from")
+    config = read_model_dir(model_subdir(path), LM_KIND, JSON_FILES).json("config.json")
+    if config.get("tokenizer") != asdict(tok):
+        raise ValueError(
+            f"{path}: its tokenizer settings differ from pretrain's; continue only "
+            "from an LM that tabtext.nlp.pretrain made"
+        )
+    card = config.get("pretraining", {})
+    keep = ("tokens_seen", "train_s", "valid_perplexity", "n_valid_docs")
+    init = {"from": str(spec), **{k: card[k] for k in keep if k in card}}
+    if "init" in card:  # tokens and time of every run before it, summed
+        for k in ("tokens_seen", "train_s"):
+            init[k] = init.get(k, 0) + card["init"].get(k, 0)
+    return *load_lm(path), init
 
 
 def _load_or_make_plan(run, cfg, stream, valid, model, ids, dev, bf16) -> dict:
@@ -377,6 +419,7 @@ def export_lm(
             "tokens_per_s",
             "vocab_size",
             "unk_share_valid",
+            "init",
         )
         config["pretraining"] = {k: metrics[k] for k in keep if k in metrics}
     out = {

@@ -357,3 +357,22 @@ def test_pseudo_labels_skip_labeled_rows_and_take_the_most_confident():
     assert list(rows[:5]) == list(free[:5]) and (classes[:5] == 0).all()  # surest 0s
     assert list(rows[5:]) == list(free[::-1][:5]) and (classes[5:] == 1).all()
     assert metrics["self_train"][0]["per_class"] == [5, 5]
+
+
+def test_self_training_without_texts_to_pseudo_label_is_refused_up_front():
+    from tabtext.nlp.finetuning import plan_task
+    from tabtext.nlp.loading import TextDataset
+    from tabtext.nlp.recipe import make_config
+
+    texts = [f"text {i}" for i in range(40)]
+    train = TextDataset(texts, np.arange(40) % 2, ["a", "b"], "t.csv")
+    valid = TextDataset(texts[:4], np.arange(4) % 2, ["a", "b"], "v.csv")
+    st = dict(self_train=5, self_train_pool=100)
+    for cfg in (make_config("quick", **st), make_config("quick", max_labels=40, **st)):
+        with pytest.raises(ValueError, match="learns from all 40 training texts"):
+            plan_task(train, valid, cfg)
+        plan_task(train, valid, cfg, n_unlabeled=10)  # unlabeled texts: fine
+    plan_task(train, valid, make_config("quick", max_labels=10, **st))
+    regression = TextDataset(texts, np.arange(40.0), [], "t.csv", task="regression")
+    with pytest.raises(ValueError, match="the task here is regression"):
+        plan_task(regression, None, make_config("quick", max_labels=10, **st))

@@ -203,3 +203,31 @@ def test_vocab_and_loader_types_are_compact():
     assert ids.dtype == np.int32
     LMLoader(ids, offsets, 4, 6)  # takes the int32 memory-map layout as is
     assert Vocab(["xxunk", "xxpad", "a"]).numericalize(["a", "zz"]).tolist() == [2, 0]
+
+
+def test_a_run_continues_from_a_pretrained_lm(corpus_file, tmp_path):
+    _, texts = corpus_file
+    first = pretraining.pretrain(
+        texts, PretrainConfig(**TINY_LM), tmp_path / "a", cache_dir=tmp_path
+    )
+    ship = pretraining.export_lm(tmp_path / "a", tmp_path / "ship", first)
+    # at a vanishing LR the second run keeps the weights it started from
+    cont = {**TINY_LM, "init": str(ship), "max_vocab": 5, "seed": 1, "lr": 1e-9}
+    second = pretraining.pretrain(
+        texts, PretrainConfig(**cont), tmp_path / "b", cache_dir=tmp_path
+    )
+    a, vocab_a = load_lm(tmp_path / "a")
+    b, vocab_b = load_lm(tmp_path / "b")
+    # the vocabulary and sizes are the first LM's (max_vocab is not used)
+    assert vocab_b.itos == vocab_a.itos and b.config == a.config
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.allclose(va, vb, atol=2e-3), k
+    assert abs(second["valid_loss"] - first["valid_loss"]) < 1e-2
+    assert second["init"]["tokens_seen"] == first["tokens_seen"]
+    third = pretraining.export_lm(tmp_path / "b", tmp_path / "ship2", second)
+    cfg3 = PretrainConfig(**{**TINY_LM, "init": str(third), "max_tokens": 200})
+    res = pretraining.pretrain(texts, cfg3, tmp_path / "c", cache_dir=tmp_path)
+    assert res["init"]["tokens_seen"] == first["tokens_seen"] + second["tokens_seen"]
+    with pytest.raises(ValueError, match="no such directory"):
+        bad = PretrainConfig(**{**TINY_LM, "init": str(tmp_path / "nowhere")})
+        pretraining.pretrain(texts, bad, tmp_path / "d", cache_dir=tmp_path)
