@@ -48,13 +48,9 @@ One split for every model: the stratified, seeded 10% validation share of
 
 from __future__ import annotations
 
-import os
-
-# Before torch loads OpenMP (here and in every child): waiting threads sleep.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys

@@ -37,9 +37,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-# Before torch loads OpenMP: waiting threads sleep instead of spinning (shared CPUs).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Timer, markdown_table, peer_python, run_peer  # noqa: E402
 

@@ -1,13 +1,14 @@
 """What every command-line entry point shares, importable before torch loads.
 
-Each CLI module starts with::
+The text CLIs (``tabtext.nlp.finetune``, ``pretrain``, ``predict``, ``export``) run
+under OpenMP's default wait policy; the tabular ``predict`` and ``export`` start with::
 
     import os
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see PASSIVE_WAIT below
 
 before any import that loads torch (the packages ``tabtext.nlp`` and ``tabtext.tabular``
-import their submodules lazily, so ``python -m tabtext.nlp.finetune`` reaches that line
-first). Then :class:`HelpFormatter`, :func:`add_output_flags` and
+import their submodules lazily, so ``python -m tabtext.tabular.predict`` reaches that
+line first). Then :class:`HelpFormatter`, :func:`add_output_flags` and
 :func:`setup_logging` give every CLI the same ``--help``, ``--quiet``/``--verbose``
 and log lines.
 """
@@ -18,10 +19,14 @@ import argparse
 import logging
 import sys
 
-#: Why the CLIs set ``OMP_WAIT_POLICY=PASSIVE`` unless the user set it: torch's OpenMP
-#: threads otherwise spin between parallel regions, and on a 2-core machine that
-#: slows a run that shares the cores several-fold, and measurably even alone (the
-#: README's main command: 13.6 min spinning vs 11.8 min passive, alone, sgemm 150).
+#: ``OMP_WAIT_POLICY=PASSIVE`` makes torch's idle OpenMP threads sleep instead of
+#: spinning: on a 2-core machine shared with other jobs spinning slows a run
+#: several-fold, but alone it is the faster policy. The text CLIs stopped setting it
+#: (the same small ``finetune --preset quick`` run alone, twice each way, 2 threads:
+#: 75-82 s by default against 99-103 s passive; LM fine-tuning 1.2x and the
+#: classifier 1.5x the tokens/s; an earlier torch and machine had measured the
+#: opposite for the whole quick run). The tabular inference CLIs still set it
+#: (not re-measured).
 PASSIVE_WAIT = "PASSIVE"
 
 

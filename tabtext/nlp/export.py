@@ -5,10 +5,6 @@ for the graph's inputs and outputs; needs the ``onnx`` extra).
 
 from __future__ import annotations
 
-import os
-
-# before torch loads OpenMP: its waiting threads sleep (tabtext._cli.PASSIVE_WAIT)
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse
 from pathlib import Path
 

@@ -12,11 +12,6 @@ Example: ``python -m tabtext.nlp.finetune --preset quick --out runs/imdb-quick``
 
 from __future__ import annotations
 
-import os
-
-# before torch loads OpenMP: its waiting threads sleep (tabtext._cli.PASSIVE_WAIT)
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import argparse
 import json
 import sys

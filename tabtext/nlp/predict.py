@@ -14,11 +14,6 @@ attributions of the first ``--explain-n`` texts (integrated gradients,
 
 from __future__ import annotations
 
-import os
-
-# before torch loads OpenMP: its waiting threads sleep (tabtext._cli.PASSIVE_WAIT)
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import argparse
 import json
 import sys

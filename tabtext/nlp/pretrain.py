@@ -16,11 +16,6 @@ Example (the LM shipped with tabtext; see the README's model card):
 
 from __future__ import annotations
 
-import os
-
-# before torch loads OpenMP: its waiting threads sleep (tabtext._cli.PASSIVE_WAIT)
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import argparse
 import dataclasses
 import sys
