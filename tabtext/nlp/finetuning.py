@@ -79,14 +79,9 @@ def run_ulmfit(
     pretrained = resolve_pretrained(pretrained)
     cfg = fit_to_pretrained(cfg, pretrained)
     split, task = plan_task(
-        train,
-        valid,
-        cfg,
-        class_weight,
-        regression_loss,
-        label_sep,
-        len(unlabeled or []),
-    )
+        train, valid, cfg, class_weight, regression_loss, label_sep,
+        n_unlabeled=len(unlabeled or []),
+    )  # fmt: skip
     run = Run(out, resume)
     main = distributed.is_main()
     if main:

@@ -159,9 +159,14 @@ def save_lm(
 
 def load_lm(path: str | Path) -> tuple[LanguageModel, Vocab]:
     """Load what :func:`save_lm` wrote (for ``generate`` or inspection)."""
+    return lm_from_dir(read_model_dir(model_subdir(path), LM_KIND, JSON_FILES))
+
+
+def lm_from_dir(d: ModelDir) -> tuple[LanguageModel, Vocab]:
+    """The model and vocabulary of a language-model directory already read and
+    verified (:func:`~tabtext.core.io.read_model_dir`)."""
     from .awd_lstm import AWDLSTMConfig, LanguageModel
 
-    d = read_model_dir(model_subdir(path), LM_KIND, JSON_FILES)
     path = d.path
     try:
         config = AWDLSTMConfig.from_dict(_lm_json(d, "config.json", "awd_lstm"))

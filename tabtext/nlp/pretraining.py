@@ -241,7 +241,7 @@ def pretrain(
     tokenize_s = time.perf_counter() - t0
     del texts
     if start is not None:
-        model = start.float().train()
+        model = start.train()
     else:
         with seeded(cfg.seed):
             model = lm_model(cfg, len(corpus.vocab))
@@ -311,13 +311,14 @@ def _init_model(spec: str, tok: Tokenizer) -> tuple[LanguageModel, Vocab, dict]:
     """The LM a run continues from, its vocabulary, and what its card says of its
     own training (``tokens_seen`` and ``train_s`` summed over every run before)."""
     from ..core.io import read_model_dir
-    from .persistence import JSON_FILES, LM_KIND, load_lm, model_subdir
+    from .persistence import JSON_FILES, LM_KIND, lm_from_dir, model_subdir
     from .pretrained import resolve_pretrained
 
     path = resolve_pretrained(spec)
     if path is None:
         raise ValueError(f"init {spec!r}: name a pretrained LM to continue from")
-    config = read_model_dir(model_subdir(path), LM_KIND, JSON_FILES).json("config.json")
+    d = read_model_dir(model_subdir(path), LM_KIND, JSON_FILES)
+    config = d.json("config.json")
     if config.get("tokenizer") != asdict(tok):
         raise ValueError(
             f"{path}: its tokenizer settings differ from pretrain's; continue only "
@@ -329,7 +330,7 @@ def _init_model(spec: str, tok: Tokenizer) -> tuple[LanguageModel, Vocab, dict]:
     if "init" in card:  # tokens and time of every run before it, summed
         for k in ("tokens_seen", "train_s"):
             init[k] = init.get(k, 0) + card["init"].get(k, 0)
-    return *load_lm(path), init
+    return *lm_from_dir(d), init
 
 
 def _load_or_make_plan(run, cfg, stream, valid, model, ids, dev, bf16) -> dict:
