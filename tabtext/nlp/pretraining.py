@@ -293,7 +293,7 @@ def pretrain(
         "unk_share_valid": float(np.mean(np.asarray(held.ids) == 0)),
         "tokens_seen": stream.tokens_before(plan["segments"] * plan["segment_batches"]),
         "train_s": round(float(hist["time"].sum()), 1) if len(hist) else 0.0,
-        "tokens_per_s": res["tokens_per_s"],
+        "tokens_per_s": _mean_rate(hist) if len(hist) else res["tokens_per_s"],
         "valid_loss": valid_loss,
         "valid_perplexity": perplexity_from_loss(valid_loss),
         "tokenize_s": round(tokenize_s, 1),
@@ -305,6 +305,14 @@ def pretrain(
     if main:
         atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=1))
     return metrics
+
+
+def _mean_rate(hist) -> float:
+    """Training tokens/s over every segment of the run, resumed ones included (a
+    resumed process's own counter only saw the segments it ran itself)."""
+    seen = hist["tokens_seen"].to_numpy(dtype=np.float64)
+    tokens = np.diff(seen, prepend=0.0)
+    return round(float(tokens.sum() / (tokens / hist["tokens_per_s"]).sum()), 1)
 
 
 def _init_model(spec: str, tok: Tokenizer) -> tuple[LanguageModel, Vocab, dict]:

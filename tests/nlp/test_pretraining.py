@@ -130,6 +130,13 @@ def test_a_killed_run_resumes_exactly(corpus_file, tmp_path, monkeypatch):
         assert torch.equal(va, vb), k
     assert res["valid_loss"] == ref["valid_loss"]
     assert res["tokens_seen"] == ref["tokens_seen"] > 0
+    # the run's rate covers the segments before the kill too
+    rows = pd.DataFrame(res["segments"])
+    assert len(rows) == ref["plan"]["segments"]
+    seconds = (
+        rows["tokens_seen"].diff().fillna(rows["tokens_seen"]) / rows["tokens_per_s"]
+    ).sum()
+    assert res["tokens_per_s"] == pytest.approx(res["tokens_seen"] / seconds, rel=1e-3)
     with pytest.raises(ValueError, match="other settings"):
         other = PretrainConfig(**{**TINY_LM, "lr": 0.5})
         pretraining.pretrain(
