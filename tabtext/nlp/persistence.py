@@ -145,10 +145,19 @@ def load_text_model(path: str | Path) -> TextModel:
 
 
 def save_lm(
-    model: LanguageModel, vocab: Vocab, tok: Tokenizer, path: str | Path
+    model: LanguageModel,
+    vocab: Vocab,
+    tok: Tokenizer,
+    path: str | Path,
+    backwards: bool = False,
 ) -> Path:
-    """A language-model directory: weights, vocabulary, AWD-LSTM and tokenizer config."""
-    config = {"awd_lstm": model.config.to_dict(), "tokenizer": dataclasses.asdict(tok)}
+    """A language-model directory: weights, vocabulary, AWD-LSTM and tokenizer config,
+    and the direction it was trained to read (``backwards``: reversed text)."""
+    config = {
+        "awd_lstm": model.config.to_dict(),
+        "tokenizer": dataclasses.asdict(tok),
+        "backwards": backwards,
+    }
     return save_model_dir(
         path,
         LM_KIND,
@@ -229,6 +238,17 @@ def fit_to_pretrained(cfg: ULMFiTConfig, pretrained: Path | None) -> ULMFiTConfi
             "size flags, or train from scratch with --no-pretrained"
         )
     return dataclasses.replace(cfg, **sizes)
+
+
+def pretrained_backwards(path) -> bool:
+    """Whether a pretrained LM directory was trained on reversed text: its
+    config's ``backwards``, else (directories from before it was written) its
+    pretraining card's, else forward."""
+    d = read_model_dir(model_subdir(path), LM_KIND, JSON_FILES)
+    config = d.json("config.json")
+    if "backwards" not in config:
+        config = config.get("pretraining", {}).get("config", {})
+    return bool(config.get("backwards", False))
 
 
 def pretrained_sizes(path) -> dict[str, int]:

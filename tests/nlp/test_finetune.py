@@ -1,6 +1,7 @@
 """End-to-end ULMFiT on a tiny synthetic sentiment corpus (seconds, CPU)."""
 
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,8 @@ from safetensors.torch import load_file
 from sklearn.base import clone
 
 from tabtext.nlp import TextClassifier, finetune, load_lm, predict, pretrain
+from tabtext.nlp.persistence import pretrained_backwards, save_lm
+from tabtext.nlp.tokenize import Tokenizer
 
 from .conftest import TINY, make_texts
 
@@ -306,6 +309,30 @@ def test_finetuned_lm_is_written_and_serves_another_classifier(
     assert not (second / "lm").exists()  # nothing new to write
     again = load_file(second / "encoder.safetensors")
     assert all(torch.equal(again[k], encoder[k]) for k in encoder)
+
+
+def test_an_lm_reading_the_other_way_is_said(data_file, tmp_path, trained, caplog):
+    out, _, cache = trained
+    assert not pretrained_backwards(out / "lm")  # written as it was trained
+    lm, vocab = load_lm(out / "lm")
+    save_lm(lm, vocab, Tokenizer(), tmp_path / "bwd_lm", backwards=True)
+    assert pretrained_backwards(tmp_path / "bwd_lm")
+    flags = [a for a in TINY if a != "--no-pretrained"]
+    flags += ["--lm-ft-epochs", "0", "--max-labels", "40", "--cache-dir", str(cache)]
+    data = ["--data", str(data_file)]
+    with caplog.at_level(logging.INFO, logger="tabtext.nlp.finetuning"):
+        finetune.main(
+            data
+            + flags
+            + ["--out", str(tmp_path / "a"), "--pretrained", str(out / "lm")]
+        )
+        assert "model starts from" not in caplog.text  # same direction: nothing
+        finetune.main(
+            data + flags
+            + ["--out", str(tmp_path / "b"), "--pretrained", str(tmp_path / "bwd_lm")]
+        )  # fmt: skip
+    said = [r for r in caplog.records if "reversed text" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.WARNING
 
 
 def test_self_training_adds_the_surest_pseudo_labels_and_trains_again(

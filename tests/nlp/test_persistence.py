@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from tabtext.core.io import save_model_dir
 from tabtext.nlp import (
     AWDLSTMConfig,
     LanguageModel,
@@ -19,8 +20,10 @@ from tabtext.nlp import (
     save_text_model,
 )
 from tabtext.nlp.persistence import (
+    LM_KIND,
     fit_to_pretrained,
     model_subdir,
+    pretrained_backwards,
     pretrained_sizes,
     save_lm,
 )
@@ -76,6 +79,20 @@ def test_model_subdir(tmp_path):
     assert model_subdir(str(tmp_path / "model")) == tmp_path / "model"
     (tmp_path / "manifest.json").write_text("{}")  # a model directory itself wins
     assert model_subdir(tmp_path) == tmp_path
+
+
+def test_an_lm_directory_says_which_way_it_reads(tmp_path):
+    model, path = saved_lm(tmp_path / "fwd")
+    assert pretrained_backwards(path) is False
+    save_lm(model, VOCAB, Tokenizer(), tmp_path / "bwd", backwards=True)
+    assert pretrained_backwards(tmp_path / "bwd") is True
+    # directories from before the key: their pretraining card, else forward
+    card = {"pretraining": {"config": {"backwards": True}}}
+    for name, extra, expected in (("old", {}, False), ("old_card", card, True)):
+        config = {"awd_lstm": model.config.to_dict(), **extra}
+        files = {"config.json": config, "vocab.json": VOCAB.to_json().encode()}
+        save_model_dir(tmp_path / name, LM_KIND, model, files)
+        assert pretrained_backwards(tmp_path / name) is expected, name
 
 
 def test_fit_to_pretrained_takes_the_lm_sizes(tmp_path):
