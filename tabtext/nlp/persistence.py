@@ -246,9 +246,11 @@ def pretrained_backwards(path) -> bool:
     pretraining card's, else forward."""
     d = read_model_dir(model_subdir(path), LM_KIND, JSON_FILES)
     config = d.json("config.json")
-    if "backwards" not in config:
-        config = config.get("pretraining", {}).get("config", {})
-    return bool(config.get("backwards", False))
+    for key in ("pretraining", "config"):  # down to the card's run config
+        if not isinstance(config, dict) or "backwards" in config:
+            break
+        config = config.get(key)
+    return isinstance(config, dict) and config.get("backwards") is True
 
 
 def pretrained_sizes(path) -> dict[str, int]:

@@ -88,7 +88,9 @@ def test_an_lm_directory_says_which_way_it_reads(tmp_path):
     assert pretrained_backwards(tmp_path / "bwd") is True
     # directories from before the key: their pretraining card, else forward
     card = {"pretraining": {"config": {"backwards": True}}}
-    for name, extra, expected in (("old", {}, False), ("old_card", card, True)):
+    cases = [("old", {}, False), ("old_card", card, True)]
+    cases += [("odd_card", {"pretraining": 5}, False)]  # no crash on odd JSON
+    for name, extra, expected in cases:
         config = {"awd_lstm": model.config.to_dict(), **extra}
         files = {"config.json": config, "vocab.json": VOCAB.to_json().encode()}
         save_model_dir(tmp_path / name, LM_KIND, model, files)
