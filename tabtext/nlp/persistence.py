@@ -246,10 +246,9 @@ def pretrained_backwards(path) -> bool:
     pretraining card's, else forward."""
     d = read_model_dir(model_subdir(path), LM_KIND, JSON_FILES)
     config = d.json("config.json")
-    for key in ("pretraining", "config"):  # down to the card's run config
-        if not isinstance(config, dict) or "backwards" in config:
-            break
-        config = config.get(key)
+    if isinstance(config, dict) and "backwards" not in config:
+        card = config.get("pretraining")
+        config = card.get("config") if isinstance(card, dict) else None
     return isinstance(config, dict) and config.get("backwards") is True
 
 

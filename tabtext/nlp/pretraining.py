@@ -277,7 +277,7 @@ def pretrain(
     res = run_phase(learn, phase, run, cfg, 0, resume, extra_cbs=[reporter])
     valid_loss = evaluate_lm(model, _valid_loader(valid, cfg), dev, bf16)
     if main:
-        save_lm(model, corpus.vocab, tok, run.out / "model", cfg.backwards)
+        save_lm(model, corpus.vocab, tok, run.out / "model", backwards=cfg.backwards)
         learn.plot_loss(run.out / "lm_loss.png")
         learn.plot_lr(run.out / "lm_lr.png")
     hist = learn.history

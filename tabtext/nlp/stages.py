@@ -382,7 +382,7 @@ def language_model_stage(
     state = encoder_state(model)
     if distributed.is_main():
         if phases and tok is not None:
-            save_lm(model, vocab, tok, run.out / "lm", cfg.backwards)
+            save_lm(model, vocab, tok, run.out / "lm", backwards=cfg.backwards)
         atomic_write_bytes(enc_path, tensors_to_bytes(state))
     return state
 
