@@ -2,8 +2,8 @@
 # The paper-size ULMFiT run for a GPU (issue 10), as one prepared script:
 # pretrain the 400/1152/3 AWD-LSTM on Wikipedia within a budget, then
 # `finetune --preset paper` on IMDB from it; prints time per stage, tokens/s and
-# accuracy as a markdown table. Every stage resumes (`--resume`) when run again with
-# the same OUT, so a call cut off by a time limit continues in the next one.
+# accuracy as a markdown table. Both stages run with `--resume` (a fresh OUT simply
+# starts), so a call cut off by a time limit continues in the next one.
 #
 #   WIKI=../shared/data/wikipedia IMDB=../shared/data/imdb/train.parquet \
 #     PT_MIN=20 OUT=/tmp/paper bash benchmarks/paper_gpu.sh
@@ -23,30 +23,27 @@ PT_MIN=${PT_MIN:-20}
 DEVICE=${DEVICE:-cuda}
 PY=${PYTHON:-python}
 mkdir -p "$OUT"
-resume() { [ -f "$1/progress.json" ] && echo --resume || true; }
 
 # shellcheck disable=SC2086  # PT_FLAGS / FT_FLAGS are word lists on purpose
 $PY -m tabtext.nlp.pretrain --data "$WIKI" --out "$OUT/pretrain" --model paper \
-  --budget-min "$PT_MIN" --device "$DEVICE" --export "$OUT/lm" \
-  $(resume "$OUT/pretrain") ${PT_FLAGS:-}
+  --budget-min "$PT_MIN" --device "$DEVICE" --export "$OUT/lm" --resume ${PT_FLAGS:-}
 # shellcheck disable=SC2086
 $PY -m tabtext.nlp.finetune --preset paper --data "$IMDB" --pretrained "$OUT/lm" \
-  --device "$DEVICE" --out "$OUT/finetune" --cache-dir "$OUT/cache" \
-  $(resume "$OUT/finetune") ${FT_FLAGS:-}
+  --device "$DEVICE" --out "$OUT/finetune" --cache-dir "$OUT/cache" --resume ${FT_FLAGS:-}
 
 $PY - "$OUT" <<'EOF'
 import json, sys
 from pathlib import Path
+sys.path.insert(0, "benchmarks")
+from _common import markdown_table
 out = Path(sys.argv[1])
 pt = json.loads((out / "pretrain" / "metrics.json").read_text())
 ft = json.loads((out / "finetune" / "metrics.json").read_text())
-print("| stage | seconds | tokens/s | result |\n|---|---|---|---|")
-print(f"| pretrain ({pt['tokens_seen']:,} tokens, {pt['precision']}) | "
-      f"{pt['train_s']:.0f} | {pt['tokens_per_s']:,.0f} | "
-      f"held-out perplexity {pt['valid_perplexity']:.2f} |")
-for name, ph in ft["phases"].items():
-    res = ", ".join(f"{k} {ph[k]:.4g}" for k in ("valid_perplexity", "accuracy") if k in ph)
-    print(f"| {name} | {ph.get('wall_s', float('nan')):.0f} | "
-          f"{ph.get('tokens_per_s', float('nan')):,.0f} | {res} |")
+rows = [{"stage": f"pretrain ({pt['tokens_seen']:,} tokens, {pt['precision']})",
+         "wall_s": pt["train_s"], "tokens_per_s": pt["tokens_per_s"],
+         "valid_perplexity": pt["valid_perplexity"]}]
+rows += [{"stage": name, **ph} for name, ph in ft["phases"].items()]
+cols = ["stage", "wall_s", "tokens_per_s", "valid_perplexity", "accuracy"]
+print(markdown_table(rows, cols))
 print(f"\nvalidation accuracy {ft['valid_accuracy']:.4f} (finetune's 10% split)")
 EOF
