@@ -1,6 +1,6 @@
 """The training core shared by tabtext's tabular and text halves."""
 
-from . import distributed
+from . import distributed, precision
 from .callbacks import (
     EVENTS,
     Callback,
@@ -97,6 +97,7 @@ __all__ = [
     "one_cycle_lr",
     "one_cycle_mom",
     "perplexity_from_loss",
+    "precision",
     "predict_batches",
     "read_dir",
     "read_model_dir",

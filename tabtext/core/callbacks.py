@@ -173,7 +173,11 @@ class SaveBest(_Monitor):
 
 
 class GradientClip(Callback):
-    """Clip the global gradient norm to ``max_norm`` before each optimizer step."""
+    """Clip the global gradient norm to ``max_norm`` before each optimizer step.
+
+    Under fp16 the learner has divided the gradients by the loss scale before
+    ``before_step``, so the norm clipped is the true one.
+    """
 
     order = Order.GRADIENT_CLIP
 
@@ -226,12 +230,19 @@ class NaNGuard(Callback):
     over all gradients per batch); without it, a finite loss whose gradients overflow
     is caught one batch later, and if the weights are then no longer finite the
     snapshot taken at the start of the epoch is restored.
+
+    Under fp16 an inf/NaN gradient is the gradient scaler's business: it skips that
+    step and lowers the scale, so it is no error here; only ``max_skips`` skipped
+    steps in a row (gradients that are not finite at any scale) stop the fit.
     """
 
     order = Order.NAN_GUARD
 
-    def __init__(self, check_grads: bool = False):
-        self.check_grads = check_grads
+    def __init__(self, check_grads: bool = False, max_skips: int = 30):
+        if not isinstance(max_skips, int) or max_skips < 1:
+            raise ValueError(f"max_skips must be an int >= 1, got {max_skips!r}")
+        self.check_grads, self.max_skips = check_grads, max_skips
+        self._skips = 0
 
     def before_epoch(self, learn: Learner) -> None:
         self._snapshot = {
@@ -243,11 +254,21 @@ class NaNGuard(Callback):
             self._stop(learn, f"loss is {learn.loss.detach().float().item()}")
 
     def before_step(self, learn: Learner) -> None:
-        if not self.check_grads:
+        if not self.check_grads or learn.scaler is not None:
             return
         grads = [p.grad for p in learn.trainable_params() if p.grad is not None]
         if grads and not torch.isfinite(torch.stack(torch._foreach_norm(grads))).all():
             self._stop(learn, "a gradient is not finite")
+
+    def after_step(self, learn: Learner) -> None:
+        self._skips = self._skips + 1 if learn.step_skipped else 0
+        if self._skips >= self.max_skips:
+            self._skips = 0
+            self._stop(
+                learn,
+                f"the fp16 gradient scaler skipped {self.max_skips} steps in a row "
+                f"(gradients not finite down to scale {learn.scaler.get_scale():.3g})",
+            )
 
     def _stop(self, learn: Learner, what: str) -> None:
         learn.opt.zero_grad(set_to_none=True)

@@ -77,6 +77,7 @@ def save_learner(
         "n_epochs": learn.n_epochs,
         "n_frozen": learn.n_frozen,
         "rng": rng_js,
+        "scaler": learn.amp.state_dict(),
         "callbacks": {
             k: cb.state_dict()
             for k, cb in zip(_callback_keys(learn.callbacks), learn.callbacks)
@@ -132,6 +133,7 @@ def load_learner(learn, path: str | Path, with_opt: bool = True) -> None:
         n_frozen = int(state.get("n_frozen", 0))
         epochs_done = int(state.get("epochs_done", 0))
         cb_states, rng_js = dict(state["callbacks"]), state["rng"]
+        scaler = dict(state.get("scaler") or {})  # absent before fp16 existed
         opt_sd = (
             None if opt_t is None else optimizer_from_files(state["optimizer"], opt_t)
         )
@@ -145,6 +147,7 @@ def load_learner(learn, path: str | Path, with_opt: bool = True) -> None:
         learn.freeze_to(n_frozen)
         if opt_sd is not None:
             learn.opt.load_state_dict(opt_sd)
+            learn.amp.load_state_dict(scaler)  # the loss scale goes with the moments
         for key, cb in zip(_callback_keys(learn.callbacks), learn.callbacks):
             if key in cb_states:
                 cb.load_state_dict(cb_states[key])

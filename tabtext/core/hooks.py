@@ -22,8 +22,10 @@ after_pred             ``pred`` (None; a hook may replace it)
 after_loss             ``loss``, ``loss_grad`` (None; what ``backward`` is called on,
                        which a hook may scale)
 after_backward         the gradients (training only, as are the next two)
-before_step            the gradients, about to be applied by ``opt.step()``
-after_step             the updated weights
+before_step            the gradients, about to be applied by ``opt.step()`` (under
+                       fp16 already divided by the loss scale: the true gradients)
+after_step             the updated weights; ``step_skipped`` (False; True when fp16's
+                       scaler skipped the step for an inf/NaN gradient)
 after_cancel_batch     a hook raised :class:`CancelBatch`
 after_batch            every batch, cancelled or not; ``iter`` not yet advanced
 after_train            ``epoch_results["train_loss"]`` (set by the Recorder)

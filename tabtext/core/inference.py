@@ -2,14 +2,13 @@
 
 :func:`predict_batches` puts the model in eval mode, resets a stateful model (an
 LSTM's hidden state), moves each batch to the device, runs the forward pass under
-no-grad and, if asked, bf16 autocast, gathers the outputs on the CPU and puts them
-back in the dataset's order. ``Learner.get_preds`` / ``Learner.tta`` and the tabular
+no-grad and, if asked, autocast (the learner's bf16 or fp16), gathers the outputs
+on the CPU and puts them back in the dataset's order. ``Learner.get_preds`` / ``Learner.tta`` and the tabular
 estimator's ``predict`` / ``transform`` all go through it.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -17,15 +16,9 @@ import torch
 from torch import nn
 
 from .batches import _call, _cat, _is_pair, _split_batch, _to_cpu, to_device
+from .precision import autocast
 
 Forward = Callable[[nn.Module, Any], Any]
-
-
-def autocast(device: torch.device, enabled: bool):
-    """bf16 autocast on ``device`` when ``enabled``, else a no-op context."""
-    if enabled:
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def reset_model(model: nn.Module) -> None:
@@ -39,7 +32,7 @@ def predict_batches(
     model: nn.Module,
     batches: Iterable,
     device: torch.device | str,
-    mixed_precision: bool = False,
+    mixed_precision: torch.dtype | bool | None = None,
     *,
     act: Callable | None = None,
     augment: Callable | None = None,
@@ -57,8 +50,10 @@ def predict_batches(
         ``(x, y)`` pairs or bare inputs ``x``; with ``inputs_only`` every batch is
         an input, a 2-tuple included (e.g. ``(cats, conts)``).
     device : where each batch is moved.
-    mixed_precision : bool
-        bf16 autocast during the forward passes.
+    mixed_precision : torch.dtype, bool or None
+        The autocast dtype of the forward passes (a learner's ``mixed_precision``,
+        so that prediction runs as training did); True is bf16; None or False:
+        full precision.
     act : callable applied to each output (e.g. ``torch.softmax``).
     augment : callable applied to each input batch first.
     forward : callable ``(model, x) -> output``; default ``model(x)``,
@@ -107,7 +102,7 @@ def tta(
     model: nn.Module,
     batches: Iterable,
     device: torch.device | str,
-    mixed_precision: bool = False,
+    mixed_precision: torch.dtype | bool | None = None,
     *,
     augment: Callable,
     n: int = 4,

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import checkpoint, distributed, inference
+from . import checkpoint, distributed, inference, precision
 from .batches import (
     _call,
     _cat,
@@ -104,9 +104,13 @@ class Learner(FitVariants, LayerGroups, CallbackHost):
     callbacks : Callback instances added to the recorder, progress bar and NaN guard.
     device : torch.device or str, default CUDA when available else CPU; under
         torchrun a bare "cuda" means this rank's GPU (``cuda:LOCAL_RANK``).
-    mixed_precision : bool, optional
-        bf16 autocast. Default: on with CUDA, off on a CPU; ``True`` turns it on for
-        a CPU too (fast where the CPU has bf16 instructions: AVX512-BF16, AMX).
+    mixed_precision : "auto", "bf16", "fp16", "fp32", bool or None
+        Autocast for training and prediction. "auto": bf16 where the device has it
+        (CUDA capability >= 8.0, a CPU with AVX512-BF16), fp16 with dynamic loss
+        scaling (``learn.scaler``, a ``torch.amp.GradScaler``) on older GPUs (T4,
+        V100), fp32 elsewhere; "bf16" / "fp16" force one. ``True`` is "bf16" (on a
+        CPU too: fast where it has AVX512-BF16 or AMX), ``False`` "fp32". Default
+        (None): "auto" on CUDA, fp32 on a CPU. See :mod:`tabtext.core.precision`.
     progress : None, True, False or "lines"
         None: a bar when stderr is a terminal, else one line per epoch (stage,
         losses, metrics, rows/s, elapsed and remaining time); True: a bar; "lines":
@@ -141,7 +145,7 @@ class Learner(FitVariants, LayerGroups, CallbackHost):
         callbacks: Sequence[Callback] = (),
         splitter: Splitter | None = None,
         device: torch.device | str | None = None,
-        mixed_precision: bool | None = None,
+        mixed_precision: precision.Precision | bool | None = None,
         progress: bool | str | None = None,
     ):
         loss_fn = loss_fn if loss_fn is not None else getattr(model, "loss_fn", None)
@@ -161,14 +165,12 @@ class Learner(FitVariants, LayerGroups, CallbackHost):
         self.opt = opt_func(
             [{"params": g} for g in self.groups], lr=1e-3, weight_decay=wd
         )
-        cuda = self.device.type == "cuda"
-        self.mixed_precision = (
-            cuda if mixed_precision is None else bool(mixed_precision)
-        )
+        self.amp = precision.MixedPrecision(mixed_precision, self.device)
         # the loop state the hooks read (documented per event in hooks.py)
         self.epoch = self.n_epochs = self.n_batches = self.iter = self.iter_in_epoch = 0
         self.n_iter, self.training, self.epoch_results = 1, False, {}
         self.xb = self.yb = self.pred = self.loss = self.loss_grad = None
+        self.step_skipped = False  # fp16: the scaler skipped the last step (inf grad)
         self.resume_epoch = 0
         CallbackHost.__init__(self)
         self.recorder = Recorder()
@@ -309,7 +311,7 @@ class Learner(FitVariants, LayerGroups, CallbackHost):
             self.loss_grad = self.loss
             self("after_loss")
             if self.training:
-                self.loss_grad.backward()
+                self.amp.backward(self.loss_grad)
                 self._step()
         except CancelBatch:
             self("after_cancel_batch")
@@ -318,15 +320,26 @@ class Learner(FitVariants, LayerGroups, CallbackHost):
     def _step(self) -> None:
         try:
             self("after_backward")
+            self.amp.unscale(self.opt)  # fp16: before_step sees (and clips) true grads
             self("before_step")
-            self.opt.step()
+            self.step_skipped = self.amp.step(self.opt)
             self("after_step")
             self.opt.zero_grad(set_to_none=True)
         except CancelStep:
-            pass
+            self.amp.cancel_step()
 
     def _autocast(self):
-        return inference.autocast(self.device, self.mixed_precision)
+        return self.amp.autocast()
+
+    @property
+    def mixed_precision(self) -> torch.dtype | None:
+        """The autocast dtype of training and prediction (None: full precision)."""
+        return self.amp.dtype
+
+    @property
+    def scaler(self) -> torch.amp.GradScaler | None:
+        """fp16's gradient scaler (None under bf16 or fp32)."""
+        return self.amp.scaler
 
     def _to_device(self, b):
         return to_device(b, self.device)

@@ -147,6 +147,7 @@ def lr_find(
 def _range_test(learn, start_lr, end_lr, num_it, stop_div, suggest) -> LRFinderResult:
     model_state = {k: v.clone() for k, v in learn.model.state_dict().items()}
     opt_state = copy.deepcopy(learn.opt.state_dict())
+    amp_state = learn.amp.state_dict()  # fp16: the divergent end lowers the scale
     rng_js, rng_t = rng_state()
     dl_state = _loader_state(learn.train_dl)
     # the exponential sweep reaches end_lr at batch num_it - 1, in every group
@@ -163,6 +164,7 @@ def _range_test(learn, start_lr, end_lr, num_it, stop_div, suggest) -> LRFinderR
     finally:
         learn.model.load_state_dict(model_state)
         learn.opt.load_state_dict(opt_state)
+        learn.amp.load_state_dict(amp_state)
         set_rng_state(rng_js, rng_t)
         if dl_state is not None:
             learn.train_dl.load_state_dict(dl_state)

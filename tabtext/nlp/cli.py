@@ -54,8 +54,9 @@ HELP = {
     "--max-labels, --unlabeled texts) the classifier scores for --self-train",
     "self_train_rounds": "--self-train rounds: each round's classifier picks the "
     "next round's pseudo-labels",
-    "precision": "bf16 autocast or fp32 for training; auto: bf16 on CUDA and on "
-    "CPUs with AVX512-BF16",
+    "precision": "bf16 or fp16 autocast (fp16 with loss scaling) or fp32 for "
+    "training; auto: bf16 on GPUs from compute capability 8.0 and on CPUs with "
+    "AVX512-BF16, fp16 on older GPUs (T4, V100)",
     "backwards": "train on reversed text",
 }
 

@@ -35,9 +35,10 @@ class ULMFiTConfig:
     of among ``self_train_pool`` texts it has no labels for) and train a new
     classifier on both (0: off); ``self_train_rounds`` times, each round's
     classifier choosing the next round's texts. ``precision``: bf16
-    autocast or fp32 for training; "auto" is bf16 on CUDA and on CPUs with
-    AVX512-BF16. Data: ``lm_docs`` texts feed the language
-    model stages and ``clas_docs`` labeled texts the classifier (None = all);
+    or fp16 autocast (fp16 with loss scaling) or fp32 for training; "auto" is bf16
+    on CUDA from capability 8.0 and on CPUs with AVX512-BF16, fp16 on older GPUs
+    (:func:`tabtext.core.precision.resolve`). Data: ``lm_docs`` texts feed the
+    language model stages and ``clas_docs`` labeled texts the classifier (None = all);
     ``max_tokens`` truncates each document for the classifier (None = whole).
     """
 
@@ -98,9 +99,10 @@ class ULMFiTConfig:
         for name in ("lm_lr", "lm_ft_lr", "clas_lr", "lr_decay"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.precision not in ("auto", "bf16", "fp32"):
+        if self.precision not in ("auto", "bf16", "fp16", "fp32"):  # torch-free
             raise ValueError(
-                f"precision must be auto, bf16 or fp32, got {self.precision!r}"
+                "precision must be one of auto, bf16, fp16, fp32, "
+                f"got {self.precision!r}"
             )
         if any(not isinstance(k, int) or k < 1 for k in self.unfreeze):
             raise ValueError(

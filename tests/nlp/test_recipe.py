@@ -19,7 +19,7 @@ from tabtext.nlp.recipe import Phase, classifier_phases, lm_config, lm_phases
         (dict(lm_epochs=-1), "lm_epochs must be >= 0"),
         (dict(clas_lr=0.0), "clas_lr must be > 0"),
         (dict(lr_decay=-1.0), "lr_decay must be > 0"),
-        (dict(precision="fp16"), "precision must be auto, bf16 or fp32"),
+        (dict(precision="half"), "precision must be one of auto, bf16, fp16, fp32"),
         (dict(clas_min_steps=-1), "clas_min_steps must be >= 0"),
         (dict(lm_docs=1), "lm_docs must be >= 2 or unset"),
         (dict(max_tokens=0), "max_tokens must be >= 2 or unset"),
