@@ -1,0 +1,4 @@
+"""placeholder"""
+
+SMOKE = False
+TEXT_EXPERIMENTS = []
