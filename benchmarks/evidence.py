@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _evidence_text  # noqa: E402
 from _common import REPO  # noqa: E402
 from _evidence_cells import (  # noqa: E402
     DEFAULT_RESULTS,
@@ -44,7 +45,7 @@ def experiments() -> list[Experiment]:
         TIME_TABULAR,
         TTA_TABULAR,
     )
-    from _evidence_text import TEXT_EXPERIMENTS
+    from _evidence_text_exps import TEXT_EXPERIMENTS
 
     tabular = [EMB_TABULAR, LR_TABULAR, SCHED_TABULAR, TIME_TABULAR, DROPOUT_TABULAR,
                TTA_TABULAR]  # fmt: skip
@@ -67,8 +68,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--no-render", action="store_true", help="run cells, skip the render"
     )
     p.add_argument("--smoke", action="store_true",
-                   help="text cells on a tiny slice with a tiny model, in "
-                   "RESULTS/smoke: checks the pipeline, measures nothing")  # fmt: skip
+                   help="the first and last cell of each experiment, text ones on a "
+                   "tiny slice with a tiny model, in RESULTS/smoke: checks the "
+                   "pipeline, measures nothing")  # fmt: skip
+    p.add_argument("--lm", type=Path,
+                   help="the shared fine-tuned LM of the text cells (a finetune "
+                   "run's OUT/lm, built with --max-vocab 30000)")  # fmt: skip
     args = p.parse_args(argv)
     if args.seeds < 1:
         p.error(f"--seeds must be >= 1, got {args.seeds}")
@@ -96,13 +101,12 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     all_exps = experiments()
     results = args.results / "smoke" if args.smoke else args.results
-    if args.smoke:
-        import _evidence_text
-
-        _evidence_text.SMOKE = True
+    _evidence_text.configure(results, args.smoke, args.lm)
     if not args.render_only:
         for exp in select(all_exps, args):
-            ran = run_experiment(exp, args.seeds, results, args.resume, log)
+            ran = run_experiment(
+                exp, args.seeds, results, args.resume, log, ends_only=args.smoke
+            )
             log(f"[{exp.name}] {ran} cell(s) run")
     if not args.no_render:
         docs = args.docs if not args.smoke else results / "docs"
