@@ -80,6 +80,7 @@ def write_json(path: Path, obj: Any) -> None:
             json.dump(obj, f, indent=1, default=float)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

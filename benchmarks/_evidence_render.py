@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from _common import markdown_table
@@ -47,10 +48,15 @@ def _section(exp: Experiment, seeds: int, results: Path, img: Path) -> tuple[str
 
 
 def render(
-    experiments: list[Experiment], seeds: int, results: Path, docs: Path
+    experiments: list[Experiment],
+    seeds: int | Callable[[Experiment], int],
+    results: Path,
+    docs: Path,
 ) -> Path:
     """Write ``docs/evidence.md`` (atomically) and its plots under
-    ``docs/img/evidence/``; returns the page's path."""
+    ``docs/img/evidence/``; returns the page's path. ``seeds``: one count for every
+    experiment, or a function of the experiment."""
+    seeds_of = seeds if callable(seeds) else (lambda exp: seeds)
     img = docs / "img" / "evidence"
     body, costs = [], []
     for tip, name in TIPS.items():
@@ -59,7 +65,7 @@ def render(
         if not exps:
             body += ["No experiment is defined for this tip.", ""]
         for exp in exps:
-            text, row = _section(exp, seeds, results, img)
+            text, row = _section(exp, seeds_of(exp), results, img)
             body.append(text)
             costs.append(row)
     head = [
@@ -93,5 +99,6 @@ def render(
     fd, tmp = tempfile.mkstemp(dir=docs, prefix=".evidence.", suffix=".md")
     with os.fdopen(fd, "w") as f:
         f.write("\n".join(head + body).rstrip() + "\n")
+    os.chmod(tmp, 0o644)
     os.replace(tmp, page)
     return page

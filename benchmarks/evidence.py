@@ -57,7 +57,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--only", nargs="+", metavar="NAME", help="run these experiments")
     p.add_argument("--tabular", action="store_true", help="run the tabular experiments")
     p.add_argument("--text", action="store_true", help="run the text experiments")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per cell (default 3)")
+    p.add_argument("--seeds", type=int, default=3,
+                   help="seeds of each tabular cell (default 3)")  # fmt: skip
+    p.add_argument("--text-seeds", type=int, default=1,
+                   help="seeds of each text cell, minutes each (default 1)")  # fmt: skip
     p.add_argument("--resume", action="store_true", help="skip cells already cached")
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                    help=f"cell cache directory (default {DEFAULT_RESULTS})")  # fmt: skip
@@ -75,8 +78,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="the shared fine-tuned LM of the text cells (a finetune "
                    "run's OUT/lm, built with --max-vocab 30000)")  # fmt: skip
     args = p.parse_args(argv)
-    if args.seeds < 1:
-        p.error(f"--seeds must be >= 1, got {args.seeds}")
+    if min(args.seeds, args.text_seeds) < 1:
+        p.error(
+            f"--seeds and --text-seeds must be >= 1, got {args.seeds}, {args.text_seeds}"
+        )
     return args
 
 
@@ -102,15 +107,19 @@ def main(argv=None) -> None:
     all_exps = experiments()
     results = args.results / "smoke" if args.smoke else args.results
     _evidence_text.configure(results, args.smoke, args.lm)
+
+    def seeds(exp: Experiment) -> int:
+        return args.text_seeds if exp.kind == "text" else args.seeds
+
     if not args.render_only:
         for exp in select(all_exps, args):
             ran = run_experiment(
-                exp, args.seeds, results, args.resume, log, ends_only=args.smoke
+                exp, seeds(exp), results, args.resume, log, ends_only=args.smoke
             )
             log(f"[{exp.name}] {ran} cell(s) run")
     if not args.no_render:
         docs = args.docs if not args.smoke else results / "docs"
-        log(f"report: {render(all_exps, args.seeds, results, docs)}")
+        log(f"report: {render(all_exps, seeds, results, docs)}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ from _evidence_stats import by_seed, fmt, values, verdict_from_counts  # noqa: E
 
 def _fake(calls: list, fail_key: str | None = None) -> Experiment:
     def cells(seeds):
-        return [Cell(f"{v}/seed={s}", {"v": v, "s": s}) for v in "ab" for s in range(seeds)]
+        return [
+            Cell(f"{v}/seed={s}", {"v": v, "s": s}) for v in "ab" for s in range(seeds)
+        ]
 
     def run(p):
         key = f"{p['v']}/seed={p['s']}"
@@ -50,7 +52,11 @@ def test_cells_cached_and_resumed(tmp_path):
     assert rec["result"]["value"] == pytest.approx(1.1)
     assert rec["cpu_s"] >= 0 and rec["wall_s"] >= 0
     assert "error" in json.loads(cell_path(tmp_path, "fake", "b/seed=1").read_text())
-    assert sorted(load_results(tmp_path, exp, 2)) == ["a/seed=0", "a/seed=1", "b/seed=0"]
+    assert sorted(load_results(tmp_path, exp, 2)) == [
+        "a/seed=0",
+        "a/seed=1",
+        "b/seed=0",
+    ]
     calls.clear()  # a resumed run skips every cell with a file, the failed one too
     cell_path(tmp_path, "fake", "a/seed=0").unlink()
     run_experiment(exp, 2, tmp_path, resume=True, log=lambda m: None)
