@@ -9,6 +9,7 @@ exists. Rendering reads only these files.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -64,6 +65,16 @@ class Summary:
     verdict: str
     plots: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+def grid(seeds: int, **axes: Iterable) -> list[Cell]:
+    """A cell per combination of the axes' values and seed, the first axis slowest:
+    key ``"v1/v2/seed=s"``, params ``{axis: value, ..., "seed": s}``."""
+    names, out = list(axes), []
+    for combo in itertools.product(*axes.values(), range(seeds)):
+        key = "/".join(str(v) for v in combo[:-1]) + f"/seed={combo[-1]}"
+        out.append(Cell(key, {**dict(zip(names, combo[:-1])), "seed": combo[-1]}))
+    return out
 
 
 def safe_name(key: str) -> str:

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-from _evidence_cells import Cell, Experiment, Summary
+from _evidence_cells import Cell, Experiment, Summary, grid
 from _evidence_stats import (
     MISSING,
     by_seed,
@@ -130,8 +130,7 @@ LR_TABULAR = Experiment(
 
 # ---- tip 2: schedules --------------------------------------------------------------
 def sched_cells(seeds: int) -> list[Cell]:
-    return [Cell(f"{ds}/{name}/seed={s}", {"ds": ds, "sched": name, "seed": s})
-            for ds in SCHED_DATASETS for name in SCHEDULES for s in range(seeds)]  # fmt: skip
+    return grid(seeds, ds=SCHED_DATASETS, sched=SCHEDULES)
 
 
 def sched_run(p: dict) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from _evidence_cells import Cell, Experiment, Summary
+from _evidence_cells import Cell, Experiment, Summary, grid
 from _evidence_stats import (
     MISSING,
     by_seed,
@@ -134,8 +134,7 @@ EMB_TABULAR = Experiment(
 
 # ---- tip 6: dropout -----------------------------------------------------------------
 def drop_cells(seeds: int) -> list[Cell]:
-    return [Cell(f"{ds}/{v}/seed={s}", {"ds": ds, "v": v, "seed": s})
-            for ds in ALL for v in DROPOUT for s in range(seeds)]  # fmt: skip
+    return grid(seeds, ds=ALL, v=DROPOUT)
 
 
 def drop_run(p: dict) -> dict:
@@ -197,8 +196,7 @@ TTA_TABULAR = Experiment(
 def time_cells(seeds: int) -> list[Cell]:
     cells = [Cell(f"{ds}/hgb/seed=0", {"ds": ds, "v": "hgb", "seed": 0}) for ds in ALL]
     for v in ("defaults", "tabular.py config"):
-        cells += [Cell(f"{ds}/{v}/seed={s}", {"ds": ds, "v": v, "seed": s})
-                  for ds in ALL for s in range(seeds)]  # fmt: skip
+        cells += grid(seeds, ds=ALL, v=[v])
     return cells
 
 
