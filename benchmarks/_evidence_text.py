@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -90,7 +91,20 @@ def run_finetune(exp: str, key: str, flags: list[str], seed: int) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"finetune failed ({' '.join(cmd)}): {proc.stderr[-1500:]}")
     metrics = json.loads((out / "metrics.json").read_text())
+    prune(out)
     return {"value": metrics["valid_accuracy"], "metrics": metrics, "flags": flags}
+
+
+def prune(out: Path) -> None:
+    """Delete a finished run's weights and checkpoints (tens of MB per run; the
+    report needs only its metrics, config and logs)."""
+    heavy = [
+        p for p in out.rglob("*") if p.name in ("ckpt", "lm", "model") and p.is_dir()
+    ]
+    for p in heavy:
+        shutil.rmtree(p, ignore_errors=True)
+    for p in out.rglob("*.safetensors"):
+        p.unlink(missing_ok=True)
 
 
 def variant_cells(variants: dict[str, list[str]]):
