@@ -106,7 +106,9 @@ def emb_summary(results: dict, img: Path) -> Summary:
             ax.scatter(xy[:, 0], xy[:, 1], s=12)
             for (x, y), lab in list(zip(xy, e["labels"][1:]))[:40]:
                 ax.annotate(lab, (x, y), fontsize=7)
-            ax.set(title=f"{e['column']}: learned embedding, 2 PCs (seed 0)")
+            ax.set(
+                title=f"{e['column']} embedding, 2 PCs", xlabel="PC 1", ylabel="PC 2"
+            )
         plots.append(save(fig, img, "embeddings_map.png"))
     notes = [f"one-hot and embeddings: each categorical column cut to its {CAP} most "
              "frequent training categories (others: one 'other'), so that Amazon's "

@@ -166,7 +166,8 @@ def curve_summary(results: dict, img: Path) -> Summary:
             ax.errorbar(n, m, yerr=s, marker="o", label=label)
     ax.set(xscale="log", xlabel="labeled reviews", ylabel="validation accuracy",
            title="IMDB learning curve")  # fmt: skip
-    ax.legend(fontsize=7)
+    if any(curves.values()):
+        ax.legend(fontsize=7)
     plots = [save(fig, img, "transfer_curve.png")]
     checks = [
         (_vals(results, "shipped LM, fine-tuned 1 epoch"),
