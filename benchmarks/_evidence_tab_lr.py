@@ -185,15 +185,16 @@ def sched_summary(results: dict, img: Path) -> Summary:
             sgdr_hits += clearly_better(vals["sgdr"], vals["cosine"], higher)
     cols = ["dataset", "schedule", "final AUC", "final RMSLE", "final RMSPE",
             "first epoch at target", "target"]  # fmt: skip
-    verdict = (
-        verdict_from_counts(
-            annealed_hits,
-            total,
-            "the best annealed schedule (cosine, SGDR or one-cycle) "
-            "beats a constant LR by more than a std",
-        )
-        + f"; SGDR beats a single cosine by more than a std on {sgdr_hits} of {total}"
+    verdict = verdict_from_counts(
+        annealed_hits,
+        total,
+        "the best annealed schedule (cosine, SGDR or one-cycle) "
+        "beats a constant LR by more than a std",
     )
+    if total:
+        verdict += (
+            f"; SGDR beats a single cosine by more than a std on {sgdr_hits} of {total}"
+        )
     notes = ["Target: the worst schedule's mean final metric on that dataset (a level "
              "every schedule reaches by its last epoch); the epoch is that of the "
              "mean curve over seeds."]  # fmt: skip
