@@ -53,6 +53,7 @@ from .schedules import (
     sgdr_epochs,
     slanted_triangular,
 )
+from .tracking import MLflowLogger, TensorBoardLogger, Tracker, tracker_for
 
 __all__ = [
     "EVENTS",
@@ -74,6 +75,7 @@ __all__ = [
     "LRFinderResult",
     "LayerGroups",
     "Learner",
+    "MLflowLogger",
     "ModelDir",
     "NaNGuard",
     "NonFiniteLossError",
@@ -85,7 +87,9 @@ __all__ = [
     "SaveBest",
     "Schedule",
     "Splitter",
+    "TensorBoardLogger",
     "TensorLoader",
+    "Tracker",
     "accuracy",
     "adamw",
     "atomic_write_text",
@@ -113,6 +117,7 @@ __all__ = [
     "sgdr_epochs",
     "slanted_triangular",
     "to_device",
+    "tracker_for",
     "tta",
     "write_dir",
 ]
