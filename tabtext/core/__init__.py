@@ -38,6 +38,7 @@ from .loaders import ChunkSource, ParquetLoader, TensorLoader
 from .lr_finder import LRFinderResult
 from .metrics import accuracy, error_rate, perplexity_from_loss, rmse
 from .param_groups import LR, LayerGroups, Splitter, lrs_for_groups
+from .pruning import OptunaPruning
 from .recorder import Recorder
 from .rng import rng_state, seeded, set_rng_state
 from .schedules import (
@@ -79,6 +80,7 @@ __all__ = [
     "ModelDir",
     "NaNGuard",
     "NonFiniteLossError",
+    "OptunaPruning",
     "Order",
     "ParamScheduler",
     "ParquetLoader",

@@ -173,7 +173,8 @@ class TensorBoardLogger(Tracker):
     Examples
     --------
     >>> tb = TensorBoardLogger("runs/adult", params=est.get_params())  # doctest: +SKIP
-    >>> learn.fit_one_cycle(5, 1e-2, cbs=[tb]); tb.finish()  # doctest: +SKIP
+    >>> learn.add_cbs([tb])  # doctest: +SKIP
+    >>> learn.fit_one_cycle(5, 1e-2); tb.finish()  # doctest: +SKIP
     """
 
     def __init__(self, log_dir: str | Path, params: Mapping[str, Any] | None = None):
@@ -238,7 +239,8 @@ class MLflowLogger(Tracker):
     Examples
     --------
     >>> with MLflowLogger("sqlite:///mlflow.db", params=cfg) as ml:  # doctest: +SKIP
-    ...     learn.fit_one_cycle(5, 1e-2, cbs=[ml])
+    ...     learn.add_cbs([ml])
+    ...     learn.fit_one_cycle(5, 1e-2)
     ...     ml.finish(model_dir=save_model_dir(...))
     """
 
