@@ -35,6 +35,14 @@ On a machine busy with other work, set ``OMP_WAIT_POLICY=PASSIVE`` before runnin
         --fastai-python /work/fastai-venv/bin/python \
         --pytabkit-python /work/pytabkit-venv/bin/python
     python benchmarks/tabular.py --quick --datasets adult bike --models tabtext hgb
+
+``--tune N`` is the tuned mode (:mod:`_tabular_tuned`): ``tabtext`` with its
+defaults, ``tabtext-optuna`` and ``lightgbm-optuna`` each tuned with N trials of the
+same seeded TPE sampler on the validation rows, and ``catboost`` with its defaults;
+the searches once, the defaults as usual (``--seeds``), with the time of each
+tuning run and the best parameters found:
+
+    python benchmarks/tabular.py --tune 30 --gbdt-python /work/gbdt-venv/bin/python
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ import argparse
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +65,13 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Timer, data_dir, markdown_table, peer_python, run_peer  # noqa: E402
+from _tabular_tuned import (  # noqa: E402
+    LGBM_TUNE_SCRIPT,
+    TUNED_COLUMNS,
+    lightgbm_optuna_args,
+    lightgbm_optuna_report,
+    run_tabtext_optuna,
+)
 
 from tabtext.tabular import EmbeddingClassifier, EmbeddingRegressor  # noqa: E402
 
@@ -119,9 +134,11 @@ GBDT_PATIENCE = 100
 REALMLP = {"rossmann": dict(n_epochs=8)}
 REALMLP_EPOCHS = 256
 PEER_VENV = {"fastai": "fastai", "lightgbm": "gbdt", "catboost": "gbdt",
-             "realmlp": "pytabkit"}  # fmt: skip
+             "realmlp": "pytabkit", "lightgbm-optuna": "gbdt"}  # fmt: skip
+OPTUNA_MODELS = ("tabtext-optuna", "lightgbm-optuna")  # searched with --tune N trials
 MODELS = ["tabtext", "tabtext-tuned", "hgb", "lightgbm", "catboost", "fastai",
-          "realmlp"]  # fmt: skip
+          "realmlp", *OPTUNA_MODELS]  # fmt: skip
+TUNE_MODELS = ["tabtext", "tabtext-optuna", "lightgbm-optuna", "catboost"]  # --tune
 QUICK = {"tabtext": {"epochs": 2}, "hgb": {"max_iter": 50}, "fastai": {"epochs": 1},
          "lightgbm": {"n_estimators": 50}, "catboost": {"n_estimators": 50},
          "realmlp": {"n_epochs": 2}}  # fmt: skip
@@ -495,7 +512,7 @@ def run_gbdt(d: Data, model: str, cfg: dict, python: str, threads: int) -> dict 
 # ---- main -----------------------------------------------------------------------------
 def n_runs(model: str, name: str, args) -> int:
     """Seeds a peer runs on a dataset: ``--seeds``, capped; the GBDTs once."""
-    if model in ("hgb", *GBDT):
+    if model in ("hgb", *GBDT, *OPTUNA_MODELS):
         return 1
     cap = min(MAX_SEEDS.get(name, args.seeds), MODEL_MAX_SEEDS.get(model, args.seeds))
     return min(args.seeds, cap)
@@ -508,6 +525,8 @@ def run_model(
     --quick). None when the peer's interpreter is missing or its run failed."""
     configs = {"tabtext": {}, "tabtext-tuned": TABTEXT, "hgb": HGB, "fastai": FASTAI,
                "realmlp": REALMLP, **GBDT}  # fmt: skip
+    if model in OPTUNA_MODELS:
+        return run_optuna(model, d, args, peers)
     cfg = dict(configs[model].get(name, {}))
     if args.quick:
         cfg.update(QUICK[model.removesuffix("-tuned")])
@@ -523,6 +542,25 @@ def run_model(
     if model == "fastai":
         return run_fastai(d, cfg, python, args.threads, seed)
     return run_realmlp(d, cfg, python, args.threads, seed)
+
+
+def run_optuna(model: str, d: Data, args, peers: dict) -> dict | None:
+    """``model`` tuned with ``--tune`` trials (``--tune-timeout`` seconds at most)."""
+    if model == "tabtext-optuna":
+        return run_tabtext_optuna(d, args.tune, args.tune_timeout, Timer)
+    if peers.get("gbdt") is None:
+        return None
+    tune_args = lightgbm_optuna_args(args.tune, args.tune_timeout, args.threads)
+    got = run_in_peer(d, LGBM_TUNE_SCRIPT, peers["gbdt"], tune_args)
+    return None if got is None else lightgbm_optuna_report(d, *got)
+
+
+def limit_rows(d: Data, n: int | None) -> Data:
+    """At most ``n`` training rows, drawn at random (seeded); all validation rows."""
+    if n is None or len(d.X_train) <= n:
+        return d
+    keep = np.sort(np.random.default_rng(0).choice(len(d.X_train), n, replace=False))
+    return replace(d, X_train=d.X_train.iloc[keep], y_train=d.y_train[keep])
 
 
 def run_dataset(name: str, d: Data, args, peers: dict) -> dict[str, list[dict]]:
@@ -551,6 +589,8 @@ def summarize(runs: list[dict]) -> dict:
         if key in METRICS:
             spread = f" ± {np.std(values):.4f}" if len(runs) > 1 else ""
             out[key] = f"{np.mean(values):.4f}{spread}"
+        elif isinstance(values[0], str):  # a tuned run's trials and parameters
+            out[key] = values[0]
         else:
             out[key] = type(values[0])(np.mean(values))
     return {**out, "seeds": len(runs)}
@@ -560,7 +600,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="+", choices=list(DATASETS),
                     default=list(DATASETS))  # fmt: skip
-    ap.add_argument("--models", nargs="+", choices=MODELS, default=MODELS)
+    ap.add_argument("--models", nargs="+", choices=MODELS, default=None,
+                    help=f"default: all but {OPTUNA_MODELS}; with --tune, "
+                         f"{TUNE_MODELS}")  # fmt: skip
+    ap.add_argument("--tune", type=int, default=None, metavar="N",
+                    help="tuned mode: Optuna searches of N trials")  # fmt: skip
+    ap.add_argument("--tune-timeout", type=float, default=None, metavar="S",
+                    help="cut each tuning run after S seconds")  # fmt: skip
+    ap.add_argument("--max-train-rows", type=int, default=None, metavar="N",
+                    help="train on at most N rows (a seeded random subset)")  # fmt: skip
     ap.add_argument("--quick", action="store_true", help="small subsets, few epochs")
     ap.add_argument("--seeds", type=int, default=3,
                     help="runs per network (seeds 0..N-1); Rossmann: 1")  # fmt: skip
@@ -571,6 +619,12 @@ def main() -> None:
                         help=f"python of a venv with {venv} (else skipped)")  # fmt: skip
     ap.add_argument("--out", default=None, help="also write the table to this file")
     args = ap.parse_args()
+    if args.models is None:
+        args.models = (
+            TUNE_MODELS if args.tune else [m for m in MODELS if m not in OPTUNA_MODELS]
+        )
+    if args.tune is None and set(args.models) & set(OPTUNA_MODELS):
+        ap.error(f"{OPTUNA_MODELS} need --tune N (the number of trials)")
     torch.set_num_threads(args.threads)
     peers = {
         venv: peer_python(getattr(args, f"{venv}_python"))
@@ -579,14 +633,14 @@ def main() -> None:
     }
     rows = []
     for name in args.datasets:
-        d = DATASETS[name](quick=args.quick)
+        d = limit_rows(DATASETS[name](quick=args.quick), args.max_train_rows)
         sizes = f"{len(d.X_train):,} train / {len(d.X_valid):,} valid rows"
         print(f"{name}: {sizes}, {len(d.cats)} categorical + {len(d.conts)} continuous",
               file=sys.stderr)  # fmt: skip
         for model, runs in run_dataset(name, d, args, peers).items():
             if runs:
                 rows.append({"dataset": name, "model": model, **summarize(runs)})
-    table = markdown_table(rows, COLUMNS)
+    table = markdown_table(rows, TUNED_COLUMNS if args.tune else COLUMNS)
     print(table)
     if args.out:
         Path(args.out).write_text(table + "\n")

@@ -38,6 +38,7 @@ from .loaders import ChunkSource, ParquetLoader, TensorLoader
 from .lr_finder import LRFinderResult
 from .metrics import accuracy, error_rate, perplexity_from_loss, rmse
 from .param_groups import LR, LayerGroups, Splitter, lrs_for_groups
+from .pruning import OptunaPruning
 from .recorder import Recorder
 from .rng import rng_state, seeded, set_rng_state
 from .schedules import (
@@ -53,6 +54,7 @@ from .schedules import (
     sgdr_epochs,
     slanted_triangular,
 )
+from .tracking import MLflowLogger, TensorBoardLogger, Tracker, tracker_for
 
 __all__ = [
     "EVENTS",
@@ -74,9 +76,11 @@ __all__ = [
     "LRFinderResult",
     "LayerGroups",
     "Learner",
+    "MLflowLogger",
     "ModelDir",
     "NaNGuard",
     "NonFiniteLossError",
+    "OptunaPruning",
     "Order",
     "ParamScheduler",
     "ParquetLoader",
@@ -85,7 +89,9 @@ __all__ = [
     "SaveBest",
     "Schedule",
     "Splitter",
+    "TensorBoardLogger",
     "TensorLoader",
+    "Tracker",
     "accuracy",
     "adamw",
     "atomic_write_text",
@@ -114,6 +120,7 @@ __all__ = [
     "sgdr_epochs",
     "slanted_triangular",
     "to_device",
+    "tracker_for",
     "tta",
     "write_dir",
 ]

@@ -62,6 +62,8 @@ class Order(IntEnum):
     SEGMENT_REPORTER = 45  # nlp: adds to the epoch's row before the Recorder
     DEFAULT = 50  # Callback.order; the Recorder, which completes the epoch's row
     PROGRESS = 60  # prints the row the Recorder completed
+    TRACKER = 65  # TensorBoard/MLflow: log every epoch's row, before a stop skips it
+    OPTUNA_PRUNING = 67  # reports the epoch to Optuna, and may stop the fit
     EARLY_STOPPING = 70  # these three read the completed epoch results
     SAVE_BEST = 80
     CSV_LOGGER = 90
