@@ -21,7 +21,7 @@ _EXPORTS = {
     "Standardize": (".preprocessing", "Standardize"),
     "TabularPreprocessor": (".preprocessing", "TabularPreprocessor"),
     "infer_roles": (".preprocessing", "infer_roles"),
-    "TargetEncoder": (".targets", "TargetEncoder"),
+    "TargetEncoder": (".tasks", "TargetEncoder"),
     "categorical_columns": (".inspection", "categorical_columns"),
     "plot_partial_dependence": (".inspection", "plot_partial_dependence"),
     "plot_permutation_importance": (".inspection", "plot_permutation_importance"),

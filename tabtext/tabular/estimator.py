@@ -9,7 +9,6 @@ and ``EmbeddingRegressor`` fix the task; ``EmbeddingModel`` infers it from y.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,14 +25,13 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ..core.loaders import BATCH_ROWS
-from . import streaming
 from .holdout import split_rows
-from .persist import load_estimator, save_estimator
+from .persistence import load_estimator, save_estimator
 from .preprocessing import TabularPreprocessor
-from .streaming_stats import MEDIAN_SAMPLE
-from .targets import TargetEncoder, as_target_array, infer_task, target_column
+from .streaming import ParquetMethods
+from .tasks import TargetEncoder, as_target_array, infer_task, target_column
 from .training import (
+    TrainResult,
     fit_seed,
     frame_tensors,
     network_config,
@@ -52,7 +50,7 @@ def _can_predict_proba(est) -> bool:
     )
 
 
-class EmbeddingModel(TransformerMixin, BaseEstimator):
+class EmbeddingModel(ParquetMethods, TransformerMixin, BaseEstimator):
     """Entity-embedding network for tables with categorical columns.
 
     ``fit_parquet`` / ``predict_parquet`` train and predict from parquet datasets
@@ -237,8 +235,18 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         self.target_stats_ = target_statistics(self)  # fitted with the training rows
         self.config_ = network_config(self)
         seed = fit_seed(self)
-        train_network(self, tensor_data(self, frame, y, valid, seed), seed)
+        data = tensor_data(self, frame, y, valid, seed)
+        self._keep_training(train_network(self, data, seed))
         return self
+
+    def _keep_training(self, result: TrainResult) -> None:
+        """The fitted attributes that training gives (``fit`` and ``fit_parquet``)."""
+        self.model_ = result.model
+        self.batch_size_ = result.batch_size
+        self.lr_ = result.lr
+        self.n_steps_ = result.n_steps
+        self.passes_per_epoch_ = result.passes_per_epoch
+        self.history_ = result.history
 
     def _fixed_task(self) -> str:
         """The task as far as the parameters fix it: "auto" unless given, or unless
@@ -246,95 +254,6 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         if self.task == "auto" and (self.log_target or self.y_range is not None):
             return "regression"
         return self.task
-
-    def fit_parquet(
-        self,
-        path: str | Path,
-        target: str,
-        columns: Sequence[str] | None = None,
-        *,
-        eval_set: str | Path | tuple[Any, Any] | None = None,
-        batch_rows: int = BATCH_ROWS,
-        shuffle_rows: int | None = None,
-        median_sample: int = MEDIAN_SAMPLE,
-    ) -> EmbeddingModel:
-        """Fit on a parquet file or directory that need not fit in memory.
-
-        One streaming pass fits the preprocessing (category vocabularies, medians,
-        means and stds, date parts) and the target scaling on the training row
-        groups; the network then trains on record batches streamed each epoch in a
-        seeded random row-group order through a bounded shuffle buffer. The result
-        is the same kind of fitted estimator as :meth:`fit` gives (``predict``,
-        ``save``/``load``, ``embeddings_`` ... unchanged).
-
-        Parameters
-        ----------
-        path : str or Path
-            A parquet file or a directory of parquet files.
-        target : str
-            The target column (regression, binary or multiclass labels).
-        columns : list of str, optional
-            Feature columns; default every column but ``target``.
-        eval_set : path, or (X, y), optional
-            Validation rows for early stopping and the best epoch: another parquet
-            dataset (same ``target`` and ``columns``, streamed) or an in-memory
-            ``(X, y)``. Without it, ``validation_fraction`` holds out that share of
-            the *row groups* (seeded), which must then number at least 2.
-        batch_rows : int
-            Rows per record batch read (default 65,536).
-        shuffle_rows : int, optional
-            Shuffle-buffer size in rows (default ``4 * batch_rows``): rows are
-            mixed within it across row groups. Memory is bounded by
-            ``shuffle_rows + batch_rows`` encoded rows.
-        median_sample : int
-            Reservoir size per continuous column for the missing-value median;
-            exact while a column has at most this many values (default 100,000).
-
-        Returns
-        -------
-        self
-            With the usual fitted attributes, and ``stream_info_``: a dict of
-            ``train_rows``, ``row_groups`` (training ones), ``max_rows_held`` (the
-            most encoded rows the loader held) and ``max_frame_rows`` (the largest
-            record batch read).
-
-        Examples
-        --------
-        >>> est = EmbeddingRegressor(cat_cols=["Store"], log_target=True)
-        >>> est.fit_parquet("sales/", "Sales", eval_set="valid.parquet")  # doctest: +SKIP
-        >>> est.predict_parquet("test.parquet", out="preds.parquet")  # doctest: +SKIP
-        """
-        return streaming.fit_parquet(
-            self, self._fixed_task(), path, target, columns, eval_set,
-            batch_rows, shuffle_rows, median_sample,
-        )  # fmt: skip
-
-    def predict_parquet(
-        self,
-        path: str | Path,
-        out: str | Path | None = None,
-        *,
-        batch_rows: int = BATCH_ROWS,
-        column: str = "prediction",
-    ) -> np.ndarray | Path:
-        """Predict the rows of a parquet file or directory, chunk by chunk.
-
-        Parameters
-        ----------
-        path : str or Path
-            Must have the columns seen at fit (others are ignored).
-        out : str or Path, optional
-            Write the predictions there as parquet (one column ``column``, or
-            ``column_0, column_1, ...`` for 2-D predictions), in the dataset's row
-            order, without holding them all; otherwise return them as an array.
-        batch_rows : int
-            Rows read and predicted at a time.
-
-        Returns
-        -------
-        ndarray, or the Path of the written file
-        """
-        return streaming.predict_parquet(self, path, out, batch_rows, column)
 
     # ---- predict ----------------------------------------------------------------------
     def _outputs(self, X, forward=None) -> torch.Tensor:

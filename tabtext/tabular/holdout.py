@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from .parquet_source import ParquetDataset
-from .targets import as_target_array
+from .tasks import as_target_array
 from .training import fit_seed
 from .validation import check_X
 

@@ -31,7 +31,7 @@ from torch import nn
 
 from ..core.onnx_export import export_module
 from .model import TabularModel
-from .targets import TargetEncoder
+from .tasks import TargetEncoder
 
 __all__ = ["export_onnx"]
 

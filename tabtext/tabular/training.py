@@ -3,7 +3,8 @@
 Both fits first learn their statistics (preprocessing, target scaling) -- from a frame
 in memory, or in one streaming pass over a parquet dataset -- and build their loaders
 (:class:`~tabtext.core.TensorLoader` or :class:`~tabtext.core.ParquetLoader`). The
-rest is :func:`train_network`: the network seeded from ``random_state``, the core's
+rest is :func:`train_network`, which returns a :class:`TrainResult` that the fit
+assigns to the estimator: the network seeded from ``random_state``, the core's
 Learner with best-epoch, early-stopping and checkpoint callbacks, the LR (given or
 from the LR finder), a resume from ``checkpoint_dir``, and one-cycle training
 (Smith 2018).
@@ -62,6 +63,19 @@ class TrainingData:
     valid: Iterable | None
     loss: nn.Module
     identity: list[torch.Tensor]  # fingerprinted for checkpoint_dir resumes
+    batch_size: int  # rows per training batch
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train_network` gives the estimator's fitted attributes."""
+
+    model: TabularModel  # in eval mode, on the CPU: ``model_``
+    batch_size: int  # ``batch_size_``
+    lr: float  # ``lr_``: given, or the LR finder's suggestion
+    n_steps: int  # ``n_steps_``: the optimiser steps planned
+    passes_per_epoch: int  # ``passes_per_epoch_``
+    history: pd.DataFrame  # ``history_``: one row per epoch
 
 
 def fit_seed(est) -> int:
@@ -143,7 +157,7 @@ def network_config(est) -> TabularConfig:
     )
 
 
-def batch_size_for(est, n_rows: int) -> int:
+def batch_size_for(batch_size: int | str, n_rows: int) -> int:
     """Rows per training batch for ``n_rows`` training rows (of this rank).
 
     An int ``batch_size`` is taken as is. ``"auto"``: ``AUTO_BATCH`` rows, twice
@@ -164,15 +178,15 @@ def batch_size_for(est, n_rows: int) -> int:
     0 for at most 72% of held-out rows after 20 to 400 steps (sklearn's
     check_class_weight_classifiers wants 87%).
     """
-    if est.batch_size != "auto":
-        return int(est.batch_size)
+    if batch_size != "auto":
+        return int(batch_size)
     if n_rows >= BIG_TABLE:
         return 2 * AUTO_BATCH
     n_batches = min(MIN_BATCHES, max(1, n_rows // MIN_BATCH_ROWS))
     return max(1, min(AUTO_BATCH, -(-n_rows // n_batches)))
 
 
-def epoch_plan(est, n_batches: int) -> tuple[int, int]:
+def epoch_plan(epochs: int | str, n_batches: int) -> tuple[int, int]:
     """``(epochs, passes over the rows per epoch)`` for ``n_batches`` per pass.
 
     An int ``epochs``: that many epochs of one pass. ``"auto"``: ``AUTO_EPOCHS``
@@ -182,8 +196,8 @@ def epoch_plan(est, n_batches: int) -> tuple[int, int]:
     rows); a large table gets one pass per epoch. Early-stopping patience and
     checkpoints still count epochs.
     """
-    if est.epochs != "auto":
-        return int(est.epochs), 1
+    if epochs != "auto":
+        return int(epochs), 1
     passes = -(-MIN_STEPS // (AUTO_EPOCHS * max(1, n_batches)))
     return AUTO_EPOCHS, max(1, min(passes, MAX_PASSES // AUTO_EPOCHS))
 
@@ -218,10 +232,10 @@ def tensor_data(est, frame, y, valid, seed: int) -> TrainingData:
     # last batch of 1 row: batch norm cannot train on a single row
     rank, world = distributed.rank(), distributed.world_size()
     n_local = -(-len(frame) // world)
-    est.batch_size_ = batch_size_for(est, n_local)
-    drop_last = n_local % est.batch_size_ == 1
+    batch_size = batch_size_for(est.batch_size, n_local)
+    drop_last = n_local % batch_size == 1
     train = TensorLoader(
-            cats, conts, target, batch_size=est.batch_size_, shuffle=True,
+            cats, conts, target, batch_size=batch_size, shuffle=True,
             drop_last=drop_last, seed=seed, device=dev, rank=rank, world_size=world,
         )  # fmt: skip
     valid_dl, tensors = None, [cats, conts, target]
@@ -234,38 +248,34 @@ def tensor_data(est, frame, y, valid, seed: int) -> TrainingData:
                 world_size=world,
             )  # fmt: skip
     loss = est.target_.loss(y, est.class_weight, est.label_smoothing)
-    return TrainingData(train, valid_dl, loss, tensors)
+    return TrainingData(train, valid_dl, loss, tensors, batch_size)
 
 
-def train_network(est, data: TrainingData, seed: int) -> Learner:
-    """Build ``est.model_`` from ``est.config_`` and train it on ``data``.
-
-    Sets ``model_`` (in eval mode, on the CPU: picklable anywhere), ``lr_``,
-    ``n_steps_`` (the optimiser steps planned), ``passes_per_epoch_`` and
-    ``history_``. ``batch_size_`` must be set (by the loader's builder). The global
-    RNGs are left as they were.
-    """
-    epochs, passes = epoch_plan(est, len(data.train))
+def train_network(est, data: TrainingData, seed: int) -> TrainResult:
+    """A network built from ``est.config_``, trained on ``data``: what the estimator
+    keeps of the training (nothing is set on ``est``). The global RNGs are left as
+    they were."""
+    epochs, passes = epoch_plan(est.epochs, len(data.train))
     if passes > 1:
         data = replace(data, train=Passes(data.train, passes))
-    est.n_steps_, est.passes_per_epoch_ = epochs * len(data.train), passes
     with seeded(seed), resume.global_rng_kept():
-        est.model_ = TabularModel(est.config_)
-        learn = _learner(est, data, seed)
-        start, est.lr_ = resume.start(
+        model = TabularModel(est.config_)
+        learn = _learner(est, model, data, seed)
+        start, lr = resume.start(
             learn, est.checkpoint_dir, lambda learn: pick_lr(est, learn)
         )
-        learn.fit_one_cycle(epochs, est.lr_, start_epoch=start)
-    est.history_ = learn.history
-    est.model_.eval()
-    est.model_.to("cpu")
-    return learn
+        learn.fit_one_cycle(epochs, lr, start_epoch=start)
+    model.eval()
+    model.to("cpu")
+    return TrainResult(
+        model, data.batch_size, lr, epochs * len(data.train), passes, learn.history
+    )
 
 
-def _learner(est, data: TrainingData, seed: int) -> Learner:
+def _learner(est, model: TabularModel, data: TrainingData, seed: int) -> Learner:
     dev = device(est)
     return Learner(
-        est.model_,
+        model,
         data.train,
         data.valid,
         loss_fn=data.loss.to(dev),

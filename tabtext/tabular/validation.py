@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numbers
 from collections import Counter
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -19,8 +18,10 @@ from ._frame import as_frame
 def check_X(est, X, reset: bool) -> pd.DataFrame:
     """Validate ``X`` (DataFrame or 2-D array-like) and return it as a DataFrame.
 
-    On ``reset`` (fit) records ``n_features_in_`` / ``feature_names_in_``; otherwise
-    checks them with sklearn's own messages, so Pipelines and GridSearchCV behave.
+    On ``reset`` (fit) records ``input_columns_`` and, through sklearn's
+    ``validate_data``, ``n_features_in_`` / ``feature_names_in_`` (as sklearn's
+    validation does); otherwise checks them with sklearn's own messages, so
+    Pipelines and GridSearchCV behave.
     """
     if sp.issparse(X):
         raise TypeError(
@@ -106,10 +107,3 @@ def check_rows(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an int >= 1, got {value!r}")
     return value
-
-
-def record_columns(est, columns: Sequence[str]) -> None:
-    """What ``check_X(reset=True)`` records, for a fit on a parquet dataset."""
-    est.input_columns_ = list(columns)
-    est.feature_names_in_ = np.asarray(columns, dtype=object)
-    est.n_features_in_ = len(columns)

@@ -18,7 +18,7 @@ def test_fit_seed():
     assert a == b
 
 
-def test_train_network_sets_the_fitted_state_and_keeps_the_global_rng():
+def test_train_network_returns_the_fitted_state_and_keeps_the_global_rng():
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"c": rng.choice(list("abc"), 64), "x": rng.normal(size=64)})
     y = frame["x"].to_numpy() * 2
@@ -29,10 +29,11 @@ def test_train_network_sets_the_fitted_state_and_keeps_the_global_rng():
     est.config_ = network_config(est)
     assert est.config_.n_cont == 1 and len(est.config_.cardinalities) == 1
     before = torch.get_rng_state()
-    learn = train_network(est, tensor_data(est, frame, y, None, seed=0), seed=0)
+    result = train_network(est, tensor_data(est, frame, y, None, seed=0), seed=0)
     assert torch.equal(before, torch.get_rng_state())
-    assert len(est.history_) == 2 and est.lr_ == est.lr
+    assert len(result.history) == 2 and result.lr == est.lr
     assert (
-        not est.model_.training and next(est.model_.parameters()).device.type == "cpu"
+        not result.model.training
+        and next(result.model.parameters()).device.type == "cpu"
     )
-    assert learn.model is est.model_
+    assert not hasattr(est, "model_")  # the estimator's fit assigns it

@@ -1,4 +1,5 @@
-"""Target handling for EmbeddingModel: task inference, encoding, loss, and decoding."""
+"""What an EmbeddingModel predicts and how it learns it, per task: the task inferred
+from y, the target encoded for training, the loss, and outputs decoded back to y."""
 
 from __future__ import annotations
 

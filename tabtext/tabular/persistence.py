@@ -11,7 +11,7 @@ from ..core.io import CheckpointError, read_model_dir, save_model_dir
 from .model import TabularConfig, TabularModel
 from .preprocessing import TabularPreprocessor
 from .target_stats import TargetStatistics
-from .targets import TargetEncoder
+from .tasks import TargetEncoder
 
 KIND = "tabtext.EmbeddingModel"
 
