@@ -25,7 +25,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from .holdout import split_rows
+from .holdout import split_rows, weighted_rows
 from .persistence import load_estimator, save_estimator
 from .preprocessing import TabularPreprocessor
 from .streaming import ParquetMethods
@@ -40,7 +40,7 @@ from .training import (
     tensor_data,
     train_network,
 )
-from .validation import check_params, check_X
+from .validation import check_params, check_sample_weight, check_X
 
 
 def _can_predict_proba(est) -> bool:
@@ -208,20 +208,37 @@ class EmbeddingModel(ParquetMethods, TransformerMixin, BaseEstimator):
         return tags
 
     # ---- fit ------------------------------------------------------------------------------
-    def fit(self, X, y, eval_set: tuple[Any, Any] | None = None) -> EmbeddingModel:
+    def fit(
+        self,
+        X,
+        y,
+        eval_set: tuple[Any, ...] | None = None,
+        sample_weight: Any = None,
+    ) -> EmbeddingModel:
         """Fit the preprocessing and the network on ``X, y``; returns self.
 
         A named Series y (or a DataFrame) leaves its column name(s) in
         ``target_column_`` (None otherwise), saved with the model.
+
+        ``sample_weight`` (one weight >= 0 per row) weighs each row's training loss
+        and, for the rows held out by ``validation_fraction``, the validation loss
+        and ``eval_metric``; ``eval_set=(X, y, sample_weight)`` weighs given
+        validation rows. Rows weighed 0 are left out (also of the preprocessing),
+        and the weights are scaled to a mean of 1, so only their ratios count.
         """
         check_params(self)
         frame = check_X(self, X, reset=True)
         self.target_column_ = target_column(y)
         y = as_target_array(y, len(frame))
+        weight = check_sample_weight(sample_weight, len(frame))
+        frame, y, weight = weighted_rows(frame, y, weight)
         if len(frame) < 2:
-            raise ValueError("EmbeddingModel needs at least 2 samples, got 1 sample")
+            raise ValueError(
+                f"EmbeddingModel needs at least 2 samples, got {len(frame)} sample"
+                + (" with a weight above 0" if sample_weight is not None else "")
+            )
         self.task_ = infer_task(y, self._fixed_task())
-        frame, y, valid = split_rows(self, frame, y, eval_set)
+        frame, y, weight, valid = split_rows(self, frame, y, weight, eval_set)
         self.preprocessor_ = TabularPreprocessor(
             cat_cols=self.cat_cols, cont_cols=self.cont_cols,
             date_cols=self.date_cols, min_freq=self.min_freq,
@@ -235,7 +252,7 @@ class EmbeddingModel(ParquetMethods, TransformerMixin, BaseEstimator):
         self.target_stats_ = target_statistics(self)  # fitted with the training rows
         self.config_ = network_config(self)
         seed = fit_seed(self)
-        data = tensor_data(self, frame, y, valid, seed)
+        data = tensor_data(self, frame, y, valid, seed, weight)
         self._keep_training(train_network(self, data, seed))
         return self
 

@@ -23,6 +23,8 @@ class SmoothBCEWithLogits(nn.Module):
         ``eps`` in [0, 1); 0 is plain binary cross-entropy.
     pos_weight : tensor, optional
         As in ``BCEWithLogitsLoss``.
+    reduction : {"mean", "none"}
+        "none" gives the per-value losses (for :class:`~tabtext.core.RowWeighted`).
 
     Examples
     --------
@@ -32,16 +34,22 @@ class SmoothBCEWithLogits(nn.Module):
     """
 
     def __init__(
-        self, label_smoothing: float = 0.0, pos_weight: torch.Tensor | None = None
+        self,
+        label_smoothing: float = 0.0,
+        pos_weight: torch.Tensor | None = None,
+        reduction: str = "mean",
     ) -> None:
         super().__init__()
         self.label_smoothing = check_smoothing(label_smoothing)
         self.register_buffer("pos_weight", pos_weight)
+        self.reduction = reduction
 
     def forward(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         eps = self.label_smoothing
         soft = target * (1 - eps) + eps / 2
-        return F.binary_cross_entropy_with_logits(out, soft, pos_weight=self.pos_weight)
+        return F.binary_cross_entropy_with_logits(
+            out, soft, pos_weight=self.pos_weight, reduction=self.reduction
+        )
 
 
 class WeightedCrossEntropy(nn.Module):
@@ -59,21 +67,31 @@ class WeightedCrossEntropy(nn.Module):
     norm : float
         Mean weight of a training row.
     label_smoothing : float
+    reduction : {"mean", "none"}
+        "none" gives each row's weighted loss over ``norm`` (for
+        :class:`~tabtext.core.RowWeighted`); "mean" their mean.
     """
 
     def __init__(
-        self, weight: torch.Tensor, norm: float, label_smoothing: float = 0.0
+        self,
+        weight: torch.Tensor,
+        norm: float,
+        label_smoothing: float = 0.0,
+        reduction: str = "mean",
     ) -> None:
         super().__init__()
         self.register_buffer("weight", weight)
         self.norm = float(norm)
         self.label_smoothing = check_smoothing(label_smoothing)
+        self.reduction = reduction
 
     def forward(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         per_row = F.cross_entropy(
             out, target, weight=self.weight, reduction="none",
             label_smoothing=self.label_smoothing,
         )  # fmt: skip
+        if self.reduction == "none":
+            return per_row / self.norm
         return per_row.sum() / (len(per_row) * self.norm)
 
 

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ..core import ParquetLoader, TensorLoader, distributed
+from ..core import ParquetLoader, RowWeighted, TensorLoader, distributed
 from ..core.loaders import BATCH_ROWS, located
 from .holdout import split_row_groups
 from .parquet_source import ParquetDataset
@@ -42,7 +42,7 @@ from .training import (
     network_config,
     train_network,
 )
-from .validation import check_params, check_rows, check_X
+from .validation import check_params, check_rows, check_sample_weight, check_X
 
 VALID_BATCH = 8192
 logger = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ class ParquetMethods:
         batch_rows: int = BATCH_ROWS,
         shuffle_rows: int | None = None,
         median_sample: int = MEDIAN_SAMPLE,
+        weight: str | None = None,
     ):
         """Fit on a parquet file or directory that need not fit in memory.
 
@@ -96,6 +97,11 @@ class ParquetMethods:
         median_sample : int
             Reservoir size per continuous column for the missing-value median;
             exact while a column has at most this many values (default 100,000).
+        weight : str, optional
+            A column of row weights >= 0 (not a feature), as ``sample_weight`` of
+            :meth:`fit`: rows weighed 0 are left out, the others' training loss
+            and validation score weighed (the parquet ``eval_set`` needs the column
+            too; an in-memory one may be ``(X, y, sample_weight)``).
 
         Returns
         -------
@@ -113,7 +119,7 @@ class ParquetMethods:
         """
         check_params(self)
         source = _source(
-            self, path, target, columns, eval_set, batch_rows, shuffle_rows
+            self, path, target, columns, eval_set, batch_rows, shuffle_rows, weight
         )
         stats = _fit_statistics(self, self._fixed_task(), source, median_sample)
         self.task_, self.target_ = stats.task, stats.target
@@ -126,7 +132,7 @@ class ParquetMethods:
         self.n_features_in_ = len(source.data.columns)
         self.target_column_ = source.data.target
         self.config_ = network_config(self)
-        data, loader = _training_data(self, source, stats.counts, median_sample)
+        data, loader = _training_data(self, source, stats, median_sample)
         self._keep_training(train_network(self, data, source.seed))
         self.stream_info_ = {
             "train_rows": loader.n,
@@ -195,9 +201,11 @@ class StreamStatistics:
     preprocessor: TabularPreprocessor
     target: TargetEncoder
     counts: np.ndarray | None
+    n_rows: int  # training rows with a weight above 0 (all, without weights)
+    weight_mean: float | None  # of those rows; None: no weights, or all equal
 
 
-def _source(est, path, target, columns, eval_set, batch_rows, shuffle_rows):
+def _source(est, path, target, columns, eval_set, batch_rows, shuffle_rows, weight):
     """The dataset and its split, the options checked."""
     if distributed.world_size() > 1:
         raise NotImplementedError(
@@ -207,7 +215,7 @@ def _source(est, path, target, columns, eval_set, batch_rows, shuffle_rows):
     batch_rows = check_rows(batch_rows, "batch_rows")
     if shuffle_rows is not None:
         check_rows(shuffle_rows, "shuffle_rows")
-    data = ParquetDataset(path, target, columns)
+    data = ParquetDataset(path, target, columns, weight)
     seed = fit_seed(est)
     groups, valid = split_row_groups(est, data, eval_set, seed)
     return StreamSource(data, groups, valid, seed, batch_rows, shuffle_rows)
@@ -224,17 +232,56 @@ def _fit_statistics(
         min_freq=est.min_freq,
     )  # fmt: skip
     ystats = TargetEncoderStats(task, est.log_target, est.y_range is None)
+    weights = WeightStats()
     for frame, y, where in data.frames(source.groups, source.batch_rows):
         with located(where):
+            frame, y, w = _weighted_chunk(data, frame, y)
+            weights.add(w)
             stats.add(frame)
             ystats.add(y)
     if ystats.n < 2:
+        weighed = "" if data.weight is None else f" with a {data.weight!r} above 0"
         raise ValueError(
-            f"EmbeddingModel needs at least 2 samples, got {ystats.n} in "
+            f"EmbeddingModel needs at least 2 samples, got {ystats.n}{weighed} in "
             f"{str(data.path)!r}"
         )
     task, target, counts = ystats.finish()
-    return StreamStatistics(task, stats.finish(), target, counts)
+    return StreamStatistics(
+        task, stats.finish(), target, counts, ystats.n, weights.mean()
+    )
+
+
+class WeightStats:
+    """Count, sum and range of the positive row weights met in the streaming pass."""
+
+    def __init__(self) -> None:
+        self.n, self.total, self.lo, self.hi = 0, 0.0, np.inf, -np.inf
+
+    def add(self, w: np.ndarray | None) -> None:
+        if w is None or not len(w):
+            return
+        self.n, self.total = self.n + len(w), self.total + float(w.sum())
+        self.lo, self.hi = min(self.lo, float(w.min())), max(self.hi, float(w.max()))
+
+    def mean(self) -> float | None:
+        """The mean weight, or None when there are none or all are equal."""
+        return None if self.n == 0 or self.lo == self.hi else self.total / self.n
+
+
+def _weighted_chunk(data: ParquetDataset, frame: pd.DataFrame, y):
+    """A chunk's ``(features, y, weights)`` without its rows weighed 0 (weights
+    None without a weight column)."""
+    frame, w = data.split_weight(frame)
+    if w is None:
+        return frame, y, None
+    w = np.asarray(w, dtype=np.float64)
+    if not (np.isfinite(w) & (w >= 0)).all():
+        raise ValueError(
+            f"weight column {data.weight!r} has a negative, NaN or inf value; give "
+            "finite weights >= 0"
+        )
+    keep = w > 0
+    return frame[keep], y[keep], w[keep]
 
 
 def _no_target_stats(target_stats: int | None) -> None:
@@ -248,47 +295,74 @@ def _no_target_stats(target_stats: int | None) -> None:
     return None
 
 
-def _training_data(est, source: StreamSource, counts, median_sample: int):
+def _training_data(est, source: StreamSource, stats: StreamStatistics, median_sample):
     """The training data, and its loader (which records the rows it held)."""
-    n_train = sum(g.num_rows for g in source.groups)
+    n_train, mean = stats.n_rows, stats.weight_mean
     batch_size = batch_size_for(est.batch_size, n_train)
     train = ParquetLoader(
-        source.data, source.groups, _encoder(est), batch_size, source.batch_rows,
-        shuffle=True, shuffle_rows=source.shuffle_rows, seed=source.seed,
-        drop_last=n_train % batch_size == 1,
+        source.data, source.groups, _encoder(est, mean, source.data), batch_size,
+        source.batch_rows, shuffle=True, shuffle_rows=source.shuffle_rows,
+        seed=source.seed, drop_last=n_train % batch_size == 1,
+        weighted=mean is not None, n_rows=n_train,
     )  # fmt: skip
-    valid_dl, tensors = _valid_loader(est, source.valid, source.batch_rows)
+    valid_dl, tensors = _valid_loader(est, source.valid, source.batch_rows, mean)
     extra = [source.batch_rows, source.shuffle_rows, median_sample]
+    if source.data.weight is not None:
+        extra.append(source.data.weight)
     identity = _identity(source.data, extra)
-    loss = _stream_loss(est, counts)
-    return TrainingData(train, valid_dl, loss, [identity, *tensors], batch_size), train
+    loss = _stream_loss(est, stats.counts)
+    if mean is not None:
+        loss = RowWeighted(loss)
+    data = TrainingData(train, valid_dl, loss, [identity, *tensors], batch_size)
+    return data, train
 
 
-def _encoder(est) -> Callable[[pd.DataFrame, np.ndarray], list[torch.Tensor]]:
-    """Encodes a chunk with the fitted statistics: [cats, conts, target] tensors."""
+def _encoder(
+    est, weight_mean: float | None, data: ParquetDataset
+) -> Callable[[pd.DataFrame, np.ndarray], list[torch.Tensor]]:
+    """Encodes a chunk of ``data`` with the fitted statistics: [cats, conts, target]
+    tensors, and the row weights over ``weight_mean`` last when it is given; rows
+    weighed 0 are left out."""
 
     def encode(frame: pd.DataFrame, y: np.ndarray) -> list[torch.Tensor]:
+        frame, y, w = _weighted_chunk(data, frame, y)
         cats, conts = est.preprocessor_.transform(frame)
         target = est.target_.encode(as_target_array(y, len(frame)))
-        return [torch.as_tensor(cats), torch.as_tensor(conts), target]
+        parts = [torch.as_tensor(cats), torch.as_tensor(conts), target]
+        if weight_mean is not None:
+            parts.append(torch.as_tensor(w / weight_mean, dtype=torch.float32))
+        return parts
 
     return encode
 
 
-def _valid_loader(est, valid, batch_rows: int):
+def _valid_loader(est, valid, batch_rows: int, weight_mean: float | None):
     """The validation loader and, for an in-memory eval_set, its tensors."""
     if valid is None:
         return None, []
     if isinstance(valid[0], ParquetDataset):
         ds, groups = valid
-        loader = ParquetLoader(ds, groups, _encoder(est), VALID_BATCH, batch_rows)
+        encode = _encoder(est, weight_mean, ds)
+        loader = ParquetLoader(
+            ds,
+            groups,
+            encode,
+            VALID_BATCH,
+            batch_rows,
+            weighted=weight_mean is not None,
+        )
         return loader, []
-    Xv, yv = valid
+    Xv, yv, *wv = valid
     frame = check_X(est, Xv, reset=False)
     cats, conts = frame_tensors(est, frame)
     target = est.target_.encode(as_target_array(yv, len(frame)))
-    loader = TensorLoader(cats, conts, target, batch_size=VALID_BATCH)
-    return loader, [cats, conts, target]
+    wv = check_sample_weight(wv[0], len(frame), "eval_set's weights") if wv else None
+    if weight_mean is None or wv is None:
+        loader = TensorLoader(cats, conts, target, batch_size=VALID_BATCH)
+        return loader, [cats, conts, target]
+    w = torch.as_tensor(wv, dtype=torch.float32)
+    loader = TensorLoader(cats, conts, target, weights=w, batch_size=VALID_BATCH)
+    return loader, [cats, conts, target, w]
 
 
 def _stream_loss(est, counts: np.ndarray | None) -> torch.nn.Module:

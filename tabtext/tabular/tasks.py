@@ -211,23 +211,34 @@ class TargetEncoder:
         return torch.as_tensor(z, dtype=torch.float32)
 
     def loss(
-        self, y: np.ndarray, class_weight, label_smoothing: float = 0.0
+        self,
+        y: np.ndarray,
+        class_weight,
+        label_smoothing: float = 0.0,
+        sample_weight: np.ndarray | None = None,
     ) -> nn.Module:
-        """The training loss; ``label_smoothing`` applies to classification."""
+        """The training loss; ``label_smoothing`` applies to classification.
+
+        With ``sample_weight`` (of the rows of ``y``) the "balanced" class weights
+        and the class-weighted loss's normalisation count each row by its weight,
+        as the rows it stands for would."""
         if self.task == "regression":
             return nn.MSELoss()
         if self.task == "multilabel":
             return SmoothBCEWithLogits(label_smoothing)
         weights = None
         if class_weight is not None:
-            weights = compute_class_weight(class_weight, classes=self.classes, y=y)
+            weights = compute_class_weight(
+                class_weight, classes=self.classes, y=y, sample_weight=sample_weight
+            )
         if self.n_out == 1:
             pos = None if weights is None else torch.tensor([weights[1] / weights[0]])
             return SmoothBCEWithLogits(label_smoothing, pos_weight=pos)
         eps = check_smoothing(label_smoothing)
         if weights is None:
             return nn.CrossEntropyLoss(label_smoothing=eps)
-        norm = weights[np.searchsorted(self.classes, y)].mean()  # per training row
+        row_weights = weights[np.searchsorted(self.classes, y)]
+        norm = np.average(row_weights, weights=sample_weight)  # per training row
         w = torch.as_tensor(weights, dtype=torch.float32)
         return WeightedCrossEntropy(w, norm, label_smoothing=eps)
 

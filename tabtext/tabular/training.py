@@ -35,6 +35,7 @@ from torch import nn
 from ..core import (
     EarlyStopping,
     Learner,
+    RowWeighted,
     SaveBest,
     TensorLoader,
     distributed,
@@ -223,11 +224,14 @@ class Passes:
         self.loader.load_state_dict(state)
 
 
-def tensor_data(est, frame, y, valid, seed: int) -> TrainingData:
-    """In memory: the rows as tensors, sliced by TensorLoaders on the device."""
+def tensor_data(est, frame, y, valid, seed: int, weight=None) -> TrainingData:
+    """In memory: the rows as tensors, sliced by TensorLoaders on the device;
+    ``weight`` (or None) the training rows' weights, ``valid`` ``(X, y, weight or
+    None)`` or None."""
     dev = device(est)
     target = est.target_.encode(y)
     cats, conts = frame_tensors(est, frame, fit_target=target, seed=seed)
+    w = None if weight is None else torch.as_tensor(weight / weight.mean())
     # under torchrun each rank trains on its shard of ceil(n / world) rows; drop a
     # last batch of 1 row: batch norm cannot train on a single row
     rank, world = distributed.rank(), distributed.world_size()
@@ -235,20 +239,29 @@ def tensor_data(est, frame, y, valid, seed: int) -> TrainingData:
     batch_size = batch_size_for(est.batch_size, n_local)
     drop_last = n_local % batch_size == 1
     train = TensorLoader(
-            cats, conts, target, batch_size=batch_size, shuffle=True,
-            drop_last=drop_last, seed=seed, device=dev, rank=rank, world_size=world,
+            cats, conts, target, weights=_float(w), batch_size=batch_size,
+            shuffle=True, drop_last=drop_last, seed=seed, device=dev, rank=rank,
+            world_size=world,
         )  # fmt: skip
-    valid_dl, tensors = None, [cats, conts, target]
+    valid_dl, tensors = None, [cats, conts, target] + ([] if w is None else [w])
+    vw = None
     if valid is not None:
         vc, vn = frame_tensors(est, valid[0])
         vt = est.target_.encode(valid[1])
-        tensors += [vc, vn, vt]
+        vw = None if valid[2] is None else torch.as_tensor(valid[2])
+        tensors += [vc, vn, vt] + ([] if vw is None else [vw])
         valid_dl = TensorLoader(
-                vc, vn, vt, batch_size=PRED_BATCH, device=dev, rank=rank,
-                world_size=world,
+                vc, vn, vt, weights=_float(vw), batch_size=PRED_BATCH, device=dev,
+                rank=rank, world_size=world,
             )  # fmt: skip
-    loss = est.target_.loss(y, est.class_weight, est.label_smoothing)
+    loss = est.target_.loss(y, est.class_weight, est.label_smoothing, weight)
+    if w is not None or vw is not None:
+        loss = RowWeighted(loss)
     return TrainingData(train, valid_dl, loss, tensors, batch_size)
+
+
+def _float(w: torch.Tensor | None) -> torch.Tensor | None:
+    return None if w is None else w.float()
 
 
 def train_network(est, data: TrainingData, seed: int) -> TrainResult:

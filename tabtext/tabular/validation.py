@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._frame import as_frame
 
@@ -107,3 +107,24 @@ def check_rows(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an int >= 1, got {value!r}")
     return value
+
+
+def check_sample_weight(sample_weight, n_rows: int, where: str = "sample_weight"):
+    """``sample_weight`` as a float64 array of ``n_rows`` finite weights >= 0 with
+    at least one above 0, or None."""
+    if sample_weight is None:
+        return None
+    try:  # sklearn's checks of shape, length and finiteness, with its messages
+        w = _check_sample_weight(sample_weight, np.empty((n_rows, 0)), dtype=np.float64)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    if (w < 0).any():
+        raise ValueError(
+            f"{where} has negative values (first at row {np.argmax(w < 0)}); give "
+            "weights >= 0"
+        )
+    if not (w > 0).any():
+        raise ValueError(
+            f"{where}: all weights are zero; at least one row needs a weight above zero"
+        )
+    return w
