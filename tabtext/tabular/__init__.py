@@ -10,6 +10,7 @@ _EXPORTS = {
     "EmbeddingClassifier": (".estimator", "EmbeddingClassifier"),
     "EmbeddingModel": (".estimator", "EmbeddingModel"),
     "EmbeddingRegressor": (".estimator", "EmbeddingRegressor"),
+    "EvalMetric": (".eval_metric", "EvalMetric"),
     "TabularConfig": (".model", "TabularConfig"),
     "TabularModel": (".model", "TabularModel"),
     "default_emb_size": (".model", "default_emb_size"),

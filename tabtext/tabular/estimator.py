@@ -120,6 +120,12 @@ class EmbeddingModel(ParquetMethods, TransformerMixin, BaseEstimator):
         rows. The weights of the best validation epoch are kept.
     n_iter_no_change : int or None
         Early-stopping patience in epochs when a validation set exists.
+    eval_metric : "loss", "accuracy", "roc_auc", "f1", "rmse", "mae", an
+        :class:`~tabtext.tabular.EvalMetric`, or ``(callable, "max" | "min")``
+        What picks the best epoch and stops early on the validation set: its loss,
+        or a score of y and the predictions (or probabilities, for "roc_auc"),
+        weighted by the validation rows' weights; the score is a column of
+        ``history_`` (:mod:`tabtext.tabular.eval_metric`).
     random_state : int, optional
         Seeds weight initialisation, dropout and shuffling (without touching the
         global RNG state).
@@ -161,6 +167,7 @@ class EmbeddingModel(ParquetMethods, TransformerMixin, BaseEstimator):
         weight_decay: float = 0.01,
         validation_fraction: float | None = None,
         n_iter_no_change: int | None = 3,
+        eval_metric: Any = "loss",
         random_state: int | None = None,
         device: str | None = None,
         verbose: int = 0,
@@ -188,6 +195,7 @@ class EmbeddingModel(ParquetMethods, TransformerMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.eval_metric = eval_metric
         self.random_state = random_state
         self.device = device
         self.verbose = verbose

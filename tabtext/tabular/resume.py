@@ -50,10 +50,13 @@ def fingerprint(est, seed: int, tensors: list[torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def callbacks(folder: Path) -> tuple[list[Callback], SaveBest]:
-    """A checkpointed fit's Checkpoint, and its SaveBest (used with a validation set),
-    which keeps the best weights on disk so that they survive a kill."""
-    return [Checkpoint(folder / "last")], SaveBest("valid_loss", path=folder / "best")
+def callbacks(
+    folder: Path, monitor: str = "valid_loss", mode: str = "min"
+) -> tuple[list[Callback], SaveBest]:
+    """A checkpointed fit's Checkpoint, and its SaveBest of ``monitor`` (used with
+    a validation set), which keeps the best weights on disk to survive a kill."""
+    best = SaveBest(monitor, path=folder / "best", mode=mode)
+    return [Checkpoint(folder / "last")], best
 
 
 def saved_record(folder: Path) -> dict[str, Any] | None:

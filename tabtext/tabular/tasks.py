@@ -249,6 +249,14 @@ class TargetEncoder:
             return np.hstack([1 - p, p]) if self.task == "classification" else p
         return torch.softmax(out.float(), 1).numpy()
 
+    def labels(self, encoded: torch.Tensor) -> np.ndarray:
+        """Encoded targets (what :meth:`encode` gave) back in y's labels and units."""
+        if self.task == "classification":
+            return self.classes[encoded.reshape(-1).long().numpy()]
+        if self.task == "multilabel":
+            return encoded.numpy().astype(np.int64)
+        return self.decode(encoded)
+
     def decode(self, out: torch.Tensor) -> np.ndarray:
         """Predictions in the units and labels of the training y."""
         if self.task == "classification":

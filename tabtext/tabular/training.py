@@ -42,7 +42,7 @@ from ..core import (
     predict_batches,
     seeded,
 )
-from . import resume
+from . import eval_metric, resume
 from .model import TabularConfig, TabularModel, emb_sizes_for
 from .target_stats import TargetStatistics, target_columns
 
@@ -287,13 +287,16 @@ def train_network(est, data: TrainingData, seed: int) -> TrainResult:
 
 def _learner(est, model: TabularModel, data: TrainingData, seed: int) -> Learner:
     dev = device(est)
+    metric = eval_metric.resolve(est.eval_metric, est.task_)
+    scores = [] if metric is None else [eval_metric.ValidScore(metric, est.target_)]
     return Learner(
         model,
         data.train,
         data.valid,
         loss_fn=data.loss.to(dev),
+        metrics=scores if data.valid is not None else [],
         wd=est.weight_decay,
-        callbacks=_callbacks(est, data, seed),
+        callbacks=_callbacks(est, data, seed, eval_metric.monitor(metric)),
         splitter=_one_group,
         device=dev,
         progress=None if est.verbose else False,  # a bar on a terminal, else lines
@@ -307,18 +310,20 @@ def _one_group(model: nn.Module) -> list[list[nn.Parameter]]:
     return [list(model.parameters())]
 
 
-def _callbacks(est, data: TrainingData, seed: int) -> list:
-    """Best epoch and early stopping with a validation set; checkpoints with
-    ``checkpoint_dir`` (the best epoch then kept on disk, to survive a kill)."""
+def _callbacks(est, data: TrainingData, seed: int, watch: tuple[str, str]) -> list:
+    """Best epoch and early stopping on ``watch`` (the monitored column and its
+    direction) with a validation set; checkpoints with ``checkpoint_dir`` (the best
+    epoch then kept on disk, to survive a kill)."""
     folder = None if est.checkpoint_dir is None else Path(est.checkpoint_dir)
-    cbs, best = [], SaveBest("valid_loss")
+    monitor, mode = watch
+    cbs, best = [], SaveBest(monitor, mode=mode)
     if folder is not None:
-        cbs, best = resume.callbacks(folder)
+        cbs, best = resume.callbacks(folder, monitor, mode)
     if data.valid is not None:
         cbs.append(best)
         if est.n_iter_no_change is not None:
             patience = int(est.n_iter_no_change)
-            cbs.append(EarlyStopping("valid_loss", patience=patience))
+            cbs.append(EarlyStopping(monitor, patience=patience, mode=mode))
     if folder is not None:
         fp = resume.fingerprint(est, seed, data.identity)
         cbs.append(resume.FitRecord(fp, 0.0))
