@@ -9,6 +9,7 @@ and ``EmbeddingRegressor`` fix the task; ``EmbeddingModel`` infers it from y.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +26,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ..core import Callback
 from .holdout import split_rows, weighted_rows
 from .persistence import load_estimator, save_estimator
 from .preprocessing import TabularPreprocessor
@@ -48,6 +50,10 @@ def _can_predict_proba(est) -> bool:
         est._fixed_task() != "regression"
         and getattr(est, "task_", None) != "regression"
     )
+
+
+def _predicts_quantiles(est) -> bool:
+    return est.loss == "quantile"
 
 
 class EmbeddingModel(ParquetMethods, TransformerMixin, BaseEstimator):
@@ -126,6 +132,17 @@ class EmbeddingModel(ParquetMethods, TransformerMixin, BaseEstimator):
         or a score of y and the predictions (or probabilities, for "roc_auc"),
         weighted by the validation rows' weights; the score is a column of
         ``history_`` (:mod:`tabtext.tabular.eval_metric`).
+    loss : {"auto", "quantile"}
+        "auto": the task's loss (cross-entropy, MSE on the standardised target);
+        "quantile" (regression on one target): one output per ``quantiles``
+        entry, trained with the pinball loss; ``predict`` returns the median and
+        ``predict_quantiles`` all of them (sorted, so that they never cross).
+    quantiles : increasing floats in (0, 1) including 0.5
+        The quantiles of ``loss="quantile"``.
+    callbacks : list of :class:`tabtext.core.Callback`, optional
+        Added to the Learner of every fit (a copy each, so that the given ones
+        stay as they are and the estimator stays clonable), e.g. a CSVLogger or
+        GradientClip.
     random_state : int, optional
         Seeds weight initialisation, dropout and shuffling (without touching the
         global RNG state).
@@ -168,6 +185,9 @@ class EmbeddingModel(ParquetMethods, TransformerMixin, BaseEstimator):
         validation_fraction: float | None = None,
         n_iter_no_change: int | None = 3,
         eval_metric: Any = "loss",
+        loss: Literal["auto", "quantile"] = "auto",
+        quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+        callbacks: Sequence[Callback] | None = None,
         random_state: int | None = None,
         device: str | None = None,
         verbose: int = 0,
@@ -196,6 +216,9 @@ class EmbeddingModel(ParquetMethods, TransformerMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.eval_metric = eval_metric
+        self.loss = loss
+        self.quantiles = quantiles
+        self.callbacks = callbacks
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -254,7 +277,7 @@ class EmbeddingModel(ParquetMethods, TransformerMixin, BaseEstimator):
         ).fit(frame)  # fmt: skip
         self.target_ = TargetEncoder.fit(
             y, self.task_, self.log_target, scale=self.y_range is None
-        )
+        ).with_loss(self.loss, self.quantiles)
         if self.task_ == "classification":
             self.classes_ = self.target_.classes
         self.target_stats_ = target_statistics(self)  # fitted with the training rows
@@ -293,6 +316,12 @@ class EmbeddingModel(ParquetMethods, TransformerMixin, BaseEstimator):
         """Labels (classification), 0/1 matrix (multi-label) or values (regression)."""
         out = self._outputs(X)
         return self.target_.decode(out)
+
+    @available_if(_predicts_quantiles)
+    def predict_quantiles(self, X) -> np.ndarray:
+        """``(rows, len(quantiles))`` predicted quantiles of y (``loss="quantile"``),
+        in y's units, increasing along each row."""
+        return self.target_.decode_quantiles(self._outputs(X))
 
     @available_if(_can_predict_proba)
     def predict_proba(self, X) -> np.ndarray:

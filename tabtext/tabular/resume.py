@@ -24,8 +24,9 @@ from ..core import Callback, Checkpoint, Learner, SaveBest
 from ..core.checkpoint import read_state
 
 log = logging.getLogger(__name__)
-# Parameters that do not change the result of a fit.
-_IGNORED = ("checkpoint_dir", "device", "verbose")
+# Parameters that do not change the result of a fit (callbacks: loggers and the like;
+# their repr would differ in every process).
+_IGNORED = ("checkpoint_dir", "device", "verbose", "callbacks")
 
 
 class FitRecord(Callback):

@@ -122,7 +122,8 @@ class ParquetMethods:
             self, path, target, columns, eval_set, batch_rows, shuffle_rows, weight
         )
         stats = _fit_statistics(self, self._fixed_task(), source, median_sample)
-        self.task_, self.target_ = stats.task, stats.target
+        self.task_ = stats.task
+        self.target_ = stats.target.with_loss(self.loss, self.quantiles)
         self.preprocessor_ = stats.preprocessor
         self.target_stats_ = _no_target_stats(self.target_stats)
         if self.task_ == "classification":

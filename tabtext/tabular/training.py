@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from ..core import (
+    Callback,
     EarlyStopping,
     Learner,
     RowWeighted,
@@ -107,7 +108,7 @@ def frame_tensors(
     stats = getattr(est, "target_stats_", None)
     if stats is not None:
         if fit_target is not None:
-            y = target_columns(fit_target.numpy(), est.target_.n_out, est.task_)
+            y = target_columns(fit_target.numpy(), est.target_.n_columns, est.task_)
             extra = stats.fit_transform(cats, y, seed)
         else:
             extra = stats.transform(cats)
@@ -137,7 +138,7 @@ def target_statistics(est) -> TargetStatistics | None:
     if not picked:
         return None
     cols, names, cards = (list(v) for v in zip(*picked))
-    return TargetStatistics(cols, names, cards, est.target_.n_out)
+    return TargetStatistics(cols, names, cards, est.target_.n_columns)
 
 
 def network_config(est) -> TabularConfig:
@@ -327,7 +328,25 @@ def _callbacks(est, data: TrainingData, seed: int, watch: tuple[str, str]) -> li
     if folder is not None:
         fp = resume.fingerprint(est, seed, data.identity)
         cbs.append(resume.FitRecord(fp, 0.0))
-    return cbs
+    return cbs + user_callbacks(est.callbacks)
+
+
+def user_callbacks(callbacks) -> list[Callback]:
+    """Copies of the ``callbacks`` parameter's callbacks (each fit gets its own,
+    and the parameter stays as given, as scikit-learn's clone wants)."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError(
+            f"callbacks must be a list of tabtext.core.Callback, got {callbacks!r}"
+        )
+    bad = [i for i, cb in enumerate(callbacks) if not isinstance(cb, Callback)]
+    if bad:
+        raise TypeError(
+            f"callbacks[{bad[0]}] is a {type(callbacks[bad[0]]).__name__}, not a "
+            "tabtext.core.Callback; subclass Callback and define its hooks"
+        )
+    return copy.deepcopy(list(callbacks))
 
 
 def pick_lr(est, learn: Learner) -> float:

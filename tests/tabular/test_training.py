@@ -1,7 +1,10 @@
 import numpy as np
 import pandas as pd
+import pytest
 import torch
+from sklearn.base import clone
 
+from tabtext.core import Callback
 from tabtext.tabular import EmbeddingRegressor, TabularPreprocessor, TargetEncoder
 from tabtext.tabular.training import (
     fit_seed,
@@ -37,3 +40,32 @@ def test_train_network_returns_the_fitted_state_and_keeps_the_global_rng():
         and next(result.model.parameters()).device.type == "cpu"
     )
     assert not hasattr(est, "model_")  # the estimator's fit assigns it
+
+
+class CountEpochs(Callback):
+    def __init__(self):
+        self.epochs = 0
+
+    def after_epoch(self, learn):
+        self.epochs += 1
+
+
+def test_callbacks_are_copied_into_each_fit_and_clone():
+    X = pd.DataFrame({"x": np.linspace(-1, 1, 40)})
+    counter = CountEpochs()
+    est = EmbeddingRegressor(layers=(4,), ps=(0.0,), epochs=3, callbacks=[counter])
+    est.fit(X, X["x"] * 2)
+    assert counter.epochs == 0 and est.callbacks[0] is counter  # stored as given
+    assert clone(est).callbacks[0].epochs == 0
+    seen = []
+
+    class Spy(Callback):
+        def after_fit(self, learn):
+            seen.append(len(learn.history))
+
+    EmbeddingRegressor(layers=(4,), ps=(0.0,), epochs=2, callbacks=[Spy()]).fit(
+        X, X["x"]
+    )
+    assert seen == [2]
+    with pytest.raises(TypeError, match=r"callbacks\[0\] is a str"):
+        EmbeddingRegressor(callbacks=["log"]).fit(X, X["x"])
