@@ -5,7 +5,8 @@ starting with ``.`` or ``_``, such as ``_SUCCESS``, are skipped). Its unit of
 shuffling and of holding out validation rows is the *row group*; each row group is
 read as record batches of at most ``batch_rows`` rows with
 ``pyarrow.parquet.ParquetFile.iter_batches``, so what is held at once is bounded by
-the row-group and batch sizes, never by the dataset size.
+the row-group and batch sizes, never by the dataset size. Predictions go back out
+the same way, chunk by chunk (:func:`write_predictions`).
 """
 
 from __future__ import annotations
@@ -190,3 +191,26 @@ class ParquetDataset:
                     yield frame[features], y, where
             finally:
                 handle.close()
+
+
+def write_predictions(preds, out: Path, column: str) -> Path:
+    """Write predicted chunks to ``out`` as parquet, atomically: one column
+    ``column``, or ``column_0, column_1, ...`` for 2-D predictions."""
+    tmp = out.with_name(out.name + ".tmp")
+    writer = None
+    try:
+        for pred in preds:
+            table = _prediction_table(pred, column)
+            writer = writer or pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    tmp.replace(out)
+    return out
+
+
+def _prediction_table(pred: np.ndarray, column: str) -> pa.Table:
+    if pred.ndim == 1:
+        return pa.table({column: pred})
+    return pa.table({f"{column}_{j}": pred[:, j] for j in range(pred.shape[1])})

@@ -22,15 +22,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ..core import ParquetLoader, RowWeighted, TensorLoader, distributed
 from ..core.loaders import BATCH_ROWS, located
 from .holdout import split_row_groups
-from .parquet_source import ParquetDataset
+from .parquet_source import ParquetDataset, write_predictions
 from .preprocessing import TabularPreprocessor
 from .streaming_stats import MEDIAN_SAMPLE, PreprocessorStats, TargetEncoderStats
 from .tasks import TargetEncoder, as_target_array
@@ -177,7 +175,7 @@ class ParquetMethods:
         )
         if out is None:
             return np.concatenate(list(preds))
-        return _write_predictions(preds, Path(out), column)
+        return write_predictions(preds, Path(out), column)
 
 
 @dataclass(frozen=True)
@@ -386,25 +384,3 @@ def _identity(data: ParquetDataset, extra: list) -> torch.Tensor:
     ]
     blob = json.dumps([files, data.columns, data.target, extra]).encode()
     return torch.frombuffer(bytearray(blob), dtype=torch.uint8)
-
-
-def _write_predictions(preds, out: Path, column: str) -> Path:
-    """Write the predicted chunks to ``out`` as parquet, atomically."""
-    tmp = out.with_name(out.name + ".tmp")
-    writer = None
-    try:
-        for pred in preds:
-            table = _prediction_table(pred, column)
-            writer = writer or pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table)
-    finally:
-        if writer is not None:
-            writer.close()
-    tmp.replace(out)
-    return out
-
-
-def _prediction_table(pred: np.ndarray, column: str) -> pa.Table:
-    if pred.ndim == 1:
-        return pa.table({column: pred})
-    return pa.table({f"{column}_{j}": pred[:, j] for j in range(pred.shape[1])})
