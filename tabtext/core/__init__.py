@@ -35,6 +35,7 @@ from .io import (
 )
 from .learner import Learner, adamw, to_device
 from .loaders import ChunkSource, ParquetLoader, TensorLoader
+from .losses import RowWeighted
 from .lr_finder import LRFinderResult
 from .metrics import accuracy, error_rate, perplexity_from_loss, rmse
 from .param_groups import LR, LayerGroups, Splitter, lrs_for_groups
@@ -86,6 +87,7 @@ __all__ = [
     "ParquetLoader",
     "ProgressBar",
     "Recorder",
+    "RowWeighted",
     "SaveBest",
     "Schedule",
     "Splitter",

@@ -1,4 +1,9 @@
-"""Batch plumbing shared by the Learner: device moves, (x, y) splitting, model calls."""
+"""Batch plumbing shared by the Learner: device moves, (x, y) splitting, model calls.
+
+A batch is ``(x, y)``, or ``(x, y, w)`` with ``w`` one weight per row: the
+learner then calls the loss as ``loss_fn(pred, y, w)`` and weighs the validation
+loss and metrics by ``w`` (see :class:`tabtext.core.losses.RowWeighted`).
+"""
 
 from __future__ import annotations
 
@@ -18,16 +23,19 @@ def to_device(b, device: torch.device):
 
 
 def _is_pair(batch) -> bool:
-    return isinstance(batch, (tuple, list)) and len(batch) == 2
+    """True for an ``(x, y)`` or ``(x, y, w)`` batch (inputs with targets)."""
+    return isinstance(batch, (tuple, list)) and len(batch) in (2, 3)
 
 
 def _split_batch(batch):
+    """``(x, y, w)`` of a batch; ``w`` (row weights) is None for an ``(x, y)`` pair."""
     if not _is_pair(batch):
         raise ValueError(
-            f"a batch must be an (x, y) pair, got {type(batch).__name__}"
+            f"a batch must be an (x, y) pair or an (x, y, weights) triple, got "
+            f"{type(batch).__name__}"
             + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
         )
-    return batch[0], batch[1]
+    return batch[0], batch[1], (batch[2] if len(batch) == 3 else None)
 
 
 def _call(model: nn.Module, x):

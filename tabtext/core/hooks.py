@@ -16,7 +16,8 @@ before_fit             ``n_epochs`` (0), ``n_batches`` (0, batches per epoch),
 before_epoch           ``epoch``, ``iter`` (0, = epoch * n_batches: training batches
                        done in the fit), ``epoch_results`` ({}; now {"epoch": epoch})
 before_train           ``training`` (False; now True), the model in train mode, reset
-before_batch           ``xb``, ``yb`` (None; the batch on the device),
+before_batch           ``xb``, ``yb`` (None; the batch on the device), ``wb`` (None;
+                       the row weights of an ``(x, y, w)`` batch, else None),
                        ``iter_in_epoch`` (0), ``loss`` (None until after_loss)
 after_pred             ``pred`` (None; a hook may replace it)
 after_loss             ``loss``, ``loss_grad`` (None; what ``backward`` is called on,

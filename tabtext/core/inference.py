@@ -77,7 +77,7 @@ def predict_batches(
             if inputs_only or not _is_pair(batch):
                 x, y = batch, None
             else:
-                x, y = _split_batch(batch)
+                x, y, _ = _split_batch(batch)
             if augment is not None:
                 x = augment(x)
             out = forward(model, x)

@@ -36,52 +36,11 @@ from .hooks import (
     CancelFit,
     CancelStep,
 )
-from .optim import HAVE_FUSED_ADAMW, FusedAdamW
+from .optim import adamw
 from .param_groups import LayerGroups, Splitter
 from .recorder import Recorder
 
 OptFunc = Callable[..., torch.optim.Optimizer]
-
-
-def adamw(
-    params,
-    lr: float = 1e-3,
-    weight_decay: float = 0.01,
-    betas: tuple[float, float] = (0.9, 0.99),
-) -> torch.optim.Optimizer:
-    """The default optimizer: AdamW (decoupled weight decay), eps 1e-5.
-
-    On CPU and CUDA it runs PyTorch's fused kernel through :class:`~tabtext.core.
-    optim.FusedAdamW`: one pass over each tensor instead of the ~10 elementwise ops
-    per tensor that ``foreach`` makes on a CPU (where it loops tensor by tensor), and
-    none of torch.optim's per-step Python or its 1.5-2 s import of ``torch._dynamo``
-    at the first fit. On a Rossmann fit (17 embeddings, 1,500 steps an epoch), where
-    ``foreach`` AdamW took ~21% of the time, the fused kernel cut the fit's time by
-    ~11%. Other devices keep torch.optim's ``foreach`` AdamW.
-    """
-    params = [_group(p) if isinstance(p, dict) else p for p in params]
-    if _fusable(params) and HAVE_FUSED_ADAMW:
-        return FusedAdamW(
-            params, lr=lr, betas=betas, eps=1e-5, weight_decay=weight_decay
-        )
-    return torch.optim.AdamW(
-        params, lr=lr, betas=betas, eps=1e-5, weight_decay=weight_decay, foreach=True
-    )
-
-
-def _group(group: dict) -> dict:
-    """A param group whose ``params`` is a list (a generator would be used up)."""
-    ps = group["params"]
-    return {**group, "params": [ps] if isinstance(ps, torch.Tensor) else list(ps)}
-
-
-def _fusable(params: list) -> bool:
-    """True when every tensor of ``params`` (tensors, or groups of them as dicts) is
-    a floating-point tensor on a CPU or CUDA device (where the fused AdamW runs)."""
-    tensors = [t for p in params for t in (p["params"] if isinstance(p, dict) else [p])]
-    return all(
-        t.device.type in ("cpu", "cuda") and t.is_floating_point() for t in tensors
-    )
 
 
 class Learner(FitVariants, LayerGroups, CallbackHost):
@@ -94,10 +53,14 @@ class Learner(FitVariants, LayerGroups, CallbackHost):
         for a dict. ``model.param_groups()`` (or ``splitter``) gives its layer groups;
         ``model.reset()``, if defined, is called at the start of every epoch and
         validation pass (stateful models such as an LSTM language model).
-    train_dl, valid_dl : iterable of ``(x, y)`` batches
-        ``train_dl`` must have ``len``.
+    train_dl, valid_dl : iterable of ``(x, y)`` or ``(x, y, w)`` batches
+        ``train_dl`` must have ``len``. ``w`` holds one weight per row: the loss is
+        then called as ``loss_fn(pred, y, w)`` and must say it takes them with a
+        ``row_weights = True`` attribute (as :class:`~tabtext.core.RowWeighted`
+        does); the validation loss and metrics are then weighted means.
     loss_fn : callable ``(pred, y) -> scalar tensor``
-    metrics : callables ``(preds, targets) -> float`` over the whole validation set.
+    metrics : callables ``(preds, targets) -> float`` over the whole validation set;
+        with weighted validation batches, ``(preds, targets, weights) -> float``.
     opt_func : callable ``(param_groups, lr, weight_decay) -> Optimizer``
     wd : float
         Weight decay passed to ``opt_func``.
@@ -169,7 +132,7 @@ class Learner(FitVariants, LayerGroups, CallbackHost):
         # the loop state the hooks read (documented per event in hooks.py)
         self.epoch = self.n_epochs = self.n_batches = self.iter = self.iter_in_epoch = 0
         self.n_iter, self.training, self.epoch_results = 1, False, {}
-        self.xb = self.yb = self.pred = self.loss = self.loss_grad = None
+        self.xb = self.yb = self.wb = self.pred = self.loss = self.loss_grad = None
         self.step_skipped = False  # fp16: the scaler skipped the last step (inf grad)
         self.resume_epoch = 0
         CallbackHost.__init__(self)
@@ -273,33 +236,37 @@ class Learner(FitVariants, LayerGroups, CallbackHost):
         self.model.eval()
         inference.reset_model(self.model)
         self("before_validate")
-        total, weight, preds, targs = 0.0, 0, [], []
+        total, weight, preds, targs, wts = 0.0, 0.0, [], [], []
         with torch.no_grad():
             for i, batch in enumerate(self.valid_dl):
                 self.iter_in_epoch = i
                 self._one_batch(batch)
                 if self.loss is None:
                     continue
-                w = _n_targets(self.yb)
-                total, weight = total + float(self.loss) * w, weight + w
+                n = _n_targets(self.yb)
+                w = n if self.wb is None else float(self.wb.sum()) * n / len(self.wb)
+                total, weight = total + float(self.loss) * n, weight + w
                 if self.metrics:
                     preds.append(_to_cpu(self.pred))
                     targs.append(_to_cpu(self.yb))
+                    if self.wb is not None:
+                        wts.append(_to_cpu(self.wb))
         if self.distributed:  # each rank saw its shard: sum losses, gather predictions
             total, weight = distributed.all_reduce_sum([total, weight])
             if self.metrics:
-                parts = distributed.all_gather_object((preds, targs))
-                preds = [p for rank_preds, _ in parts for p in rank_preds]
-                targs = [t for _, rank_targs in parts for t in rank_targs]
+                parts = distributed.all_gather_object((preds, targs, wts))
+                preds = [p for rank_preds, _, _ in parts for p in rank_preds]
+                targs = [t for _, rank_targs, _ in parts for t in rank_targs]
+                wts = [w for _, _, rank_wts in parts for w in rank_wts]
         self.epoch_results["valid_loss"] = total / weight if weight else float("nan")
         if self.metrics and preds:
-            p, t = _cat(preds), _cat(targs)
+            args = (_cat(preds), _cat(targs)) + ((_cat(wts),) if wts else ())
             for m in self.metrics:
-                self.epoch_results[_name(m)] = float(m(p, t))
+                self.epoch_results[_name(m)] = float(m(*args))
         self("after_validate")
 
     def _one_batch(self, batch) -> None:
-        self.xb, self.yb = _split_batch(self._to_device(batch))
+        self.xb, self.yb, self.wb = _split_batch(self._to_device(batch))
         self.loss = None
         try:
             self("before_batch")
@@ -307,7 +274,7 @@ class Learner(FitVariants, LayerGroups, CallbackHost):
                 model = self._ddp if self.training and self.distributed else self.model
                 self.pred = _call(model, self.xb)
                 self("after_pred")
-                self.loss = self.loss_fn(self.pred, self.yb)
+                self.loss = self._loss()
             self.loss_grad = self.loss
             self("after_loss")
             if self.training:
@@ -316,6 +283,17 @@ class Learner(FitVariants, LayerGroups, CallbackHost):
         except CancelBatch:
             self("after_cancel_batch")
         self("after_batch")
+
+    def _loss(self) -> torch.Tensor:
+        if self.wb is None:
+            return self.loss_fn(self.pred, self.yb)
+        if not getattr(self.loss_fn, "row_weights", False):
+            raise ValueError(
+                "a batch of 3 is (x, y, w) with row weights w, but loss_fn does not "
+                "declare row_weights = True; wrap it in tabtext.core.RowWeighted, or "
+                "give (x, y) pair batches"
+            )
+        return self.loss_fn(self.pred, self.yb, self.wb)
 
     def _step(self) -> None:
         try:

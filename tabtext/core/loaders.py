@@ -26,6 +26,9 @@ class TensorLoader:
     ----------
     *tensors : tensors with the same first dimension. With two tensors a batch is
         ``(x, y)``; with more, ``((t0, ..., t_{k-2}), t_{k-1})`` (inputs, target).
+    weights : tensor, optional
+        One weight per row: batches are then ``(x, y, w)`` (see
+        :class:`~tabtext.core.Learner`).
     batch_size : int
     shuffle : bool
         Reshuffle every epoch with the loader's own generator (seeded by ``seed``), so
@@ -45,6 +48,7 @@ class TensorLoader:
     def __init__(
         self,
         *tensors: torch.Tensor,
+        weights: torch.Tensor | None = None,
         batch_size: int = 64,
         shuffle: bool = False,
         drop_last: bool = False,
@@ -56,6 +60,9 @@ class TensorLoader:
     ):
         if not tensors:
             raise ValueError("TensorLoader needs at least one tensor")
+        self.weighted = weights is not None
+        if self.weighted:
+            tensors = (*tensors, weights)
         n = len(tensors[0])
         bad = [i for i, t in enumerate(tensors) if len(t) != n]
         if bad:
@@ -113,7 +120,7 @@ class TensorLoader:
                 parts = [t[sel] for t in self.tensors]
             if self.pin:
                 parts = [p.pin_memory() for p in parts]
-            yield _as_batch(parts)
+            yield _as_batch(parts, self.weighted)
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state().tolist()}
@@ -122,7 +129,11 @@ class TensorLoader:
         self.generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
 
 
-def _as_batch(parts: list[torch.Tensor]):
+def _as_batch(parts: list[torch.Tensor], weighted: bool = False):
+    """The batch of ``parts``: ``x``, ``(x, y)``, ``((x0, ...), y)``; with
+    ``weighted`` the last part is the row weights: ``(x, y, w)``."""
+    if weighted:
+        return (*_as_batch(parts[:-1]), parts[-1])
     if len(parts) == 1:
         return parts[0]
     if len(parts) == 2:
@@ -168,11 +179,17 @@ class ParquetLoader:
     ----------
     dataset : a :class:`ChunkSource`, e.g. a ``ParquetDataset``
     groups : the row groups (``num_rows`` each) to read
-    encode : callable ``(frame, y) -> [cats, conts, target]`` tensors
+    encode : callable ``(frame, y) -> [cats, conts, target]`` tensors (and the row
+        weights last, with ``weighted``: batches are then ``(x, y, w)``)
     batch_size, batch_rows, shuffle, shuffle_rows, drop_last :
         as above; ``shuffle_rows`` defaults to ``SHUFFLE_CHUNKS * batch_rows``.
     seed : int
         Seeds the loader's own generator (checkpointed with ``state_dict``).
+    weighted : bool
+        ``encode`` returns the row weights last: batches are ``(x, y, w)``.
+    n_rows : int, optional
+        The rows ``encode`` keeps in all, when it leaves some out (default: the
+        row groups' rows), so that ``len`` stays exact.
     """
 
     def __init__(
@@ -186,12 +203,15 @@ class ParquetLoader:
         shuffle_rows: int | None = None,
         drop_last: bool = False,
         seed: int = 0,
+        weighted: bool = False,
+        n_rows: int | None = None,
     ) -> None:
         self.dataset, self.groups, self.encode = dataset, list(groups), encode
+        self.weighted = weighted
         self.batch_size, self.batch_rows = batch_size, batch_rows
         self.shuffle, self.drop_last = shuffle, drop_last
         self.shuffle_rows = shuffle_rows or SHUFFLE_CHUNKS * batch_rows
-        self.n = sum(g.num_rows for g in self.groups)
+        self.n = sum(g.num_rows for g in self.groups) if n_rows is None else n_rows
         self.generator = torch.Generator()
         self.generator.manual_seed(seed)
         self.max_rows_held = 0
@@ -234,8 +254,10 @@ class ParquetLoader:
 
     def _batches(self, buf: list[torch.Tensor], n: int):
         for lo in range(0, n, self.batch_size):
-            *x, y = (t[lo : min(lo + self.batch_size, n)] for t in buf)
-            yield tuple(x), y
+            parts = [t[lo : min(lo + self.batch_size, n)] for t in buf]
+            w = parts.pop() if self.weighted else None
+            *x, y = parts
+            yield (tuple(x), y) if w is None else (tuple(x), y, w)
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state().tolist()}

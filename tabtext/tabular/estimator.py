@@ -26,14 +26,14 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ..core.loaders import BATCH_ROWS
-from . import streaming
-from .holdout import split_rows
-from .persist import load_estimator, save_estimator
+from ..core import Callback
+from .holdout import split_rows, weighted_rows
+from .persistence import load_estimator, save_estimator
 from .preprocessing import TabularPreprocessor
-from .streaming_stats import MEDIAN_SAMPLE
-from .targets import TargetEncoder, as_target_array, infer_task, target_column
+from .streaming import ParquetMethods
+from .tasks import TargetEncoder, as_target_array, infer_task, target_column
 from .training import (
+    TrainResult,
     fit_seed,
     frame_tensors,
     network_config,
@@ -42,7 +42,7 @@ from .training import (
     tensor_data,
     train_network,
 )
-from .validation import check_params, check_X
+from .validation import check_params, check_sample_weight, check_X
 
 
 def _can_predict_proba(est) -> bool:
@@ -52,7 +52,11 @@ def _can_predict_proba(est) -> bool:
     )
 
 
-class EmbeddingModel(TransformerMixin, BaseEstimator):
+def _predicts_quantiles(est) -> bool:
+    return est.loss == "quantile"
+
+
+class EmbeddingModel(ParquetMethods, TransformerMixin, BaseEstimator):
     """Entity-embedding network for tables with categorical columns.
 
     ``fit_parquet`` / ``predict_parquet`` train and predict from parquet datasets
@@ -122,6 +126,23 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         rows. The weights of the best validation epoch are kept.
     n_iter_no_change : int or None
         Early-stopping patience in epochs when a validation set exists.
+    eval_metric : "loss", "accuracy", "roc_auc", "f1", "rmse", "mae", an
+        :class:`~tabtext.tabular.EvalMetric`, or ``(callable, "max" | "min")``
+        What picks the best epoch and stops early on the validation set: its loss,
+        or a score of y and the predictions (or probabilities, for "roc_auc"),
+        weighted by the validation rows' weights; the score is a column of
+        ``history_`` (:mod:`tabtext.tabular.eval_metric`).
+    loss : {"auto", "quantile"}
+        "auto": the task's loss (cross-entropy, MSE on the standardised target);
+        "quantile" (regression on one target): one output per ``quantiles``
+        entry, trained with the pinball loss; ``predict`` returns the median and
+        ``predict_quantiles`` all of them (sorted, so that they never cross).
+    quantiles : increasing floats in (0, 1) including 0.5
+        The quantiles of ``loss="quantile"``.
+    callbacks : list of :class:`tabtext.core.Callback`, optional
+        Added to the Learner of every fit as given (a logger or an
+        ``OptunaPruning`` you hold sees the fit; ``clone`` copies them), e.g. a
+        CSVLogger or GradientClip.
     random_state : int, optional
         Seeds weight initialisation, dropout and shuffling (without touching the
         global RNG state).
@@ -163,6 +184,10 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         weight_decay: float = 0.01,
         validation_fraction: float | None = None,
         n_iter_no_change: int | None = 3,
+        eval_metric: Any = "loss",
+        loss: Literal["auto", "quantile"] = "auto",
+        quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+        callbacks: Sequence[Callback] | None = None,
         random_state: int | None = None,
         device: str | None = None,
         verbose: int = 0,
@@ -190,6 +215,10 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.eval_metric = eval_metric
+        self.loss = loss
+        self.quantiles = quantiles
+        self.callbacks = callbacks
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -210,20 +239,37 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         return tags
 
     # ---- fit ------------------------------------------------------------------------------
-    def fit(self, X, y, eval_set: tuple[Any, Any] | None = None) -> EmbeddingModel:
+    def fit(
+        self,
+        X,
+        y,
+        eval_set: tuple[Any, ...] | None = None,
+        sample_weight: Any = None,
+    ) -> EmbeddingModel:
         """Fit the preprocessing and the network on ``X, y``; returns self.
 
         A named Series y (or a DataFrame) leaves its column name(s) in
         ``target_column_`` (None otherwise), saved with the model.
+
+        ``sample_weight`` (one weight >= 0 per row) weighs each row's training loss
+        and, for the rows held out by ``validation_fraction``, the validation loss
+        and ``eval_metric``; ``eval_set=(X, y, sample_weight)`` weighs given
+        validation rows. Rows weighed 0 are left out (also of the preprocessing),
+        and the weights are scaled to a mean of 1, so only their ratios count.
         """
         check_params(self)
         frame = check_X(self, X, reset=True)
         self.target_column_ = target_column(y)
         y = as_target_array(y, len(frame))
+        weight = check_sample_weight(sample_weight, len(frame))
+        frame, y, weight = weighted_rows(frame, y, weight)
         if len(frame) < 2:
-            raise ValueError("EmbeddingModel needs at least 2 samples, got 1 sample")
+            raise ValueError(
+                f"EmbeddingModel needs at least 2 samples, got {len(frame)} sample"
+                + (" with a weight above 0" if sample_weight is not None else "")
+            )
         self.task_ = infer_task(y, self._fixed_task())
-        frame, y, valid = split_rows(self, frame, y, eval_set)
+        frame, y, weight, valid = split_rows(self, frame, y, weight, eval_set)
         self.preprocessor_ = TabularPreprocessor(
             cat_cols=self.cat_cols, cont_cols=self.cont_cols,
             date_cols=self.date_cols, min_freq=self.min_freq,
@@ -231,14 +277,24 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         ).fit(frame)  # fmt: skip
         self.target_ = TargetEncoder.fit(
             y, self.task_, self.log_target, scale=self.y_range is None
-        )
+        ).with_loss(self.loss, self.quantiles)
         if self.task_ == "classification":
             self.classes_ = self.target_.classes
         self.target_stats_ = target_statistics(self)  # fitted with the training rows
         self.config_ = network_config(self)
         seed = fit_seed(self)
-        train_network(self, tensor_data(self, frame, y, valid, seed), seed)
+        data = tensor_data(self, frame, y, valid, seed, weight)
+        self._keep_training(train_network(self, data, seed))
         return self
+
+    def _keep_training(self, result: TrainResult) -> None:
+        """The fitted attributes that training gives (``fit`` and ``fit_parquet``)."""
+        self.model_ = result.model
+        self.batch_size_ = result.batch_size
+        self.lr_ = result.lr
+        self.n_steps_ = result.n_steps
+        self.passes_per_epoch_ = result.passes_per_epoch
+        self.history_ = result.history
 
     def _fixed_task(self) -> str:
         """The task as far as the parameters fix it: "auto" unless given, or unless
@@ -246,95 +302,6 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         if self.task == "auto" and (self.log_target or self.y_range is not None):
             return "regression"
         return self.task
-
-    def fit_parquet(
-        self,
-        path: str | Path,
-        target: str,
-        columns: Sequence[str] | None = None,
-        *,
-        eval_set: str | Path | tuple[Any, Any] | None = None,
-        batch_rows: int = BATCH_ROWS,
-        shuffle_rows: int | None = None,
-        median_sample: int = MEDIAN_SAMPLE,
-    ) -> EmbeddingModel:
-        """Fit on a parquet file or directory that need not fit in memory.
-
-        One streaming pass fits the preprocessing (category vocabularies, medians,
-        means and stds, date parts) and the target scaling on the training row
-        groups; the network then trains on record batches streamed each epoch in a
-        seeded random row-group order through a bounded shuffle buffer. The result
-        is the same kind of fitted estimator as :meth:`fit` gives (``predict``,
-        ``save``/``load``, ``embeddings_`` ... unchanged).
-
-        Parameters
-        ----------
-        path : str or Path
-            A parquet file or a directory of parquet files.
-        target : str
-            The target column (regression, binary or multiclass labels).
-        columns : list of str, optional
-            Feature columns; default every column but ``target``.
-        eval_set : path, or (X, y), optional
-            Validation rows for early stopping and the best epoch: another parquet
-            dataset (same ``target`` and ``columns``, streamed) or an in-memory
-            ``(X, y)``. Without it, ``validation_fraction`` holds out that share of
-            the *row groups* (seeded), which must then number at least 2.
-        batch_rows : int
-            Rows per record batch read (default 65,536).
-        shuffle_rows : int, optional
-            Shuffle-buffer size in rows (default ``4 * batch_rows``): rows are
-            mixed within it across row groups. Memory is bounded by
-            ``shuffle_rows + batch_rows`` encoded rows.
-        median_sample : int
-            Reservoir size per continuous column for the missing-value median;
-            exact while a column has at most this many values (default 100,000).
-
-        Returns
-        -------
-        self
-            With the usual fitted attributes, and ``stream_info_``: a dict of
-            ``train_rows``, ``row_groups`` (training ones), ``max_rows_held`` (the
-            most encoded rows the loader held) and ``max_frame_rows`` (the largest
-            record batch read).
-
-        Examples
-        --------
-        >>> est = EmbeddingRegressor(cat_cols=["Store"], log_target=True)
-        >>> est.fit_parquet("sales/", "Sales", eval_set="valid.parquet")  # doctest: +SKIP
-        >>> est.predict_parquet("test.parquet", out="preds.parquet")  # doctest: +SKIP
-        """
-        return streaming.fit_parquet(
-            self, self._fixed_task(), path, target, columns, eval_set,
-            batch_rows, shuffle_rows, median_sample,
-        )  # fmt: skip
-
-    def predict_parquet(
-        self,
-        path: str | Path,
-        out: str | Path | None = None,
-        *,
-        batch_rows: int = BATCH_ROWS,
-        column: str = "prediction",
-    ) -> np.ndarray | Path:
-        """Predict the rows of a parquet file or directory, chunk by chunk.
-
-        Parameters
-        ----------
-        path : str or Path
-            Must have the columns seen at fit (others are ignored).
-        out : str or Path, optional
-            Write the predictions there as parquet (one column ``column``, or
-            ``column_0, column_1, ...`` for 2-D predictions), in the dataset's row
-            order, without holding them all; otherwise return them as an array.
-        batch_rows : int
-            Rows read and predicted at a time.
-
-        Returns
-        -------
-        ndarray, or the Path of the written file
-        """
-        return streaming.predict_parquet(self, path, out, batch_rows, column)
 
     # ---- predict ----------------------------------------------------------------------
     def _outputs(self, X, forward=None) -> torch.Tensor:
@@ -349,6 +316,12 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         """Labels (classification), 0/1 matrix (multi-label) or values (regression)."""
         out = self._outputs(X)
         return self.target_.decode(out)
+
+    @available_if(_predicts_quantiles)
+    def predict_quantiles(self, X) -> np.ndarray:
+        """``(rows, len(quantiles))`` predicted quantiles of y (``loss="quantile"``),
+        in y's units, increasing along each row."""
+        return self.target_.decode_quantiles(self._outputs(X))
 
     @available_if(_can_predict_proba)
     def predict_proba(self, X) -> np.ndarray:

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> Path:
     args = build_parser().parse_args(argv)
     from ..core import CheckpointError
     from .onnx_export import export_onnx
-    from .persist import load_estimator
+    from .persistence import load_estimator
 
     try:
         out = export_onnx(load_estimator(args.model_dir), args.out)

@@ -12,10 +12,13 @@ itself stays in the model directory's ``estimator.json``) and returns what
 - multi-label: ``probabilities`` float32 ``(batch, n_labels)``; a label is on when
   its probability is above 0.5;
 - regression: ``prediction`` float64 ``(batch, n_targets)`` in the units of y (the
-  target scaling and ``log_target``'s ``expm1`` are inside the graph).
+  target scaling and ``log_target``'s ``expm1`` are inside the graph); with
+  ``loss="quantile"`` the median ``(batch, 1)`` and ``quantiles`` float64
+  ``(batch, n_quantiles)``, sorted along each row as ``predict_quantiles``.
 
 ``metadata_props["tabtext"]`` holds a JSON object with the task, the classes, the
-input column names in order (``cat_names``, ``cont_names``) and the outputs.
+input column names in order (``cat_names``, ``cont_names``), the outputs and the
+quantiles (None without them).
 
 The CLI ``python -m tabtext.tabular.export MODEL_DIR OUT.onnx`` exports a saved estimator.
 """
@@ -31,7 +34,7 @@ from torch import nn
 
 from ..core.onnx_export import export_module
 from .model import TabularModel
-from .targets import TargetEncoder
+from .tasks import TargetEncoder
 
 __all__ = ["export_onnx"]
 
@@ -51,6 +54,8 @@ class _Predictor(nn.Module):
                 "std", torch.as_tensor(target.std, dtype=torch.float64)
             )
         self.log_target = target.log_target
+        q = target.quantiles
+        self.median = None if not q else q.index(0.5)
 
     def forward(self, cats: torch.Tensor, conts: torch.Tensor):
         out = self.model(cats, conts).float()  # (batch, n_out)
@@ -59,7 +64,11 @@ class _Predictor(nn.Module):
             if self.log_target:
                 y = torch.expm1(y)
             big = float(np.finfo(np.float64).max)  # as decode: saturate, never inf
-            return y.clamp(-big, big)
+            y = y.clamp(-big, big)
+            if self.median is None:
+                return y
+            y = torch.sort(y, dim=1).values  # quantiles never cross
+            return y[:, self.median : self.median + 1], y
         if self.task == "multilabel":
             return torch.sigmoid(out)
         if self.binary:
@@ -106,6 +115,8 @@ def export_onnx(est, path: str | Path) -> Path:
         "multilabel": ["probabilities"],
         "regression": ["prediction"],
     }[est.task_]
+    if est.target_.quantiles:
+        outputs = ["prediction", "quantiles"]
     classes = getattr(est, "classes_", None)
     metadata = {
         "kind": "tabtext.EmbeddingModel",
@@ -115,6 +126,7 @@ def export_onnx(est, path: str | Path) -> Path:
         "cont_names": list(pre.cont_names_),
         "inputs": ["cats", "conts"],
         "outputs": outputs,
+        "quantiles": None if not est.target_.quantiles else list(est.target_.quantiles),
     }
     return export_module(
         predictor,

@@ -5,7 +5,8 @@ starting with ``.`` or ``_``, such as ``_SUCCESS``, are skipped). Its unit of
 shuffling and of holding out validation rows is the *row group*; each row group is
 read as record batches of at most ``batch_rows`` rows with
 ``pyarrow.parquet.ParquetFile.iter_batches``, so what is held at once is bounded by
-the row-group and batch sizes, never by the dataset size.
+the row-group and batch sizes, never by the dataset size. Predictions go back out
+the same way, chunk by chunk (:func:`write_predictions`).
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ class ParquetDataset:
         The target column; every file must have it. ``None`` when predicting.
     columns : list of str or None
         Feature columns; ``None`` takes every column of the first file but the
-        target. Every file must have them all.
+        target (and the weight). Every file must have them all.
+    weight : str or None
+        A column of row weights (not a feature), read with the features.
 
     Attributes
     ----------
@@ -85,9 +88,10 @@ class ParquetDataset:
         path: str | Path,
         target: str | None = None,
         columns: Sequence[str] | None = None,
+        weight: str | None = None,
     ) -> None:
         self.path = Path(path)
-        self.target = target
+        self.target, self.weight = target, weight
         self.files = _files(self.path)
         handles = [_open(f) for f in self.files]
         first = handles[0].schema_arrow
@@ -95,13 +99,18 @@ class ParquetDataset:
             raise TypeError(f"target must be a column name (str), got {target!r}")
         if columns is None:  # pandas' stored index (__index_level_0__) is no feature
             index = (first.pandas_metadata or {}).get("index_columns", [])
-            skip = {target, *(c for c in index if isinstance(c, str))}
+            skip = {target, weight, *(c for c in index if isinstance(c, str))}
             columns = [n for n in first.names if n not in skip]
         elif isinstance(columns, str):
             raise TypeError(f"columns must be a list of names, got {columns!r}")
         self.columns = [str(c) for c in columns]
         if target in self.columns:
             raise ValueError(f"the target {target!r} is also named in columns")
+        if weight is not None and (weight in self.columns or weight == target):
+            raise ValueError(
+                f"the weight column {weight!r} is also the target or a feature; "
+                "name a column of its own"
+            )
         if not self.columns:
             raise ValueError(
                 f"{str(self.path)!r}: no feature columns besides {target!r}"
@@ -127,7 +136,8 @@ class ParquetDataset:
                 f"parquet file {str(file)!r} has no target column {self.target!r}; "
                 f"its columns are {schema.names}"
             )
-        missing = [c for c in self.columns if c not in names]
+        missing = [c for c in self.columns + [self.weight] if c not in names]
+        missing = [c for c in missing if c is not None]
         if missing:
             raise ValueError(
                 f"parquet file {str(file)!r} lacks the columns {missing}; its columns "
@@ -144,13 +154,24 @@ class ParquetDataset:
         empty = self._schema.empty_table().select(self.columns)
         return empty.to_pandas()[self.columns]
 
+    def split_weight(
+        self, frame: pd.DataFrame
+    ) -> tuple[pd.DataFrame, np.ndarray | None]:
+        """``(features, row weights or None)`` of a frame from :meth:`frames`."""
+        if self.weight is None:
+            return frame, None
+        return frame[self.columns], frame[self.weight].to_numpy()
+
     def frames(
         self, groups: Sequence[RowGroup], batch_rows: int
     ) -> Iterator[tuple[pd.DataFrame, np.ndarray | None, str]]:
         """``(features, target or None, where)`` for each record batch of ``groups``,
         in the given order; ``where`` names the file and row group for error messages.
+        With a ``weight`` column, the features end with it (see :meth:`split_weight`).
         """
-        wanted = self.columns + ([self.target] if self.target is not None else [])
+        extra = [c for c in (self.target, self.weight) if c is not None]
+        wanted = self.columns + extra
+        features = self.columns + ([self.weight] if self.weight is not None else [])
         for g in groups:
             # one open file at a time (re-reading a footer per row group is cheap)
             handle = pq.ParquetFile(g.path)
@@ -167,6 +188,29 @@ class ParquetDataset:
                     y = None
                     if self.target is not None:
                         y = frame.pop(self.target).to_numpy()
-                    yield frame[self.columns], y, where
+                    yield frame[features], y, where
             finally:
                 handle.close()
+
+
+def write_predictions(preds, out: Path, column: str) -> Path:
+    """Write predicted chunks to ``out`` as parquet, atomically: one column
+    ``column``, or ``column_0, column_1, ...`` for 2-D predictions."""
+    tmp = out.with_name(out.name + ".tmp")
+    writer = None
+    try:
+        for pred in preds:
+            table = _prediction_table(pred, column)
+            writer = writer or pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    tmp.replace(out)
+    return out
+
+
+def _prediction_table(pred: np.ndarray, column: str) -> pa.Table:
+    if pred.ndim == 1:
+        return pa.table({column: pred})
+    return pa.table({f"{column}_{j}": pred[:, j] for j in range(pred.shape[1])})

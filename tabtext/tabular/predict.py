@@ -82,7 +82,7 @@ def _fail(message: str) -> SystemExit:
 
 def _load_model(path: str):
     from ..core import CheckpointError
-    from .persist import load_estimator
+    from .persistence import load_estimator
 
     if not Path(path).is_dir():
         raise _fail(f"MODEL_DIR {path}: no such directory")

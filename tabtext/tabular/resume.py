@@ -24,8 +24,9 @@ from ..core import Callback, Checkpoint, Learner, SaveBest
 from ..core.checkpoint import read_state
 
 log = logging.getLogger(__name__)
-# Parameters that do not change the result of a fit.
-_IGNORED = ("checkpoint_dir", "device", "verbose")
+# Parameters that do not change the result of a fit (callbacks: loggers and the like;
+# their repr would differ in every process).
+_IGNORED = ("checkpoint_dir", "device", "verbose", "callbacks")
 
 
 class FitRecord(Callback):
@@ -50,10 +51,13 @@ def fingerprint(est, seed: int, tensors: list[torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def callbacks(folder: Path) -> tuple[list[Callback], SaveBest]:
-    """A checkpointed fit's Checkpoint, and its SaveBest (used with a validation set),
-    which keeps the best weights on disk so that they survive a kill."""
-    return [Checkpoint(folder / "last")], SaveBest("valid_loss", path=folder / "best")
+def callbacks(
+    folder: Path, monitor: str = "valid_loss", mode: str = "min"
+) -> tuple[list[Callback], SaveBest]:
+    """A checkpointed fit's Checkpoint, and its SaveBest of ``monitor`` (used with
+    a validation set), which keeps the best weights on disk to survive a kill."""
+    best = SaveBest(monitor, path=folder / "best", mode=mode)
+    return [Checkpoint(folder / "last")], best
 
 
 def saved_record(folder: Path) -> dict[str, Any] | None:

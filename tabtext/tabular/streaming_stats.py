@@ -22,8 +22,10 @@ table gives (same ``to_dict``/``from_dict``, same save/load):
   copies of its median in proportion), so it is exact while every column has at most
   ``median_sample`` values and a sample estimate beyond.
 
-:class:`TargetStats` does the same for y: class labels and counts, or the mean and
-std of ``y`` (``log1p(y)`` with ``log_target``) for the target scaling.
+:class:`TargetEncoderStats` does the same for the target encoder: class labels and
+counts, or the mean and std of ``y`` (``log1p(y)`` with ``log_target``) for the
+target scaling. (The mean-target *features* of ``target_stats=`` are another thing:
+:mod:`tabtext.tabular.target_stats`.)
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from .dates import DateExpander
 from .numeric import FillMissing, Standardize, finite_stat
 from .preprocessing import CONT_CLIP, TabularPreprocessor, _check_unique, infer_roles
 from .scaling import CONT_SCALINGS, SCALERS
-from .targets import TargetEncoder, as_target_array, check_class_count
+from .tasks import TargetEncoder, as_target_array, check_class_count
 
 logger = logging.getLogger(__name__)
 MEDIAN_SAMPLE = 100_000
@@ -306,7 +308,7 @@ class PreprocessorStats:
         return std
 
 
-class TargetStats:
+class TargetEncoderStats:
     """One streaming pass over y: the task, and a fitted :class:`TargetEncoder`.
 
     ``task`` is the estimator's fixed task ("auto", "auto_classifier",

@@ -3,7 +3,8 @@
 Both fits first learn their statistics (preprocessing, target scaling) -- from a frame
 in memory, or in one streaming pass over a parquet dataset -- and build their loaders
 (:class:`~tabtext.core.TensorLoader` or :class:`~tabtext.core.ParquetLoader`). The
-rest is :func:`train_network`: the network seeded from ``random_state``, the core's
+rest is :func:`train_network`, which returns a :class:`TrainResult` that the fit
+assigns to the estimator: the network seeded from ``random_state``, the core's
 Learner with best-epoch, early-stopping and checkpoint callbacks, the LR (given or
 from the LR finder), a resume from ``checkpoint_dir``, and one-cycle training
 (Smith 2018).
@@ -32,15 +33,17 @@ import torch
 from torch import nn
 
 from ..core import (
+    Callback,
     EarlyStopping,
     Learner,
+    RowWeighted,
     SaveBest,
     TensorLoader,
     distributed,
     predict_batches,
     seeded,
 )
-from . import resume
+from . import eval_metric, resume
 from .model import TabularConfig, TabularModel, emb_sizes_for
 from .target_stats import TargetStatistics, target_columns
 
@@ -62,6 +65,19 @@ class TrainingData:
     valid: Iterable | None
     loss: nn.Module
     identity: list[torch.Tensor]  # fingerprinted for checkpoint_dir resumes
+    batch_size: int  # rows per training batch
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train_network` gives the estimator's fitted attributes."""
+
+    model: TabularModel  # in eval mode, on the CPU: ``model_``
+    batch_size: int  # ``batch_size_``
+    lr: float  # ``lr_``: given, or the LR finder's suggestion
+    n_steps: int  # ``n_steps_``: the optimiser steps planned
+    passes_per_epoch: int  # ``passes_per_epoch_``
+    history: pd.DataFrame  # ``history_``: one row per epoch
 
 
 def fit_seed(est) -> int:
@@ -92,7 +108,7 @@ def frame_tensors(
     stats = getattr(est, "target_stats_", None)
     if stats is not None:
         if fit_target is not None:
-            y = target_columns(fit_target.numpy(), est.target_.n_out, est.task_)
+            y = target_columns(fit_target.numpy(), est.target_.n_columns, est.task_)
             extra = stats.fit_transform(cats, y, seed)
         else:
             extra = stats.transform(cats)
@@ -122,7 +138,7 @@ def target_statistics(est) -> TargetStatistics | None:
     if not picked:
         return None
     cols, names, cards = (list(v) for v in zip(*picked))
-    return TargetStatistics(cols, names, cards, est.target_.n_out)
+    return TargetStatistics(cols, names, cards, est.target_.n_columns)
 
 
 def network_config(est) -> TabularConfig:
@@ -143,7 +159,7 @@ def network_config(est) -> TabularConfig:
     )
 
 
-def batch_size_for(est, n_rows: int) -> int:
+def batch_size_for(batch_size: int | str, n_rows: int) -> int:
     """Rows per training batch for ``n_rows`` training rows (of this rank).
 
     An int ``batch_size`` is taken as is. ``"auto"``: ``AUTO_BATCH`` rows, twice
@@ -164,15 +180,15 @@ def batch_size_for(est, n_rows: int) -> int:
     0 for at most 72% of held-out rows after 20 to 400 steps (sklearn's
     check_class_weight_classifiers wants 87%).
     """
-    if est.batch_size != "auto":
-        return int(est.batch_size)
+    if batch_size != "auto":
+        return int(batch_size)
     if n_rows >= BIG_TABLE:
         return 2 * AUTO_BATCH
     n_batches = min(MIN_BATCHES, max(1, n_rows // MIN_BATCH_ROWS))
     return max(1, min(AUTO_BATCH, -(-n_rows // n_batches)))
 
 
-def epoch_plan(est, n_batches: int) -> tuple[int, int]:
+def epoch_plan(epochs: int | str, n_batches: int) -> tuple[int, int]:
     """``(epochs, passes over the rows per epoch)`` for ``n_batches`` per pass.
 
     An int ``epochs``: that many epochs of one pass. ``"auto"``: ``AUTO_EPOCHS``
@@ -182,8 +198,8 @@ def epoch_plan(est, n_batches: int) -> tuple[int, int]:
     rows); a large table gets one pass per epoch. Early-stopping patience and
     checkpoints still count epochs.
     """
-    if est.epochs != "auto":
-        return int(est.epochs), 1
+    if epochs != "auto":
+        return int(epochs), 1
     passes = -(-MIN_STEPS // (AUTO_EPOCHS * max(1, n_batches)))
     return AUTO_EPOCHS, max(1, min(passes, MAX_PASSES // AUTO_EPOCHS))
 
@@ -209,68 +225,79 @@ class Passes:
         self.loader.load_state_dict(state)
 
 
-def tensor_data(est, frame, y, valid, seed: int) -> TrainingData:
-    """In memory: the rows as tensors, sliced by TensorLoaders on the device."""
+def tensor_data(est, frame, y, valid, seed: int, weight=None) -> TrainingData:
+    """In memory: the rows as tensors, sliced by TensorLoaders on the device;
+    ``weight`` (or None) the training rows' weights, ``valid`` ``(X, y, weight or
+    None)`` or None."""
     dev = device(est)
     target = est.target_.encode(y)
     cats, conts = frame_tensors(est, frame, fit_target=target, seed=seed)
+    w = None if weight is None else torch.as_tensor(weight / weight.mean())
     # under torchrun each rank trains on its shard of ceil(n / world) rows; drop a
     # last batch of 1 row: batch norm cannot train on a single row
     rank, world = distributed.rank(), distributed.world_size()
     n_local = -(-len(frame) // world)
-    est.batch_size_ = batch_size_for(est, n_local)
-    drop_last = n_local % est.batch_size_ == 1
+    batch_size = batch_size_for(est.batch_size, n_local)
+    drop_last = n_local % batch_size == 1
     train = TensorLoader(
-            cats, conts, target, batch_size=est.batch_size_, shuffle=True,
-            drop_last=drop_last, seed=seed, device=dev, rank=rank, world_size=world,
+            cats, conts, target, weights=_float(w), batch_size=batch_size,
+            shuffle=True, drop_last=drop_last, seed=seed, device=dev, rank=rank,
+            world_size=world,
         )  # fmt: skip
-    valid_dl, tensors = None, [cats, conts, target]
+    valid_dl, tensors = None, [cats, conts, target] + ([] if w is None else [w])
+    vw = None
     if valid is not None:
         vc, vn = frame_tensors(est, valid[0])
         vt = est.target_.encode(valid[1])
-        tensors += [vc, vn, vt]
+        vw = None if valid[2] is None else torch.as_tensor(valid[2])
+        tensors += [vc, vn, vt] + ([] if vw is None else [vw])
         valid_dl = TensorLoader(
-                vc, vn, vt, batch_size=PRED_BATCH, device=dev, rank=rank,
-                world_size=world,
+                vc, vn, vt, weights=_float(vw), batch_size=PRED_BATCH, device=dev,
+                rank=rank, world_size=world,
             )  # fmt: skip
-    loss = est.target_.loss(y, est.class_weight, est.label_smoothing)
-    return TrainingData(train, valid_dl, loss, tensors)
+    loss = est.target_.loss(y, est.class_weight, est.label_smoothing, weight)
+    if w is not None or vw is not None:
+        loss = RowWeighted(loss)
+    return TrainingData(train, valid_dl, loss, tensors, batch_size)
 
 
-def train_network(est, data: TrainingData, seed: int) -> Learner:
-    """Build ``est.model_`` from ``est.config_`` and train it on ``data``.
+def _float(w: torch.Tensor | None) -> torch.Tensor | None:
+    return None if w is None else w.float()
 
-    Sets ``model_`` (in eval mode, on the CPU: picklable anywhere), ``lr_``,
-    ``n_steps_`` (the optimiser steps planned), ``passes_per_epoch_`` and
-    ``history_``. ``batch_size_`` must be set (by the loader's builder). The global
-    RNGs are left as they were.
-    """
-    epochs, passes = epoch_plan(est, len(data.train))
+
+def train_network(est, data: TrainingData, seed: int) -> TrainResult:
+    """A network built from ``est.config_``, trained on ``data``: what the estimator
+    keeps of the training (nothing is set on ``est``). The global RNGs are left as
+    they were."""
+    epochs, passes = epoch_plan(est.epochs, len(data.train))
     if passes > 1:
         data = replace(data, train=Passes(data.train, passes))
-    est.n_steps_, est.passes_per_epoch_ = epochs * len(data.train), passes
     with seeded(seed), resume.global_rng_kept():
-        est.model_ = TabularModel(est.config_)
-        learn = _learner(est, data, seed)
-        start, est.lr_ = resume.start(
+        model = TabularModel(est.config_)
+        learn = _learner(est, model, data, seed)
+        start, lr = resume.start(
             learn, est.checkpoint_dir, lambda learn: pick_lr(est, learn)
         )
-        learn.fit_one_cycle(epochs, est.lr_, start_epoch=start)
-    est.history_ = learn.history
-    est.model_.eval()
-    est.model_.to("cpu")
-    return learn
+        learn.fit_one_cycle(epochs, lr, start_epoch=start)
+    model.eval()
+    model.to("cpu")
+    return TrainResult(
+        model, data.batch_size, lr, epochs * len(data.train), passes, learn.history
+    )
 
 
-def _learner(est, data: TrainingData, seed: int) -> Learner:
+def _learner(est, model: TabularModel, data: TrainingData, seed: int) -> Learner:
     dev = device(est)
+    metric = eval_metric.resolve(est.eval_metric, est.task_)
+    scores = [] if metric is None else [eval_metric.ValidScore(metric, est.target_)]
     return Learner(
-        est.model_,
+        model,
         data.train,
         data.valid,
         loss_fn=data.loss.to(dev),
+        metrics=scores if data.valid is not None else [],
         wd=est.weight_decay,
-        callbacks=_callbacks(est, data, seed),
+        callbacks=_callbacks(est, data, seed, eval_metric.monitor(metric)),
         splitter=_one_group,
         device=dev,
         progress=None if est.verbose else False,  # a bar on a terminal, else lines
@@ -284,22 +311,43 @@ def _one_group(model: nn.Module) -> list[list[nn.Parameter]]:
     return [list(model.parameters())]
 
 
-def _callbacks(est, data: TrainingData, seed: int) -> list:
-    """Best epoch and early stopping with a validation set; checkpoints with
-    ``checkpoint_dir`` (the best epoch then kept on disk, to survive a kill)."""
+def _callbacks(est, data: TrainingData, seed: int, watch: tuple[str, str]) -> list:
+    """Best epoch and early stopping on ``watch`` (the monitored column and its
+    direction) with a validation set; checkpoints with ``checkpoint_dir`` (the best
+    epoch then kept on disk, to survive a kill)."""
     folder = None if est.checkpoint_dir is None else Path(est.checkpoint_dir)
-    cbs, best = [], SaveBest("valid_loss")
+    monitor, mode = watch
+    cbs, best = [], SaveBest(monitor, mode=mode)
     if folder is not None:
-        cbs, best = resume.callbacks(folder)
+        cbs, best = resume.callbacks(folder, monitor, mode)
     if data.valid is not None:
         cbs.append(best)
         if est.n_iter_no_change is not None:
             patience = int(est.n_iter_no_change)
-            cbs.append(EarlyStopping("valid_loss", patience=patience))
+            cbs.append(EarlyStopping(monitor, patience=patience, mode=mode))
     if folder is not None:
         fp = resume.fingerprint(est, seed, data.identity)
         cbs.append(resume.FitRecord(fp, 0.0))
-    return cbs
+    return cbs + user_callbacks(est.callbacks)
+
+
+def user_callbacks(callbacks) -> list[Callback]:
+    """The ``callbacks`` parameter's callbacks, checked and used as given: a logger
+    or a pruning callback the caller holds must see this fit (``clone`` copies them
+    for a new estimator, as scikit-learn does with any parameter)."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError(
+            f"callbacks must be a list of tabtext.core.Callback, got {callbacks!r}"
+        )
+    bad = [i for i, cb in enumerate(callbacks) if not isinstance(cb, Callback)]
+    if bad:
+        raise TypeError(
+            f"callbacks[{bad[0]}] is a {type(callbacks[bad[0]]).__name__}, not a "
+            "tabtext.core.Callback; subclass Callback and define its hooks"
+        )
+    return list(callbacks)
 
 
 def pick_lr(est, learn: Learner) -> float:

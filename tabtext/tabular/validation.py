@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import numbers
 from collections import Counter
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._frame import as_frame
 
@@ -19,8 +18,10 @@ from ._frame import as_frame
 def check_X(est, X, reset: bool) -> pd.DataFrame:
     """Validate ``X`` (DataFrame or 2-D array-like) and return it as a DataFrame.
 
-    On ``reset`` (fit) records ``n_features_in_`` / ``feature_names_in_``; otherwise
-    checks them with sklearn's own messages, so Pipelines and GridSearchCV behave.
+    On ``reset`` (fit) records ``input_columns_`` and, through sklearn's
+    ``validate_data``, ``n_features_in_`` / ``feature_names_in_`` (as sklearn's
+    validation does); otherwise checks them with sklearn's own messages, so
+    Pipelines and GridSearchCV behave.
     """
     if sp.issparse(X):
         raise TypeError(
@@ -108,8 +109,22 @@ def check_rows(value: Any, name: str) -> int:
     return value
 
 
-def record_columns(est, columns: Sequence[str]) -> None:
-    """What ``check_X(reset=True)`` records, for a fit on a parquet dataset."""
-    est.input_columns_ = list(columns)
-    est.feature_names_in_ = np.asarray(columns, dtype=object)
-    est.n_features_in_ = len(columns)
+def check_sample_weight(sample_weight, n_rows: int, where: str = "sample_weight"):
+    """``sample_weight`` as a float64 array of ``n_rows`` finite weights >= 0 with
+    at least one above 0, or None."""
+    if sample_weight is None:
+        return None
+    try:  # sklearn's checks of shape, length and finiteness, with its messages
+        w = _check_sample_weight(sample_weight, np.empty((n_rows, 0)), dtype=np.float64)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    if (w < 0).any():
+        raise ValueError(
+            f"{where} has negative values (first at row {np.argmax(w < 0)}); give "
+            "weights >= 0"
+        )
+    if not (w > 0).any():
+        raise ValueError(
+            f"{where}: all weights are zero; at least one row needs a weight above zero"
+        )
+    return w

@@ -132,3 +132,19 @@ def test_missing_onnx_extra_says_what_to_install(binary, tmp_path, monkeypatch):
     with pytest.raises(ImportError, match=r"tabtext\[onnx\]"):
         binary[0].export_onnx(tmp_path / "x.onnx")
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_quantile_regression_exports_median_and_quantiles(tmp_path):
+    X, v = make_frame()
+    est = EmbeddingRegressor(loss="quantile", quantiles=(0.2, 0.5, 0.8), **FAST)
+    est.fit(X, v)
+    sess = session(est, tmp_path / "m.onnx")
+    assert [o.name for o in sess.get_outputs()] == ["prediction", "quantiles"]
+    meta = json.loads(sess.get_modelmeta().custom_metadata_map["tabtext"])
+    assert meta["quantiles"] == [0.2, 0.5, 0.8]
+    for n in BATCHES:
+        pred, quantiles = run(sess, est, new_rows(X).head(n))
+        assert pred.shape == (n, 1) and quantiles.shape == (n, 3)
+        expected = est.predict_quantiles(new_rows(X).head(n))
+        np.testing.assert_allclose(quantiles, expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(pred[:, 0], est.predict(new_rows(X).head(n)))

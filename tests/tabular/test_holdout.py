@@ -11,13 +11,13 @@ def test_split_rows_stratifies_and_takes_eval_set():
     y = np.array(["p"] * 30 + ["q"] * 10)
     est = EmbeddingClassifier(validation_fraction=0.25, random_state=0)
     est.task_ = "classification"
-    ft, yt, (fv, yv) = split_rows(est, frame, y, None)
+    ft, yt, _, (fv, yv, _) = split_rows(est, frame, y, None, None)
     assert len(fv) == 10 and yv.tolist().count("q") in (2, 3)  # stratified
     assert set(ft["a"]) | set(fv["a"]) == set(range(40))
     # an eval_set is checked like X at predict time
     est.n_features_in_, est.feature_names_in_ = 1, np.array(["a"], dtype=object)
     est.input_columns_ = ["a"]
-    _, _, (fv, yv) = split_rows(est, frame, y, (frame[:3], y[:3]))
+    _, _, _, (fv, yv, _) = split_rows(est, frame, y, None, (frame[:3], y[:3]))
     assert len(fv) == 3 and list(yv) == ["p"] * 3
 
 

@@ -9,7 +9,7 @@ from sklearn.metrics import roc_auc_score
 
 from tabtext.core.io import save_model_dir
 from tabtext.tabular import EmbeddingClassifier, EmbeddingRegressor
-from tabtext.tabular.persist import KIND
+from tabtext.tabular.persistence import KIND
 from tabtext.tabular.predict import build_parser, main
 
 FAST = dict(epochs=3, batch_size=32, layers=(16, 8), ps=(0.0, 0.0), random_state=0)

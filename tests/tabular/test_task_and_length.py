@@ -2,8 +2,6 @@
 refused) and the training length of the defaults (epochs / batch_size "auto"), and
 predictions that do not depend on the other rows predicted with them."""
 
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -13,7 +11,7 @@ import torch
 
 from tabtext.core import TensorLoader
 from tabtext.tabular import EmbeddingClassifier, EmbeddingModel, EmbeddingRegressor
-from tabtext.tabular.targets import MAX_CLASSES, infer_task
+from tabtext.tabular.tasks import MAX_CLASSES, infer_task
 from tabtext.tabular.training import (
     AUTO_BATCH,
     BIG_TABLE,
@@ -94,10 +92,9 @@ def test_streaming_fit_infers_like_the_in_memory_fit(tmp_path):
 
 # ---- training length ----------------------------------------------------------------
 def plan(n_rows: int, epochs="auto", batch_size="auto"):
-    est = SimpleNamespace(epochs=epochs, batch_size=batch_size)
-    bs = batch_size_for(est, n_rows)
+    bs = batch_size_for(batch_size, n_rows)
     n_batches = -(-n_rows // bs)
-    epochs, passes = epoch_plan(est, n_batches)
+    epochs, passes = epoch_plan(epochs, n_batches)
     return bs, epochs, passes, epochs * passes * n_batches
 
 

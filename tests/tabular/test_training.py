@@ -1,7 +1,10 @@
 import numpy as np
 import pandas as pd
+import pytest
 import torch
+from sklearn.base import clone
 
+from tabtext.core import Callback
 from tabtext.tabular import EmbeddingRegressor, TabularPreprocessor, TargetEncoder
 from tabtext.tabular.training import (
     fit_seed,
@@ -18,7 +21,7 @@ def test_fit_seed():
     assert a == b
 
 
-def test_train_network_sets_the_fitted_state_and_keeps_the_global_rng():
+def test_train_network_returns_the_fitted_state_and_keeps_the_global_rng():
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"c": rng.choice(list("abc"), 64), "x": rng.normal(size=64)})
     y = frame["x"].to_numpy() * 2
@@ -29,10 +32,41 @@ def test_train_network_sets_the_fitted_state_and_keeps_the_global_rng():
     est.config_ = network_config(est)
     assert est.config_.n_cont == 1 and len(est.config_.cardinalities) == 1
     before = torch.get_rng_state()
-    learn = train_network(est, tensor_data(est, frame, y, None, seed=0), seed=0)
+    result = train_network(est, tensor_data(est, frame, y, None, seed=0), seed=0)
     assert torch.equal(before, torch.get_rng_state())
-    assert len(est.history_) == 2 and est.lr_ == est.lr
+    assert len(result.history) == 2 and result.lr == est.lr
     assert (
-        not est.model_.training and next(est.model_.parameters()).device.type == "cpu"
+        not result.model.training
+        and next(result.model.parameters()).device.type == "cpu"
     )
-    assert learn.model is est.model_
+    assert not hasattr(est, "model_")  # the estimator's fit assigns it
+
+
+class CountEpochs(Callback):
+    def __init__(self):
+        self.epochs = 0
+
+    def after_epoch(self, learn):
+        self.epochs += 1
+
+
+def test_callbacks_are_used_as_given_and_copied_by_clone():
+    X = pd.DataFrame({"x": np.linspace(-1, 1, 40)})
+    counter = CountEpochs()
+    est = EmbeddingRegressor(layers=(4,), ps=(0.0,), epochs=3, callbacks=[counter])
+    est.fit(X, X["x"] * 2)
+    assert counter.epochs == 3 and est.callbacks[0] is counter  # the fit used it
+    copied = clone(est).callbacks[0]
+    assert copied is not counter and copied.epochs == 3
+    seen = []
+
+    class Spy(Callback):
+        def after_fit(self, learn):
+            seen.append(len(learn.history))
+
+    EmbeddingRegressor(layers=(4,), ps=(0.0,), epochs=2, callbacks=[Spy()]).fit(
+        X, X["x"]
+    )
+    assert seen == [2]
+    with pytest.raises(TypeError, match=r"callbacks\[0\] is a str"):
+        EmbeddingRegressor(callbacks=["log"]).fit(X, X["x"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from ..core.io import CheckpointError, read_model_dir, save_model_dir
 from .model import TabularConfig, TabularModel
 from .preprocessing import TabularPreprocessor
 from .target_stats import TargetStatistics
-from .targets import TargetEncoder
+from .tasks import TargetEncoder
 
 KIND = "tabtext.EmbeddingModel"
 
@@ -40,6 +41,9 @@ def save_estimator(est, path: str | Path) -> Path:
 
 
 def _jsonable_params(params: dict) -> dict:
+    """The parameters as JSON; one that JSON cannot hold (a callable
+    ``eval_metric``, ``callbacks``) is left out, so a loaded estimator has its
+    default: they steer training only, never prediction."""
     out = {}
     for k, v in params.items():
         if isinstance(v, tuple):
@@ -48,6 +52,10 @@ def _jsonable_params(params: dict) -> dict:
             v = None
         if isinstance(v, Path):  # checkpoint_dir
             v = str(v)
+        try:
+            json.dumps(v)
+        except (TypeError, ValueError):
+            continue
         out[k] = v
     return out
 

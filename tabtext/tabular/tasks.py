@@ -1,8 +1,9 @@
-"""Target handling for EmbeddingModel: task inference, encoding, loss, and decoding."""
+"""What an EmbeddingModel predicts and how it learns it, per task: the task inferred
+from y, the target encoded for training, the loss, and outputs decoded back to y."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -12,7 +13,13 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from torch import nn
 
-from .losses import SmoothBCEWithLogits, WeightedCrossEntropy, check_smoothing
+from .losses import (
+    QuantileLoss,
+    SmoothBCEWithLogits,
+    WeightedCrossEntropy,
+    check_quantiles,
+    check_smoothing,
+)
 from .numeric import finite_stat
 
 Task = Literal["auto", "classification", "multilabel", "regression"]
@@ -160,6 +167,26 @@ class TargetEncoder:
     std: np.ndarray | None = None
     log_target: bool = False
     n_out: int = 1
+    quantiles: tuple[float, ...] | None = None  # loss="quantile": one output each
+
+    @property
+    def n_columns(self) -> int:
+        """Columns of the encoded target (outputs but for quantiles: one)."""
+        return 1 if self.quantiles else self.n_out
+
+    def with_loss(self, loss: str, quantiles) -> TargetEncoder:
+        """This encoder for ``loss`` ("auto": the task's own; "quantile": one output
+        per quantile of a single regression target, trained with the pinball loss)."""
+        if loss == "auto":
+            return self
+        if loss != "quantile":
+            raise ValueError(f"loss must be 'auto' or 'quantile', got {loss!r}")
+        if self.task != "regression" or self.n_out != 1:
+            raise ValueError(
+                f"loss='quantile' is for regression on one target column, and this "
+                f"fit is {self.task} with {self.n_out} output(s); use loss='auto'"
+            )
+        return replace(self, quantiles=check_quantiles(quantiles), n_out=len(quantiles))
 
     @classmethod
     def fit(
@@ -210,23 +237,34 @@ class TargetEncoder:
         return torch.as_tensor(z, dtype=torch.float32)
 
     def loss(
-        self, y: np.ndarray, class_weight, label_smoothing: float = 0.0
+        self,
+        y: np.ndarray,
+        class_weight,
+        label_smoothing: float = 0.0,
+        sample_weight: np.ndarray | None = None,
     ) -> nn.Module:
-        """The training loss; ``label_smoothing`` applies to classification."""
+        """The training loss; ``label_smoothing`` applies to classification.
+
+        With ``sample_weight`` (of the rows of ``y``) the "balanced" class weights
+        and the class-weighted loss's normalisation count each row by its weight,
+        as the rows it stands for would."""
         if self.task == "regression":
-            return nn.MSELoss()
+            return QuantileLoss(self.quantiles) if self.quantiles else nn.MSELoss()
         if self.task == "multilabel":
             return SmoothBCEWithLogits(label_smoothing)
         weights = None
         if class_weight is not None:
-            weights = compute_class_weight(class_weight, classes=self.classes, y=y)
+            weights = compute_class_weight(
+                class_weight, classes=self.classes, y=y, sample_weight=sample_weight
+            )
         if self.n_out == 1:
             pos = None if weights is None else torch.tensor([weights[1] / weights[0]])
             return SmoothBCEWithLogits(label_smoothing, pos_weight=pos)
         eps = check_smoothing(label_smoothing)
         if weights is None:
             return nn.CrossEntropyLoss(label_smoothing=eps)
-        norm = weights[np.searchsorted(self.classes, y)].mean()  # per training row
+        row_weights = weights[np.searchsorted(self.classes, y)]
+        norm = np.average(row_weights, weights=sample_weight)  # per training row
         w = torch.as_tensor(weights, dtype=torch.float32)
         return WeightedCrossEntropy(w, norm, label_smoothing=eps)
 
@@ -237,20 +275,42 @@ class TargetEncoder:
             return np.hstack([1 - p, p]) if self.task == "classification" else p
         return torch.softmax(out.float(), 1).numpy()
 
+    def labels(self, encoded: torch.Tensor) -> np.ndarray:
+        """Encoded targets (what :meth:`encode` gave) back in y's labels and units."""
+        if self.task == "classification":
+            return self.classes[encoded.reshape(-1).long().numpy()]
+        if self.task == "multilabel":
+            return encoded.numpy().astype(np.int64)
+        y = self._values(encoded)
+        return y.ravel() if y.shape[1] == 1 else y
+
     def decode(self, out: torch.Tensor) -> np.ndarray:
-        """Predictions in the units and labels of the training y."""
+        """Predictions in the units and labels of the training y (the median with
+        quantiles)."""
         if self.task == "classification":
             return self.classes[self.proba(out).argmax(1)]
         if self.task == "multilabel":
             return (self.proba(out) > 0.5).astype(np.int64)
+        if self.quantiles:
+            return self.decode_quantiles(out)[:, self.quantiles.index(0.5)]
+        y = self._values(out)
+        return y.ravel() if y.shape[1] == 1 else y
+
+    def decode_quantiles(self, out: torch.Tensor) -> np.ndarray:
+        """``(rows, len(quantiles))`` predicted quantiles in y's units, sorted along
+        each row so that they never cross (monotone rearrangement, Chernozhukov et
+        al. 2010)."""
+        return np.sort(self._values(out), axis=1)
+
+    def _values(self, out: torch.Tensor) -> np.ndarray:
+        """Standardised (log-)values back in y's units, as ``(rows, columns)``."""
         with np.errstate(over="ignore"):
             y = out.double().numpy() * self.std + self.mean
             y = np.expm1(y) if self.log_target else y
         # an output beyond float64's range (targets near 1e308, or expm1 of a large
         # log-prediction) saturates at the largest float instead of becoming inf
         big = np.finfo(np.float64).max
-        y = np.clip(y, -big, big)
-        return y.ravel() if y.shape[1] == 1 else y
+        return np.clip(y, -big, big)
 
     def to_dict(self) -> dict:
         d = {"task": self.task, "log_target": self.log_target, "n_out": self.n_out}
@@ -261,6 +321,8 @@ class TargetEncoder:
             )
         if self.mean is not None:
             d["mean"], d["std"] = self.mean.tolist(), self.std.tolist()
+        if self.quantiles:
+            d["quantiles"] = list(self.quantiles)
         return d
 
     @classmethod
@@ -273,7 +335,10 @@ class TargetEncoder:
             classes = np.array(d["classes"], dtype=dtype)
         mean = np.array(d["mean"]) if "mean" in d else None
         std = np.array(d["std"]) if "std" in d else None
-        return cls(d["task"], classes, mean, std, d["log_target"], d["n_out"])
+        quantiles = tuple(d["quantiles"]) if d.get("quantiles") else None
+        return cls(
+            d["task"], classes, mean, std, d["log_target"], d["n_out"], quantiles
+        )
 
 
 def _log(y: np.ndarray) -> np.ndarray:
