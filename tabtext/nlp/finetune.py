@@ -21,8 +21,8 @@ import numpy as np
 
 from .._cli import HelpFormatter, add_output_flags, progress_setting, setup_logging
 from .cli import add_config_flags, config_from_args
-from .loading import load_texts, resolve_imdb
-from .targets import REGRESSION_LOSSES, TASKS, check_task_options
+from .text.labels import REGRESSION_LOSSES, TASKS, check_task_options
+from .text.reading import load_texts, resolve_imdb
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,9 +126,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
     args = parser.parse_args(argv)
     cfg = config_from_args(parser, args)
-    from .persistence import fit_to_pretrained
+    from .api.persistence import fit_to_pretrained
     from .pretrained import resolve_pretrained
-    from .stages import use_bf16
+    from .training.stages import use_bf16
 
     try:
         pretrained = resolve_pretrained(args.pretrained)
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     main_rank = distributed.is_main()  # under torchrun rank 0 alone logs
     setup_logging(args.verbose, quiet=args.quiet or not main_rank)
-    from .finetuning import (  # heavy imports only after the arguments are valid
+    from .training.ulmfit import (  # heavy imports only after the arguments are valid
         plan_task,
         run_ulmfit,
     )
@@ -229,7 +229,7 @@ def _load_data(parser: argparse.ArgumentParser, args):
 def _ensemble(out: Path, fwd: dict, bwd: dict) -> dict:
     from ..core import distributed
     from ..core.io import atomic_write_text
-    from .finetuning import ensemble_scores
+    from .training.ulmfit import ensemble_scores
 
     distributed.barrier()  # rank 0 has written both runs' validation outputs
     metrics = {

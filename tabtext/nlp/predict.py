@@ -9,7 +9,7 @@ it prints the task's metrics: accuracy; micro-F1 and subset accuracy; MAE and RM
 (``--json``: the metrics as one JSON line). Documents are batched by length; the
 only per-review Python work is tokenization. ``--explain why.html`` also writes word
 attributions of the first ``--explain-n`` texts (integrated gradients,
-:mod:`tabtext.nlp.explain`) as a self-contained HTML page (classification models).
+:mod:`tabtext.nlp.api.explanation`) as a self-contained HTML page (classification models).
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.explain_n < 1 or args.explain_steps < 1:
         parser.error("--explain-n and --explain-steps must be >= 1")
     from ..core.io import CheckpointError
-    from .loading import load_texts
-    from .persistence import load_text_model
+    from .api.persistence import load_text_model
+    from .text.reading import load_texts
 
     try:
         tm = load_text_model(args.model_dir)
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
         frame = predictions_frame(tm, outputs)
         atomic_write_text(args.out, frame.to_csv(index=False))
     if args.explain:
-        from .explain import explain_texts, write_html
+        from .api.explanation import explain_texts, write_html
 
         t0 = time.perf_counter()
         texts = data.texts[: args.explain_n]

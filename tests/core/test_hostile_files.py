@@ -32,7 +32,7 @@ from tabtext.nlp import (
     Vocab,
     make_config,
 )
-from tabtext.nlp.persistence import (
+from tabtext.nlp.api.persistence import (
     TextModel,
     load_lm,
     load_text_model,

@@ -11,8 +11,8 @@ from safetensors.torch import load_file
 from sklearn.base import clone
 
 from tabtext.nlp import TextClassifier, finetune, load_lm, predict, pretrain
-from tabtext.nlp.persistence import pretrained_backwards, save_lm
-from tabtext.nlp.tokenize import Tokenizer
+from tabtext.nlp.api.persistence import pretrained_backwards, save_lm
+from tabtext.nlp.text.tokenize import Tokenizer
 
 from .conftest import TINY, make_texts
 
@@ -151,7 +151,7 @@ def test_text_classifier_fit_and_clone(tmp_path):
 def test_resume_after_interruption_ends_like_an_uninterrupted_run(
     data_file, tmp_path, trained, monkeypatch
 ):
-    from tabtext.nlp import stages
+    from tabtext.nlp.training import stages
 
     ref_out, ref_metrics, cache = trained
     real = stages.run_phase
@@ -320,7 +320,7 @@ def test_an_lm_reading_the_other_way_is_said(data_file, tmp_path, trained, caplo
     flags = [a for a in TINY if a != "--no-pretrained"]
     flags += ["--lm-ft-epochs", "0", "--max-labels", "40", "--cache-dir", str(cache)]
     data = ["--data", str(data_file)]
-    with caplog.at_level(logging.INFO, logger="tabtext.nlp.finetuning"):
+    with caplog.at_level(logging.INFO, logger="tabtext.nlp.training.ulmfit"):
         finetune.main(
             data
             + flags
@@ -358,10 +358,10 @@ def test_self_training_adds_the_surest_pseudo_labels_and_trains_again(
 
 
 def test_pseudo_labels_skip_labeled_rows_and_take_the_most_confident():
-    from tabtext.nlp.corpus import Corpus
-    from tabtext.nlp.recipe import make_config
-    from tabtext.nlp.splits import Split
-    from tabtext.nlp.stages import classifier_rows, pseudo_labels
+    from tabtext.nlp.text.corpus import Corpus
+    from tabtext.nlp.text.splits import Split
+    from tabtext.nlp.training.config import make_config
+    from tabtext.nlp.training.stages import classifier_rows, pseudo_labels
 
     class Teacher(torch.nn.Module):  # P(class 1) = the document's first token / 100
         config = type("C", (), {"pad_idx": 0})
@@ -387,9 +387,9 @@ def test_pseudo_labels_skip_labeled_rows_and_take_the_most_confident():
 
 
 def test_self_training_without_texts_to_pseudo_label_is_refused_up_front():
-    from tabtext.nlp.finetuning import plan_task
-    from tabtext.nlp.loading import TextDataset
-    from tabtext.nlp.recipe import make_config
+    from tabtext.nlp.text.reading import TextDataset
+    from tabtext.nlp.training.config import make_config
+    from tabtext.nlp.training.ulmfit import plan_task
 
     texts = [f"text {i}" for i in range(40)]
     train = TextDataset(texts, np.arange(40) % 2, ["a", "b"], "t.csv")
