@@ -23,7 +23,7 @@ from tabtext.nlp.models.awd_lstm import LanguageModel, preset
 from tabtext.nlp.text.corpus import Corpus
 from tabtext.nlp.text.loaders import LMLoader
 from tabtext.nlp.training.config import lm_config, make_config
-from tabtext.nlp.training.stages import lm_learner
+from tabtext.nlp.training.learners import lm_learner
 
 LM_MOMS = (0.8, 0.7, 0.8)  # pretrain's 1cycle momentum (Adam beta1)
 

@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig)}
     try:
         cfg = PretrainConfig(**values)
-        from .training.stages import use_bf16
+        from .training.precision import use_bf16
 
         use_bf16(cfg.precision, args.device)  # bf16 on a CPU without it: refused
     except (TypeError, ValueError, RuntimeError) as e:

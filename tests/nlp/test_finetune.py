@@ -151,10 +151,10 @@ def test_text_classifier_fit_and_clone(tmp_path):
 def test_resume_after_interruption_ends_like_an_uninterrupted_run(
     data_file, tmp_path, trained, monkeypatch
 ):
-    from tabtext.nlp.training import stages
+    from tabtext.nlp.training import classifier_stage
 
     ref_out, ref_metrics, cache = trained
-    real = stages.run_phase
+    real = classifier_stage.run_phase
 
     def crash_in_clas_2(learn, phase, *args, **kwargs):
         if phase.name == "clas_2":
@@ -171,10 +171,10 @@ def test_resume_after_interruption_ends_like_an_uninterrupted_run(
         str(cache),
         *TINY,
     ]
-    monkeypatch.setattr(stages, "run_phase", crash_in_clas_2)
+    monkeypatch.setattr(classifier_stage, "run_phase", crash_in_clas_2)
     with pytest.raises(KeyboardInterrupt):
         finetune.main(args)
-    monkeypatch.setattr(stages, "run_phase", real)
+    monkeypatch.setattr(classifier_stage, "run_phase", real)
     metrics = finetune.main([*args, "--resume"])
     a = load_file(ref_out / "model" / "model.safetensors")
     b = load_file(out / "model" / "model.safetensors")
@@ -361,7 +361,8 @@ def test_pseudo_labels_skip_labeled_rows_and_take_the_most_confident():
     from tabtext.nlp.text.corpus import Corpus
     from tabtext.nlp.text.splits import Split
     from tabtext.nlp.training.config import make_config
-    from tabtext.nlp.training.stages import classifier_rows, pseudo_labels
+    from tabtext.nlp.training.sampling import classifier_rows
+    from tabtext.nlp.training.self_training import pseudo_labels
 
     class Teacher(torch.nn.Module):  # P(class 1) = the document's first token / 100
         config = type("C", (), {"pad_idx": 0})
@@ -377,8 +378,8 @@ def test_pseudo_labels_skip_labeled_rows_and_take_the_most_confident():
     labels = np.arange(1, 100) % 2
     split = Split([str(k) for k in range(99)], labels, [], labels[:0], ["a", "b"])
     cfg = make_config("quick", max_labels=10, self_train=5, self_train_pool=1000)
-    metrics = {}
-    rows, classes = pseudo_labels(cfg, corpus, split, Teacher(), "cpu", metrics)
+    rows, classes, found = pseudo_labels(cfg, corpus, split, Teacher(), "cpu")
+    metrics = {"self_train": [found]}
     assert not np.isin(rows, classifier_rows(cfg, split, "classification")).any()
     free = np.setdiff1d(np.arange(99), classifier_rows(cfg, split, "classification"))
     assert list(rows[:5]) == list(free[:5]) and (classes[:5] == 0).all()  # surest 0s

@@ -17,7 +17,7 @@ from tabtext.nlp import (
     save_text_model,
 )
 from tabtext.nlp.text.splits import stratified_split
-from tabtext.nlp.training import stages
+from tabtext.nlp.training import classifier_stage
 from tabtext.nlp.training import tasks as tasks_module
 
 from .conftest import (
@@ -48,7 +48,7 @@ def runs(tmp_path_factory):
         data = tmp_path_factory.mktemp("data") / f"{name}.parquet"
         pd.DataFrame({"text": texts, "label": labels}).to_parquet(data)
         learners = []
-        real = stages.classifier_learner
+        real = classifier_stage.classifier_learner
 
         def spy(*args, _real=real, _seen=learners, **kwargs):
             _seen.append(_real(*args, **kwargs))
@@ -56,7 +56,7 @@ def runs(tmp_path_factory):
 
         run = tmp_path_factory.mktemp(name)
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(stages, "classifier_learner", spy)
+            mp.setattr(classifier_stage, "classifier_learner", spy)
             metrics = finetune.main(
                 ["--data", str(data), "--out", str(run), "--cache-dir", str(cache)]
                 + FAST

@@ -11,7 +11,7 @@ softmax is Grave et al. (2017), "Efficient softmax approximation for GPUs".
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +34,6 @@ __all__ = [
     "LMOutput",
     "LanguageModel",
     "generate",
-    "load_pretrained_embeddings",
     "preset",
 ]
 
@@ -317,57 +316,6 @@ class LMLoss:
         return loss
 
 
-def load_pretrained_embeddings(
-    old_state: Mapping[str, Tensor],
-    old_itos: Sequence[str],
-    new_itos: Sequence[str],
-) -> dict[str, Tensor]:
-    """Re-index a pretrained model's vocabulary rows for a new vocabulary (ULMFiT).
-
-    Rows of tokens in both vocabularies are copied; tokens new to the model start at
-    the mean of the old rows. This is applied to the embedding matrix, an untied
-    decoder weight and the decoder bias; other entries are kept as they are, except an
-    adaptive softmax head's, which are left out (its clusters depend on the vocabulary:
-    load with ``strict=False`` and let the new head learn).
-
-    Parameters
-    ----------
-    old_state : mapping
-        ``state_dict()`` of a :class:`LanguageModel` or an :class:`AWDLSTM`.
-    old_itos, new_itos : sequence of str
-        Id-to-token lists of the old and the new vocabularies.
-
-    Returns
-    -------
-    dict
-        A state dict for a model with ``vocab_size == len(new_itos)``.
-    """
-    old_index = {tok: i for i, tok in enumerate(old_itos)}
-    pairs = [(j, old_index[t]) for j, t in enumerate(new_itos) if t in old_index]
-    new_rows = torch.tensor([j for j, _ in pairs], dtype=torch.long)
-    old_rows = torch.tensor([i for _, i in pairs], dtype=torch.long)
-    new_state: dict[str, Tensor] = {}
-    for key, value in old_state.items():
-        if key.startswith("adaptive."):
-            continue
-        if key.endswith("embed.embedding.weight") or key in (
-            "decoder_weight",
-            "decoder_bias",
-        ):
-            if value.size(0) != len(old_itos):
-                raise ValueError(
-                    f"{key} has {value.size(0)} rows but old_itos has {len(old_itos)} "
-                    f"tokens: pass the vocabulary the model was trained with."
-                )
-            fresh = value.mean(0, keepdim=True).expand(len(new_itos), *value.shape[1:])
-            fresh = fresh.clone()
-            fresh[new_rows] = value[old_rows]
-            value = fresh
-        new_state[key] = value
-    return new_state
-
-
-@torch.no_grad()
 def generate(
     model: LanguageModel,
     prompt_ids: Sequence[int],

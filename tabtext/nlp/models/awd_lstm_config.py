@@ -192,3 +192,35 @@ def preset(
         fields["tie_weights"] = False
     fields.update(overrides)
     return AWDLSTMConfig(vocab_size=vocab_size, **fields).scale_dropouts(drop_mult)
+
+
+def adaptive_cutoffs(vocab_size: int, adaptive_softmax: bool) -> tuple[int, ...] | None:
+    """The adaptive softmax's cluster cutoffs for a vocabulary of ``vocab_size``: the
+    2,000 most frequent tokens in the head, then clusters up to 8,000 and the rest;
+    none (a full softmax) when not asked or for 4,000 tokens or fewer."""
+    if not adaptive_softmax or vocab_size <= 4000:
+        return None
+    return (2000, 8000) if vocab_size > 12000 else (2000,)
+
+
+def sized_preset(
+    sizes: Any,
+    vocab_size: int,
+    task: Literal["lm", "classifier"] = "lm",
+    drop_mult: float = 1.0,
+) -> AWDLSTMConfig:
+    """:func:`preset` ``sizes.model`` with the size fields of ``sizes`` that are set
+    (``emb_sz``, ``n_hid``, ``n_layers``) and, for a language model, the adaptive
+    softmax when ``sizes.adaptive_softmax`` (:func:`adaptive_cutoffs`). ``sizes``:
+    a ULMFiT or a pretraining config."""
+    given = {k: getattr(sizes, k) for k in ("emb_sz", "n_hid", "n_layers")}
+    given = {k: v for k, v in given.items() if v is not None}
+    cutoffs = adaptive_cutoffs(vocab_size, sizes.adaptive_softmax and task == "lm")
+    return preset(
+        sizes.model,
+        vocab_size,
+        task=task,
+        drop_mult=drop_mult,
+        adaptive_softmax=cutoffs,
+        **given,
+    )

@@ -1,7 +1,7 @@
 """Transfer a pretrained language model to a new vocabulary (ULMFiT, Howard & Ruder
 2018, section 3.2: the target task's vocabulary differs from the general corpus').
 
-:func:`~tabtext.nlp.models.awd_lstm.load_pretrained_embeddings` re-indexes the embedding
+:func:`load_pretrained_embeddings` re-indexes the embedding
 (and a full-softmax decoder): shared tokens keep their rows, new ones start at the
 mean. An adaptive softmax (Grave et al. 2017) cannot be re-indexed row by row, since
 its clusters follow each vocabulary's frequency order; :func:`align_adaptive_head`
@@ -21,13 +21,64 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from .awd_lstm import LanguageModel, load_pretrained_embeddings
+from .awd_lstm import LanguageModel
 
-__all__ = ["align_adaptive_head", "align_lm_state"]
+__all__ = ["align_adaptive_head", "align_lm_state", "load_pretrained_embeddings"]
 
 log = logging.getLogger(__name__)
 
 
+def load_pretrained_embeddings(
+    old_state: Mapping[str, Tensor],
+    old_itos: Sequence[str],
+    new_itos: Sequence[str],
+) -> dict[str, Tensor]:
+    """Re-index a pretrained model's vocabulary rows for a new vocabulary (ULMFiT).
+
+    Rows of tokens in both vocabularies are copied; tokens new to the model start at
+    the mean of the old rows. This is applied to the embedding matrix, an untied
+    decoder weight and the decoder bias; other entries are kept as they are, except an
+    adaptive softmax head's, which are left out (its clusters depend on the vocabulary:
+    load with ``strict=False`` and let the new head learn).
+
+    Parameters
+    ----------
+    old_state : mapping
+        ``state_dict()`` of a :class:`LanguageModel` or an :class:`AWDLSTM`.
+    old_itos, new_itos : sequence of str
+        Id-to-token lists of the old and the new vocabularies.
+
+    Returns
+    -------
+    dict
+        A state dict for a model with ``vocab_size == len(new_itos)``.
+    """
+    old_index = {tok: i for i, tok in enumerate(old_itos)}
+    pairs = [(j, old_index[t]) for j, t in enumerate(new_itos) if t in old_index]
+    new_rows = torch.tensor([j for j, _ in pairs], dtype=torch.long)
+    old_rows = torch.tensor([i for _, i in pairs], dtype=torch.long)
+    new_state: dict[str, Tensor] = {}
+    for key, value in old_state.items():
+        if key.startswith("adaptive."):
+            continue
+        if key.endswith("embed.embedding.weight") or key in (
+            "decoder_weight",
+            "decoder_bias",
+        ):
+            if value.size(0) != len(old_itos):
+                raise ValueError(
+                    f"{key} has {value.size(0)} rows but old_itos has {len(old_itos)} "
+                    f"tokens: pass the vocabulary the model was trained with."
+                )
+            fresh = value.mean(0, keepdim=True).expand(len(new_itos), *value.shape[1:])
+            fresh = fresh.clone()
+            fresh[new_rows] = value[old_rows]
+            value = fresh
+        new_state[key] = value
+    return new_state
+
+
+@torch.no_grad()
 def _bounds(cutoffs: Sequence[int], vocab_size: int) -> list[int]:
     return [0, *cutoffs, vocab_size]
 

@@ -27,6 +27,14 @@ def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
     return rng.bit_generator.state
 
 
+def variable_bptt_length(rng: np.random.Generator, bptt: int) -> int:
+    """Variable-length BPTT (Merity et al. 2017): the next window's length, ``bptt``
+    with probability 0.95, else ``bptt / 2``, then normal with sigma 5 (at least 5),
+    so that training windows do not always start at the same tokens."""
+    base = bptt if rng.random() < 0.95 else bptt / 2
+    return max(5, int(rng.normal(base, 5)))
+
+
 class LMLoader:
     """``(x, y)`` batches of shape ``(batch_size, seq_len)``, ``y`` shifted by one token.
 
@@ -96,8 +104,7 @@ class LMLoader:
     def _seq_len(self) -> int:
         if not self.variable_bptt:
             return self.bptt
-        base = self.bptt if self.rng.random() < 0.95 else self.bptt / 2
-        return max(5, int(self.rng.normal(base, 5)))
+        return variable_bptt_length(self.rng, self.bptt)
 
     def _rows(self) -> torch.Tensor:
         """This epoch's stream as ``(batch_size, row_len)`` int64 rows."""

@@ -254,9 +254,7 @@ def _settings_key(tok: Tokenizer) -> str:
     from importlib.metadata import version
 
     here = Path(__file__).parent
-    sources = b"".join(
-        (here / f).read_bytes() for f in ("tokenize.py", "text_rules.py")
-    )
+    sources = b"".join((here / f).read_bytes() for f in ("tokenize.py", "rules.py"))
     source = hashlib.sha256(sources).hexdigest()
     payload = {
         "settings": asdict(tok),

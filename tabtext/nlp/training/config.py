@@ -11,7 +11,7 @@ no pretrained one), ``lm_ft`` (LM fine-tuning, discriminative slanted triangular
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -241,83 +241,9 @@ def make_config(preset: str = "quick", **overrides: Any) -> ULMFiTConfig:
     return ULMFiTConfig(**values)
 
 
-@dataclass
-class Phase:
-    """One fit of the recipe: which groups train, for how long, at which LRs."""
-
-    name: str
-    epochs: int
-    lr: float
-    freeze_to: int | None = None  # None: all groups train
-    discriminative: bool = True
-    schedule: str = "stlr"  # or "one_cycle"
-    results: dict = field(default_factory=dict)
-
-    def title(self, n_groups: int) -> str:
-        """The stage as progress lines name it, e.g. "classifier, 2/5 groups trained"."""
-        if self.name == "lm":
-            return "language model"
-        if self.name == "lm_ft":
-            return "LM fine-tuning"
-        k = n_groups if self.freeze_to is None else min(-self.freeze_to, n_groups)
-        return f"classifier, {k}/{n_groups} groups trained"
-
-    def lrs(self, n_groups: int, decay: float) -> float | slice:
-        """The LR argument of the fit: with discriminative LRs each group's is the
-        next group's divided by ``decay`` (2.6 in ULMFiT), as a slice over groups."""
-        if not self.discriminative:
-            return self.lr
-        return slice(self.lr / decay ** (n_groups - 1), self.lr)
-
-
-def lm_phases(cfg: ULMFiTConfig, pretrained: bool) -> list[Phase]:
-    phases = []
-    if not pretrained and cfg.lm_epochs:
-        phases.append(Phase("lm", cfg.lm_epochs, cfg.lm_lr, None, discriminative=False))
-    if cfg.lm_ft_epochs:
-        phases.append(Phase("lm_ft", cfg.lm_ft_epochs, cfg.lm_ft_lr))
-    return phases
-
-
-def classifier_phases(
-    cfg: ULMFiTConfig, n_groups: int, n_docs: int | None = None
-) -> list[Phase]:
-    """Gradual unfreezing: the head, then one more group per phase, then everything.
-
-    With ``n_docs`` (the texts the classifier learns from) below
-    ``cfg.clas_lr_full_at``, every LR is scaled by ``n_docs / clas_lr_full_at``:
-    ``clas_min_steps`` passes a small set many times, and that wants smaller steps.
-    """
-    scale = 1.0
-    if n_docs is not None and cfg.clas_lr_full_at:
-        scale = min(1.0, n_docs / cfg.clas_lr_full_at)
-    phases = []
-    for k in cfg.unfreeze:
-        if k >= n_groups:
-            break
-        lr = scale * cfg.clas_lr / 2 ** (k - 1)
-        phases.append(Phase(f"clas_{k}", 1, lr, freeze_to=-k))
-    if cfg.clas_epochs:
-        final = cfg.clas_final_lr if cfg.clas_final_lr is not None else cfg.clas_lr / 20
-        phases.append(Phase("clas_all", cfg.clas_epochs, scale * final, None))
-    return phases
-
-
 def lm_config(cfg: ULMFiTConfig, vocab_size: int, task: str = "lm") -> AWDLSTMConfig:
     """The AWD-LSTM config of the recipe: ``cfg.model`` preset plus size overrides."""
-    from ..models.awd_lstm_config import preset
+    from ..models.awd_lstm_config import sized_preset
 
-    sizes = {k: getattr(cfg, k) for k in ("emb_sz", "n_hid", "n_layers")}
-    sizes = {k: v for k, v in sizes.items() if v is not None}
-    cutoffs = None
-    if task == "lm" and cfg.adaptive_softmax and vocab_size > 4000:
-        cutoffs = (2000, 8000) if vocab_size > 12000 else (2000,)
     drop = cfg.lm_drop_mult if task == "lm" else cfg.clas_drop_mult
-    return preset(
-        cfg.model,
-        vocab_size,
-        task=task,
-        drop_mult=drop,
-        adaptive_softmax=cutoffs,
-        **sizes,
-    )
+    return sized_preset(cfg, vocab_size, task=task, drop_mult=drop)

@@ -19,11 +19,8 @@ runs that first stage on a laptop-sized budget:
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import json
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -33,18 +30,22 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ...core import adamw, distributed
+from ...core import distributed
 from ...core.io import atomic_write_text
 from ...core.metrics import perplexity_from_loss
 from ...core.rng import seeded
-from ..models.awd_lstm import LanguageModel, preset
+from ..models.awd_lstm import LanguageModel
+from ..models.awd_lstm_config import sized_preset
 from ..text.corpus import Corpus, numericalize_corpus
 from ..text.loaders import LMLoader, LMStream
 from ..text.tokenize import Tokenizer
 from ..text.vocab import Vocab
 from .callbacks import SegmentReporter
-from .config import Phase
-from .stages import Run, lm_learner, run_phase, use_bf16
+from .learners import lm_learner_from_loaders
+from .phase_plan import Phase, run_phase
+from .precision import use_bf16
+from .run_dir import Run
+from .segment_plan import load_or_make_plan
 
 log = logging.getLogger(__name__)
 Precision = Literal["auto", "bf16", "fp32"]
@@ -101,26 +102,9 @@ class PretrainConfig:
                 f"precision must be auto, bf16 or fp32, got {self.precision!r}"
             )
 
-    # ULMFiT-recipe names, so that lm_learner and run_phase take this config as is
-    @property
-    def lm_bs(self) -> int:
-        return self.bs
-
 
 def lm_model(cfg: PretrainConfig, vocab_size: int) -> LanguageModel:
-    sizes = {k: getattr(cfg, k) for k in ("emb_sz", "n_hid", "n_layers")}
-    sizes = {k: v for k, v in sizes.items() if v is not None}
-    cutoffs = None
-    if cfg.adaptive_softmax and vocab_size > 4000:
-        cutoffs = (2000, 8000) if vocab_size > 12000 else (2000,)
-    config = preset(
-        cfg.model,
-        vocab_size,
-        drop_mult=cfg.drop_mult,
-        adaptive_softmax=cutoffs,
-        **sizes,
-    )
-    return LanguageModel(config)
+    return LanguageModel(sized_preset(cfg, vocab_size, drop_mult=cfg.drop_mult))
 
 
 def holdout_split(n_docs: int, valid_pct: float) -> tuple[np.ndarray, np.ndarray]:
@@ -129,65 +113,6 @@ def holdout_split(n_docs: int, valid_pct: float) -> tuple[np.ndarray, np.ndarray
     if n_valid >= n_docs:
         raise ValueError(f"{n_docs} documents leave none to train on; give more text")
     return np.arange(n_docs - n_valid), np.arange(n_docs - n_valid, n_docs)
-
-
-def seconds_per_batch(
-    model: LanguageModel, ids: np.ndarray, cfg: PretrainConfig, device, bf16: bool
-) -> float:
-    """Median time of a real training step (on a copy; no state of ours changes)."""
-    n = cfg.bs * (cfg.bptt + 1)
-    if len(ids) < n:
-        return float("nan")
-    batch = torch.from_numpy(np.asarray(ids[:n], dtype=np.int64)).view(cfg.bs, -1)
-    x, y = batch[:, :-1].to(device), batch[:, 1:].to(device)
-    times = []
-    with torch.random.fork_rng():
-        m = copy.deepcopy(model).to(device).train()
-        opt, loss_fn = adamw(m.parameters()), m.loss_fn()
-        for _ in range(10):
-            t0 = time.perf_counter()
-            with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
-                loss = loss_fn(m(x), y)
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            m.reset()
-            times.append(time.perf_counter() - t0)
-    return float(np.median(times[3:]))
-
-
-def make_plan(
-    cfg: PretrainConfig, stream: LMStream, valid: Corpus, step_s: float
-) -> dict:
-    """How many batches, in how many segments of how many batches."""
-    per_pass = stream.batches_per_pass(0)
-    limits = {}
-    if cfg.epochs is not None:
-        limits["epochs"] = cfg.epochs * per_pass
-    if cfg.max_tokens is not None:  # mean tokens per batch of the first pass
-        limits["max_tokens"] = (
-            cfg.max_tokens * per_pass / stream.tokens_before(per_pass)
-        )
-    timed = math.isfinite(step_s)
-    seg = max(1, int(cfg.ckpt_min * 60 / step_s)) if timed else None
-    if cfg.budget_min is not None and timed:
-        # validation runs forward only, about a third of a training step per batch
-        eval_s = step_s / 3 / (cfg.bs * cfg.bptt)
-        valid_each = min(valid.n_tokens, cfg.valid_tokens or valid.n_tokens) * eval_s
-        train_s = cfg.budget_min * 60 - valid.n_tokens * eval_s
-        limits["budget_min"] = train_s / (step_s + valid_each / seg)
-    if not limits:
-        limits["epochs"] = per_pass
-    total = max(1, int(min(limits.values())))
-    n_segments = max(1, math.ceil(total / (seg or total)))
-    return {
-        "batches": total,
-        "segments": n_segments,
-        "segment_batches": math.ceil(total / n_segments),
-        "batches_per_pass": per_pass,
-        "limited_by": min(limits, key=limits.get),
-        "seconds_per_batch": round(step_s, 4),
-    }
 
 
 def pretrain(
@@ -260,21 +185,23 @@ def pretrain(
         world_size=distributed.world_size(),
         backwards=cfg.backwards,
     )
-    plan = _load_or_make_plan(run, cfg, stream, valid, model, corpus.ids, dev, bf16)
+    plan = load_or_make_plan(run, cfg, stream, valid, model, corpus.ids, dev, bf16)
     # a resumed run keeps its precision; plans without it are from when "auto" meant
     # fp32 on CPU
     bf16 = plan.get("bf16", bf16 if cfg.precision != "auto" else dev.type == "cuda")
     stream.segment_batches = plan["segment_batches"]
-    resolved = dataclasses.replace(cfg, precision="bf16" if bf16 else "fp32")
-    learn = lm_learner(model, corpus, valid, resolved, dev, progress=progress)
+    bf16 = use_bf16("bf16" if bf16 else "fp32", dev)  # a CPU without bf16: refused
+    valid_dl = _valid_loader(valid.head(cfg.valid_tokens), cfg)
+    learn = lm_learner_from_loaders(
+        model, stream, valid_dl, cfg, bf16=bf16, device=dev, progress=progress
+    )
     # the CLI prints each segment's row (on_segment); the bar or lines show the rest
     learn.progress.show_epochs, learn.progress.epoch_word = False, "segment"
-    learn.set_data(stream, _valid_loader(valid.head(cfg.valid_tokens), cfg))
     phase = Phase(
         "lm", plan["segments"], cfg.lr, None, discriminative=False, schedule="one_cycle"
     )
     reporter = SegmentReporter(stream, plan, on_segment)
-    res = run_phase(learn, phase, run, cfg, 0, resume, extra_cbs=[reporter])
+    res = run_phase(learn, phase, run, cfg.seed, resume, extra_cbs=[reporter])
     valid_loss = evaluate_lm(model, _valid_loader(valid, cfg), dev, bf16)
     if main:
         save_lm(model, corpus.vocab, tok, run.out / "model", backwards=cfg.backwards)
@@ -339,28 +266,6 @@ def _init_model(spec: str, tok: Tokenizer) -> tuple[LanguageModel, Vocab, dict]:
         for k in ("tokens_seen", "train_s"):
             init[k] = init.get(k, 0) + card["init"].get(k, 0)
     return *lm_from_dir(d), init
-
-
-def _load_or_make_plan(run, cfg, stream, valid, model, ids, dev, bf16) -> dict:
-    """The run's plan: read back on resume (same settings only), else timed and made."""
-    path = run.out / "plan.json"
-    if run.resume and path.exists():
-        saved = json.loads(path.read_text())
-        if saved.get("config") == asdict(cfg):
-            return saved["plan"]
-        changed = sorted(
-            k for k, v in asdict(cfg).items() if saved["config"].get(k) != v
-        )
-        raise ValueError(
-            f"{path}: this run was started with other settings ({', '.join(changed)}); "
-            "resume with the same flags, or pass another --out"
-        )
-    step_s = seconds_per_batch(model, ids, cfg, dev, bf16)
-    plan = {**make_plan(cfg, stream, valid, step_s), "bf16": bf16}
-    if distributed.is_main():
-        atomic_write_text(path, json.dumps({"config": asdict(cfg), "plan": plan}))
-    log.info("plan: %s", plan)
-    return plan
 
 
 def _valid_loader(docs: Corpus, cfg: PretrainConfig) -> LMLoader:

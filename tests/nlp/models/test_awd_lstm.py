@@ -11,7 +11,6 @@ from tabtext.nlp import AWDLSTM, AWDLSTMConfig, LanguageModel
 from tabtext.nlp.models.awd_lstm import (
     LMOutput,
     generate,
-    load_pretrained_embeddings,
     preset,
 )
 
@@ -215,31 +214,6 @@ def test_adaptive_softmax_lm_trains():
     assert logp.shape == (1, 2, V) and torch.allclose(
         logp.exp().sum(-1), torch.ones(1, 2)
     )
-
-
-def test_load_pretrained_embeddings_copies_shared_rows_and_means_new_ones():
-    old_itos = ["xxunk", "xxpad", "a", "b", "c"] + [f"w{i}" for i in range(V - 5)]
-    new_itos = ["xxunk", "xxpad", "c", "new", "a"] + [f"z{i}" for i in range(V - 5)]
-    old = LanguageModel(tiny(tie_weights=False))
-    with torch.no_grad():
-        old.decoder_bias.normal_()
-    state = load_pretrained_embeddings(old.state_dict(), old_itos, new_itos)
-    new = LanguageModel(tiny(tie_weights=False))
-    new.load_state_dict(state)
-    for key, get in [
-        ("emb", lambda m: m.encoder.embedding.weight),
-        ("dec", lambda m: m.decoder_weight),
-        ("bias", lambda m: m.decoder_bias),
-    ]:
-        o, n = get(old).detach(), get(new).detach()
-        assert torch.equal(n[0], o[0]) and torch.equal(n[2], o[4]), key
-        assert torch.equal(n[4], o[2]), key
-        assert torch.allclose(n[3], o.mean(0)), key  # a new token: the mean row
-    assert torch.equal(
-        new.encoder.rnns[0].module.weight_hh_l0, old.encoder.rnns[0].module.weight_hh_l0
-    )
-    with pytest.raises(ValueError, match="old_itos"):
-        load_pretrained_embeddings(old.state_dict(), old_itos[:-1], new_itos)
 
 
 def test_generate_is_seeded_respects_bans_and_restores_mode():

@@ -1,10 +1,13 @@
 """Transfer of a pretrained LM to a new vocabulary: embeddings and adaptive head."""
 
+import pytest
 import torch
 
 from tabtext.nlp import LanguageModel
-from tabtext.nlp.models.awd_lstm import load_pretrained_embeddings, preset
-from tabtext.nlp.models.vocab_transfer import align_lm_state
+from tabtext.nlp.models.awd_lstm import preset
+from tabtext.nlp.models.vocab_transfer import align_lm_state, load_pretrained_embeddings
+
+from .test_awd_lstm import V, tiny
 
 
 def _trained_lm(itos, cutoffs, steps=150):
@@ -56,3 +59,28 @@ def test_aligned_adaptive_head_keeps_what_it_learnt():
     fresh = load_pretrained_embeddings(old.state_dict(), itos, new_itos)
     fresh.update({k: v for k, v in template.state_dict().items() if "adaptive" in k})
     assert loss_of(aligned) < loss_of(fresh) - 0.5
+
+
+def test_load_pretrained_embeddings_copies_shared_rows_and_means_new_ones():
+    old_itos = ["xxunk", "xxpad", "a", "b", "c"] + [f"w{i}" for i in range(V - 5)]
+    new_itos = ["xxunk", "xxpad", "c", "new", "a"] + [f"z{i}" for i in range(V - 5)]
+    old = LanguageModel(tiny(tie_weights=False))
+    with torch.no_grad():
+        old.decoder_bias.normal_()
+    state = load_pretrained_embeddings(old.state_dict(), old_itos, new_itos)
+    new = LanguageModel(tiny(tie_weights=False))
+    new.load_state_dict(state)
+    for key, get in [
+        ("emb", lambda m: m.encoder.embedding.weight),
+        ("dec", lambda m: m.decoder_weight),
+        ("bias", lambda m: m.decoder_bias),
+    ]:
+        o, n = get(old).detach(), get(new).detach()
+        assert torch.equal(n[0], o[0]) and torch.equal(n[2], o[4]), key
+        assert torch.equal(n[4], o[2]), key
+        assert torch.allclose(n[3], o.mean(0)), key  # a new token: the mean row
+    assert torch.equal(
+        new.encoder.rnns[0].module.weight_hh_l0, old.encoder.rnns[0].module.weight_hh_l0
+    )
+    with pytest.raises(ValueError, match="old_itos"):
+        load_pretrained_embeddings(old.state_dict(), old_itos[:-1], new_itos)

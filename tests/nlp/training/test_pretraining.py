@@ -1,4 +1,4 @@
-"""Corpus-scale pretraining: the segmented stream, the plan, exact resume after a kill,
+"""Corpus-scale pretraining: the segmented stream, exact resume after a kill,
 the held-out split, fp16 export and shipped-LM names (vocabulary transfer: see
 test_transfer.py)."""
 
@@ -9,7 +9,6 @@ import torch
 
 from tabtext.core import callbacks
 from tabtext.nlp import (
-    Corpus,
     LanguageModel,
     LMLoader,
     PretrainConfig,
@@ -20,9 +19,9 @@ from tabtext.nlp import (
 from tabtext.nlp.api.persistence import pretrained_lm_state
 from tabtext.nlp.pretrained import available, resolve_pretrained
 from tabtext.nlp.text.loaders import LMStream
-from tabtext.nlp.training import pretraining
-from tabtext.nlp.training.pretraining import holdout_split, make_plan
-from tabtext.nlp.training.stages import use_bf16
+from tabtext.nlp.training import pretraining, segment_plan
+from tabtext.nlp.training.precision import use_bf16
+from tabtext.nlp.training.pretraining import holdout_split
 
 
 def _corpus(n_docs=40, seed=0, vocab=30):
@@ -60,25 +59,6 @@ def test_holdout_is_the_last_documents():
         holdout_split(1, 0.5)
 
 
-def test_plan_takes_the_shortest_limit_and_fits_the_budget():
-    ids, offsets = _corpus(400)
-    stream = LMStream(ids, offsets, batch_size=4, bptt=6, segment_batches=1)
-    valid = Corpus(*_corpus(5))
-    per_pass = stream.batches_per_pass(0)
-    plan = make_plan(PretrainConfig(epochs=2, bs=4, bptt=6), stream, valid, 0.01)
-    assert plan["batches"] == 2 * per_pass and plan["limited_by"] == "epochs"
-    cfg = PretrainConfig(epochs=2, budget_min=0.05, ckpt_min=0.01, bs=4, bptt=6)
-    plan = make_plan(cfg, stream, valid, 0.01)  # 3 s of training at 10 ms a batch
-    assert plan["limited_by"] == "budget_min" and 250 <= plan["batches"] <= 300
-    assert plan["segments"] * plan["segment_batches"] >= plan["batches"]
-    assert plan["segment_batches"] <= 60  # about ckpt_min = 0.6 s each
-    cfg = PretrainConfig(max_tokens=960, bs=4, bptt=6)
-    plan = make_plan(cfg, stream, valid, 0.01)
-    mean_batch = stream.tokens_before(per_pass) / per_pass  # ~4 rows x ~7 tokens
-    assert plan["limited_by"] == "max_tokens"
-    assert abs(plan["batches"] - 960 / mean_batch) <= 1
-
-
 @pytest.fixture(scope="module")
 def corpus_file(tmp_path_factory):
     rng = np.random.default_rng(0)
@@ -100,7 +80,7 @@ TINY_LM = dict(
 
 def test_a_killed_run_resumes_exactly(corpus_file, tmp_path, monkeypatch):
     _, texts = corpus_file
-    monkeypatch.setattr(pretraining, "seconds_per_batch", lambda *a: 1.0)
+    monkeypatch.setattr(segment_plan, "seconds_per_batch", lambda *a: 1.0)
     cfg = PretrainConfig(**TINY_LM)
     cache = tmp_path / "cache"
     ref = pretraining.pretrain(texts, cfg, tmp_path / "ref", cache_dir=cache)
