@@ -1,12 +1,14 @@
 """Text classification by transfer learning: ULMFiT with an AWD-LSTM.
 
-The layout, top down: ``finetune`` (CLI) -> ``finetuning.run_ulmfit`` -> ``stages``
-(the LM and classifier stages, learners) -> ``recipe`` (config, presets, phase plan);
-``loading``/``splits`` read texts, ``tokenize``/``text_rules``/``vocab``/``corpus`` turn
-them into ids, ``loaders`` batch them, ``awd_lstm``/``classifier`` are the models,
-``targets``/``tasks`` read labels per task and give each task its head, loss and
-metrics, ``persistence`` writes and reads model directories, ``pretraining`` (CLI
-``pretrain``) trains a general-domain LM and ``pretrained`` holds the shipped one.
+The layout, top down: the entry points ``finetune``, ``pretrain``, ``predict`` and
+``export`` (``python -m``) parse flags and call the library; ``api/`` is the public
+face (the ``TextClassifier``/``TextRegressor`` estimators, model directories,
+explanations, ONNX export); ``training/`` holds the recipe (``ulmfit.run_ulmfit`` ->
+``lm_stage``, ``classifier_stage``, ``self_training`` -> ``phase_plan``: gradual
+unfreezing, discriminative LRs, STLR) and corpus-scale ``pretraining``; ``models/``
+the AWD-LSTM, the classifier head with BPT3C and vocabulary transfer; ``text/``
+reads, tokenizes, numericalizes and batches texts; ``pretrained/`` holds the shipped
+LM. ``docs/architecture.md`` maps each technique to its module.
 """
 
 # Submodules load on first use (PEP 562): see tabtext._lazy.

@@ -20,9 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from .._cli import HelpFormatter
 
 
@@ -71,6 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("--explain-n and --explain-steps must be >= 1")
     from ..core.io import CheckpointError
     from .api.persistence import load_text_model
+    from .api.prediction import file_scores, predictions_frame
     from .text.reading import load_texts
 
     try:
@@ -90,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
         "reviews_per_s": round(len(data.texts) / seconds, 1),
     }
     if data.labels is not None:
-        metrics.update(_scores(tm, outputs, data))
+        metrics.update(file_scores(tm, outputs, data))
     if args.out:
         from ..core.io import atomic_write_text
 
@@ -127,45 +125,6 @@ def main(argv: list[str] | None = None) -> dict:
                 f"{args.explain} ({metrics['explain_seconds_per_text']:.2f}s each)"
             )
     return metrics
-
-
-def predictions_frame(tm, outputs: np.ndarray) -> pd.DataFrame:
-    """The ``--out`` table of a model's outputs (see the module's docstring)."""
-    kind, classes = tm.task.kind, np.asarray(tm.classes, dtype=object)
-    if kind == "regression":
-        return pd.DataFrame({"predicted": outputs})
-    if kind == "multilabel":
-        on = tm.task.predict(outputs).astype(bool)
-        sep = tm.task.label_sep
-        pred = [sep.join(str(c) for c in classes[row]) for row in on]
-    else:
-        pred = classes[outputs.argmax(1)]
-    frame = pd.DataFrame({"predicted": pred})
-    for j, c in enumerate(classes):
-        frame[f"proba_{c}"] = outputs[:, j]
-    return frame
-
-
-def _scores(tm, outputs: np.ndarray, data) -> dict[str, float]:
-    """The task's metrics against the file's labels, in the model's classes."""
-    kind = tm.task.kind
-    if kind == "regression":
-        return tm.task.score(outputs, data.labels)
-    if kind == "classification":
-        classes = np.asarray(tm.classes, dtype=object)
-        pred = classes[outputs.argmax(1)]
-        truth = np.asarray(data.classes, dtype=object)[data.labels]
-        return {"accuracy": float(np.mean(pred.astype(str) == truth.astype(str)))}
-    # multilabel: the file's labels as columns of the model's, plus any the model
-    # never learned (never predicted: each of their labels counts as a miss)
-    names = [str(c) for c in tm.classes]
-    extra = [str(c) for c in data.classes if str(c) not in names]
-    cols = {c: j for j, c in enumerate(names + extra)}
-    truth = np.zeros((len(data.labels), len(cols)), np.float32)
-    for j, c in enumerate(data.classes):
-        truth[:, cols[str(c)]] = data.labels[:, j]
-    padded = np.hstack([outputs, np.zeros((len(outputs), len(extra)))])
-    return tm.task.score(padded, truth)
 
 
 def _load(load_texts, args, task):
