@@ -29,7 +29,7 @@ _EXPORTS = {
     "encode_texts": (".api.onnx_export", "encode_texts"),
     "export_onnx": (".api.onnx_export", "export_onnx"),
     "TextModel": (".api.persistence", "TextModel"),
-    "load_lm": (".api.persistence", "load_lm"),
+    "load_lm": (".models.lm_dir", "load_lm"),
     "load_text_model": (".api.persistence", "load_text_model"),
     "save_text_model": (".api.persistence", "save_text_model"),
     "available_pretrained": (".pretrained", "available"),

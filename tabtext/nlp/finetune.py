@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
     args = parser.parse_args(argv)
     cfg = config_from_args(parser, args)
-    from .api.persistence import fit_to_pretrained
     from .pretrained import resolve_pretrained
+    from .training.config import fit_to_pretrained
     from .training.precision import use_bf16
 
     try:

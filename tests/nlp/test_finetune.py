@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from sklearn.base import clone
 
 from tabtext.nlp import TextClassifier, finetune, load_lm, predict, pretrain
-from tabtext.nlp.api.persistence import pretrained_backwards, save_lm
+from tabtext.nlp.models.lm_dir import pretrained_backwards, save_lm
 from tabtext.nlp.text.tokenize import Tokenizer
 
 from .conftest import TINY, make_texts
@@ -151,10 +151,10 @@ def test_text_classifier_fit_and_clone(tmp_path):
 def test_resume_after_interruption_ends_like_an_uninterrupted_run(
     data_file, tmp_path, trained, monkeypatch
 ):
-    from tabtext.nlp.training import classifier_stage
+    from tabtext.nlp.training import phase_plan
 
     ref_out, ref_metrics, cache = trained
-    real = classifier_stage.run_phase
+    real = phase_plan.run_phase
 
     def crash_in_clas_2(learn, phase, *args, **kwargs):
         if phase.name == "clas_2":
@@ -171,10 +171,10 @@ def test_resume_after_interruption_ends_like_an_uninterrupted_run(
         str(cache),
         *TINY,
     ]
-    monkeypatch.setattr(classifier_stage, "run_phase", crash_in_clas_2)
+    monkeypatch.setattr(phase_plan, "run_phase", crash_in_clas_2)
     with pytest.raises(KeyboardInterrupt):
         finetune.main(args)
-    monkeypatch.setattr(classifier_stage, "run_phase", real)
+    monkeypatch.setattr(phase_plan, "run_phase", real)
     metrics = finetune.main([*args, "--resume"])
     a = load_file(ref_out / "model" / "model.safetensors")
     b = load_file(out / "model" / "model.safetensors")

@@ -14,16 +14,13 @@ import numpy as np
 
 from ...core.io import (
     CheckpointError,
-    ModelDir,
-    bytes_to_tensors,
-    load_model_weights,
     read_model_dir,
     save_model_dir,
 )
-from ..models.awd_lstm import AWDLSTMConfig, LanguageModel
+from ..models.awd_lstm import AWDLSTMConfig
 from ..models.classifier import TextClassifierModel
 from ..models.inference import predict_docs
-from ..models.vocab_transfer import align_lm_state
+from ..models.lm_dir import JSON_FILES, model_subdir
 from ..text.corpus import numericalize_corpus
 from ..text.tokenize import Tokenizer
 from ..text.vocab import Vocab
@@ -31,8 +28,6 @@ from ..training.config import ULMFiTConfig
 from ..training.tasks import TextTask
 
 KIND = "tabtext.TextClassifier"
-LM_KIND = "tabtext.LanguageModel"
-JSON_FILES = ("config.json", "vocab.json")  # beside model.safetensors
 
 
 @dataclass
@@ -102,18 +97,6 @@ def save_text_model(tm: TextModel, path: str | Path) -> Path:
     )
 
 
-def model_subdir(path: str | Path) -> Path:
-    """``path`` itself if it is a model directory, else its ``model/`` subfolder
-    (the layout ``finetune`` and ``pretrain`` write into ``--out``)."""
-    path = Path(path)
-    if (
-        not (path / "manifest.json").exists()
-        and (path / "model" / "manifest.json").exists()
-    ):
-        return path / "model"
-    return path
-
-
 def load_text_model(path: str | Path) -> TextModel:
     """Load a classifier directory (``OUT/model``, or ``OUT`` holding one)."""
     path = model_subdir(path)
@@ -142,118 +125,3 @@ def load_text_model(path: str | Path) -> TextModel:
     d.load_weights(model)
     model.eval()
     return TextModel(model, vocab, tok, ulm, classes, task)
-
-
-def save_lm(
-    model: LanguageModel,
-    vocab: Vocab,
-    tok: Tokenizer,
-    path: str | Path,
-    backwards: bool = False,
-) -> Path:
-    """A language-model directory: weights, vocabulary, AWD-LSTM and tokenizer config,
-    and the direction it was trained to read (``backwards``: reversed text)."""
-    config = {
-        "awd_lstm": model.config.to_dict(),
-        "tokenizer": dataclasses.asdict(tok),
-        "backwards": backwards,
-    }
-    return save_model_dir(
-        path,
-        LM_KIND,
-        model,
-        {"config.json": config, "vocab.json": vocab.to_json().encode()},
-    )
-
-
-def load_lm(path: str | Path) -> tuple[LanguageModel, Vocab]:
-    """Load what :func:`save_lm` wrote (for ``generate`` or inspection)."""
-    return lm_from_dir(read_model_dir(model_subdir(path), LM_KIND, JSON_FILES))
-
-
-def lm_from_dir(d: ModelDir) -> tuple[LanguageModel, Vocab]:
-    """The model and vocabulary of a language-model directory already read and
-    verified (:func:`~tabtext.core.io.read_model_dir`)."""
-    from ..models.awd_lstm import AWDLSTMConfig, LanguageModel
-
-    path = d.path
-    try:
-        config = AWDLSTMConfig.from_dict(_lm_json(d, "config.json", "awd_lstm"))
-        model = LanguageModel(config)
-        vocab = Vocab(_lm_json(d, "vocab.json", "itos"))
-    except (TypeError, ValueError, AttributeError) as e:
-        if isinstance(e, CheckpointError):
-            raise
-        raise CheckpointError(
-            f"{path}/config.json or vocab.json is invalid ({type(e).__name__}: {e})"
-        ) from None
-    d.load_weights(model)
-    return model.eval(), vocab
-
-
-def _lm_json(d: ModelDir, name: str, key: str):
-    """``d``'s file ``name`` parsed as JSON, its entry ``key``, or a CheckpointError
-    naming the file."""
-    obj = d.json(name)
-    if not isinstance(obj, dict) or key not in obj:
-        raise CheckpointError(
-            f"{d.path / name} has no {key!r} entry; re-save the model"
-        )
-    return obj[key]
-
-
-def pretrained_lm_state(path, model: LanguageModel, vocab: Vocab) -> dict:
-    """A pretrained LM's weights with its vocabulary aligned to ``vocab`` (ULMFiT)."""
-    from ..models.awd_lstm import AWDLSTMConfig
-
-    d = read_model_dir(model_subdir(path), LM_KIND, JSON_FILES)
-    path = d.path
-    weights = str(path / "model.safetensors")
-    state = bytes_to_tensors(d.files["model.safetensors"], weights)
-    old_itos = _lm_json(d, "vocab.json", "itos")
-    old_cfg = AWDLSTMConfig.from_dict(_lm_json(d, "config.json", "awd_lstm"))
-    try:
-        state = align_lm_state(
-            state, old_itos, old_cfg.adaptive_softmax, model, vocab.itos
-        )
-    except (KeyError, ValueError, RuntimeError) as e:
-        raise CheckpointError(
-            f"{path}: the pretrained weights do not fit its config.json "
-            f"({type(e).__name__}: {e})"
-        ) from None
-    load_model_weights(model, state, weights)
-    return state
-
-
-def fit_to_pretrained(cfg: ULMFiTConfig, pretrained: Path | None) -> ULMFiTConfig:
-    """``cfg`` with the pretrained LM's sizes; sizes given otherwise are an error."""
-    if pretrained is None:
-        return cfg
-    sizes = pretrained_sizes(pretrained)
-    clash = {k: v for k, v in sizes.items() if getattr(cfg, k) not in (None, v)}
-    if clash:
-        given = ", ".join(f"{k}={getattr(cfg, k)}" for k in clash)
-        raise ValueError(
-            f"{given} does not fit the pretrained LM {pretrained} ({sizes}); drop the "
-            "size flags, or train from scratch with --no-pretrained"
-        )
-    return dataclasses.replace(cfg, **sizes)
-
-
-def pretrained_backwards(path) -> bool:
-    """Whether a pretrained LM directory was trained on reversed text: its
-    config's ``backwards``, else (directories from before it was written) its
-    pretraining card's, else forward."""
-    d = read_model_dir(model_subdir(path), LM_KIND, JSON_FILES)
-    config = d.json("config.json")
-    if isinstance(config, dict) and "backwards" not in config:
-        card = config.get("pretraining")
-        config = card.get("config") if isinstance(card, dict) else None
-    return isinstance(config, dict) and config.get("backwards") is True
-
-
-def pretrained_sizes(path) -> dict[str, int]:
-    """``emb_sz``, ``n_hid`` and ``n_layers`` of a pretrained LM directory."""
-    d = read_model_dir(model_subdir(path), LM_KIND, JSON_FILES)
-    cfg = _lm_json(d, "config.json", "awd_lstm")
-    return {k: int(cfg[k]) for k in ("emb_sz", "n_hid", "n_layers")}

@@ -21,9 +21,22 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from .awd_lstm import LanguageModel
+from ...core.io import (
+    CheckpointError,
+    bytes_to_tensors,
+    load_model_weights,
+    read_model_dir,
+)
+from ..text.vocab import Vocab
+from .awd_lstm import AWDLSTMConfig, LanguageModel
+from .lm_dir import JSON_FILES, LM_KIND, _lm_json, model_subdir
 
-__all__ = ["align_adaptive_head", "align_lm_state", "load_pretrained_embeddings"]
+__all__ = [
+    "align_adaptive_head",
+    "align_lm_state",
+    "load_pretrained_embeddings",
+    "pretrained_lm_state",
+]
 
 log = logging.getLogger(__name__)
 
@@ -184,3 +197,24 @@ def align_lm_state(
         log.info("not in the pretrained model, initialised afresh: %s", fresh)
     state.update({k: template[k] for k in fresh})
     return {k: state[k] for k in template if k in state}
+
+
+def pretrained_lm_state(path, model: LanguageModel, vocab: Vocab) -> dict:
+    """A pretrained LM's weights with its vocabulary aligned to ``vocab`` (ULMFiT)."""
+    d = read_model_dir(model_subdir(path), LM_KIND, JSON_FILES)
+    path = d.path
+    weights = str(path / "model.safetensors")
+    state = bytes_to_tensors(d.files["model.safetensors"], weights)
+    old_itos = _lm_json(d, "vocab.json", "itos")
+    old_cfg = AWDLSTMConfig.from_dict(_lm_json(d, "config.json", "awd_lstm"))
+    try:
+        state = align_lm_state(
+            state, old_itos, old_cfg.adaptive_softmax, model, vocab.itos
+        )
+    except (KeyError, ValueError, RuntimeError) as e:
+        raise CheckpointError(
+            f"{path}: the pretrained weights do not fit its config.json "
+            f"({type(e).__name__}: {e})"
+        ) from None
+    load_model_weights(model, state, weights)
+    return state

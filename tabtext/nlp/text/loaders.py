@@ -127,6 +127,30 @@ class LMLoader:
         self.rng.bit_generator.state = state["rng"]
 
 
+def lm_valid_loader(
+    docs,
+    batch_size: int,
+    bptt: int,
+    backwards: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
+) -> LMLoader:
+    """The validation stream of a corpus ``docs``: fixed ``bptt`` windows in order,
+    with at most ``batch_size`` rows and fewer for a short corpus (each row holds at
+    least four windows)."""
+    return LMLoader(
+        docs.ids,
+        docs.offsets,
+        min(batch_size, max(1, docs.n_tokens // (4 * bptt))),
+        bptt,
+        shuffle=False,
+        variable_bptt=False,
+        rank=rank,
+        world_size=world_size,
+        backwards=backwards,
+    )
+
+
 class LMStream(LMLoader):
     """The language-model stream of :class:`LMLoader`, cut into segments for long runs.
 

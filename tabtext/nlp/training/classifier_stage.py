@@ -8,7 +8,6 @@ trained with gradual unfreezing, discriminative LRs and STLR
 from __future__ import annotations
 
 import dataclasses
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,12 +19,10 @@ from ..text.corpus import Corpus
 from ..text.splits import Split
 from .config import ULMFiTConfig, lm_config
 from .learners import classifier_learner
-from .phase_plan import classifier_phases, phase_seed, run_phase
+from .phase_plan import classifier_phases, run_phases
 from .run_dir import Run
 from .sampling import classifier_rows
 from .tasks import TextTask
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -92,15 +89,7 @@ def classifier_stage(
     )
     phases = classifier_phases(cfg, learn.n_groups, len(docs))
     phases = [dataclasses.replace(p, name=prefix + p.name) for p in phases]
-    results = {}
-    for i, phase in enumerate(phases):
-        if resume and run.done(phase.name):
-            learn.load(run.ckpt(phase.name))  # weights, optimizer, RNG: exact resume
-            results[phase.name] = run.done(phase.name)
-            continue
-        seed = phase_seed(cfg.seed, 10 + i)
-        results[phase.name] = run_phase(learn, phase, run, seed, resume, cfg.lr_decay)
-        log.debug("%s: %s", phase.name, results[phase.name])
+    results = run_phases(learn, phases, run, cfg, 10, resume)
     learn.plot_loss(run.out / f"{prefix}clas_loss.png")
     learn.plot_lr(run.out / f"{prefix}clas_lr.png")
     return model, results

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -247,3 +248,20 @@ def lm_config(cfg: ULMFiTConfig, vocab_size: int, task: str = "lm") -> AWDLSTMCo
 
     drop = cfg.lm_drop_mult if task == "lm" else cfg.clas_drop_mult
     return sized_preset(cfg, vocab_size, task=task, drop_mult=drop)
+
+
+def fit_to_pretrained(cfg: ULMFiTConfig, pretrained: Path | None) -> ULMFiTConfig:
+    """``cfg`` with the pretrained LM's sizes; sizes given otherwise are an error."""
+    if pretrained is None:
+        return cfg
+    from ..models.lm_dir import pretrained_sizes
+
+    sizes = pretrained_sizes(pretrained)
+    clash = {k: v for k, v in sizes.items() if getattr(cfg, k) not in (None, v)}
+    if clash:
+        given = ", ".join(f"{k}={getattr(cfg, k)}" for k in clash)
+        raise ValueError(
+            f"{given} does not fit the pretrained LM {pretrained} ({sizes}); drop the "
+            "size flags, or train from scratch with --no-pretrained"
+        )
+    return dataclasses.replace(cfg, **sizes)

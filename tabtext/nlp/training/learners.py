@@ -17,7 +17,7 @@ from ...core import GradientClip, Learner, adamw, distributed
 from ..models.awd_lstm import LanguageModel
 from ..models.classifier import TextClassifierModel
 from ..text.corpus import Corpus
-from ..text.loaders import ClassifierLoader, LMLoader
+from ..text.loaders import ClassifierLoader, LMLoader, lm_valid_loader
 from .callbacks import BPTTScaleLR
 from .config import ULMFiTConfig
 from .precision import use_bf16
@@ -59,16 +59,8 @@ def lm_learner(
         world_size=world_size,
         backwards=cfg.backwards,
     )
-    valid_dl = LMLoader(
-        valid.ids,
-        valid.offsets,
-        min(cfg.lm_bs, max(1, valid.n_tokens // (4 * cfg.bptt))),
-        cfg.bptt,
-        shuffle=False,
-        variable_bptt=False,
-        rank=rank,
-        world_size=world_size,
-        backwards=cfg.backwards,
+    valid_dl = lm_valid_loader(
+        valid, cfg.lm_bs, cfg.bptt, cfg.backwards, rank=rank, world_size=world_size
     )
     bf16 = use_bf16(cfg.precision, device)
     return lm_learner_from_loaders(

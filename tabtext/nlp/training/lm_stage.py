@@ -7,7 +7,6 @@ this stage returns.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,17 +16,22 @@ from ...core import distributed
 from ...core.io import atomic_write_bytes, bytes_to_tensors, tensors_to_bytes
 from ...core.metrics import perplexity_from_loss
 from ...core.rng import seeded
-from ..api.persistence import pretrained_lm_state, save_lm
 from ..models.awd_lstm import LanguageModel
+from ..models.lm_dir import save_lm
+from ..models.vocab_transfer import pretrained_lm_state
 from ..text.corpus import Corpus
 from ..text.tokenize import Tokenizer
 from .config import ULMFiTConfig, lm_config
 from .learners import lm_learner
-from .phase_plan import lm_phases, phase_seed, run_phase
+from .phase_plan import lm_phases, run_phases
 from .run_dir import Run
 from .sampling import subset
 
-log = logging.getLogger(__name__)
+
+def _add_perplexity(results: dict) -> None:
+    results["valid_perplexity"] = perplexity_from_loss(
+        results.get("valid_loss", np.nan)
+    )
 
 
 def encoder_state(model: LanguageModel) -> dict[str, torch.Tensor]:
@@ -70,18 +74,7 @@ def language_model_stage(
     train = corpus.select(subset(len(corpus), cfg.lm_docs, cfg.seed))
     valid = valid_corpus.select(subset(len(valid_corpus), n_valid, cfg.seed))
     learn = lm_learner(model, train, valid, cfg, device, progress=progress)
-    results = {}
-    for i, phase in enumerate(phases):
-        if resume and run.done(phase.name):
-            learn.load(run.ckpt(phase.name))  # weights, optimizer, RNG: exact resume
-            results[phase.name] = run.done(phase.name)
-            continue
-        res = run_phase(
-            learn, phase, run, phase_seed(cfg.seed, i), resume, cfg.lr_decay
-        )
-        res["valid_perplexity"] = perplexity_from_loss(res.get("valid_loss", np.nan))
-        results[phase.name] = res
-        log.debug("%s: %s", phase.name, res)
+    results = run_phases(learn, phases, run, cfg, 0, resume, add=_add_perplexity)
     if phases:
         learn.plot_loss(run.out / "lm_loss.png")
         learn.plot_lr(run.out / "lm_lr.png")

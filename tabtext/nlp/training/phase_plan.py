@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ...core import Callback, Checkpoint, CSVLogger, Learner
@@ -156,4 +156,31 @@ def run_phase(
     run.mark_done(phase.name, results)
     said = [f"{k} {results[k]:.4f}" for k in ("valid_loss", "accuracy") if k in results]
     log.info("%s: done in %.0f s  %s", title, results["wall_s"], "  ".join(said))
+    return results
+
+
+def run_phases(
+    learn: Learner,
+    phases: Sequence[Phase],
+    run: Run,
+    cfg: ULMFiTConfig,
+    first: int,
+    resume: bool,
+    add: Callable[[dict], None] | None = None,
+) -> dict[str, dict]:
+    """Run ``phases`` in turn (the ``i``-th seeded ``phase_seed(cfg.seed, first +
+    i)``); on ``resume`` a phase done before loads its checkpoint instead. ``add``
+    adds to the results of each phase it ran (e.g. a perplexity). Returns each
+    phase's results by phase name."""
+    results = {}
+    for i, phase in enumerate(phases):
+        if resume and run.done(phase.name):
+            learn.load(run.ckpt(phase.name))  # weights, optimizer, RNG: exact resume
+            results[phase.name] = run.done(phase.name)
+            continue
+        seed = phase_seed(cfg.seed, first + i)
+        results[phase.name] = run_phase(learn, phase, run, seed, resume, cfg.lr_decay)
+        if add is not None:
+            add(results[phase.name])
+        log.debug("%s: %s", phase.name, results[phase.name])
     return results

@@ -36,8 +36,8 @@ from ...core.metrics import perplexity_from_loss
 from ...core.rng import seeded
 from ..models.awd_lstm import LanguageModel
 from ..models.awd_lstm_config import sized_preset
-from ..text.corpus import Corpus, numericalize_corpus
-from ..text.loaders import LMLoader, LMStream
+from ..text.corpus import numericalize_corpus
+from ..text.loaders import LMLoader, LMStream, lm_valid_loader
 from ..text.tokenize import Tokenizer
 from ..text.vocab import Vocab
 from .callbacks import SegmentReporter
@@ -131,11 +131,11 @@ def pretrain(
     False is silent.
 
     Writes into ``out``: ``model/`` (what ``finetune --pretrained`` and
-    :func:`~tabtext.nlp.api.persistence.load_lm` read), ``plan.json``, ``log_lm.csv`` (one
+    :func:`~tabtext.nlp.models.lm_dir.load_lm` read), ``plan.json``, ``log_lm.csv`` (one
     row per segment), ``lm_loss.png``, ``lm_lr.png``, ``metrics.json`` and the
     resumable checkpoint ``ckpt/lm``.
     """
-    from ..api.persistence import save_lm
+    from ..models.lm_dir import save_lm
 
     t_start = time.perf_counter()
     run = Run(out, resume)
@@ -191,7 +191,9 @@ def pretrain(
     bf16 = plan.get("bf16", bf16 if cfg.precision != "auto" else dev.type == "cuda")
     stream.segment_batches = plan["segment_batches"]
     bf16 = use_bf16("bf16" if bf16 else "fp32", dev)  # a CPU without bf16: refused
-    valid_dl = _valid_loader(valid.head(cfg.valid_tokens), cfg)
+    valid_dl = lm_valid_loader(
+        valid.head(cfg.valid_tokens), cfg.bs, cfg.bptt, cfg.backwards
+    )
     learn = lm_learner_from_loaders(
         model, stream, valid_dl, cfg, bf16=bf16, device=dev, progress=progress
     )
@@ -202,7 +204,9 @@ def pretrain(
     )
     reporter = SegmentReporter(stream, plan, on_segment)
     res = run_phase(learn, phase, run, cfg.seed, resume, extra_cbs=[reporter])
-    valid_loss = evaluate_lm(model, _valid_loader(valid, cfg), dev, bf16)
+    valid_loss = evaluate_lm(
+        model, lm_valid_loader(valid, cfg.bs, cfg.bptt, cfg.backwards), dev, bf16
+    )
     if main:
         save_lm(model, corpus.vocab, tok, run.out / "model", backwards=cfg.backwards)
         learn.plot_loss(run.out / "lm_loss.png")
@@ -246,7 +250,7 @@ def _init_model(spec: str, tok: Tokenizer) -> tuple[LanguageModel, Vocab, dict]:
     """The LM a run continues from, its vocabulary, and what its card says of its
     own training (``tokens_seen`` and ``train_s`` summed over every run before)."""
     from ...core.io import read_model_dir
-    from ..api.persistence import JSON_FILES, LM_KIND, lm_from_dir, model_subdir
+    from ..models.lm_dir import JSON_FILES, LM_KIND, lm_from_dir, model_subdir
     from ..pretrained import resolve_pretrained
 
     path = resolve_pretrained(spec)
@@ -266,18 +270,6 @@ def _init_model(spec: str, tok: Tokenizer) -> tuple[LanguageModel, Vocab, dict]:
         for k in ("tokens_seen", "train_s"):
             init[k] = init.get(k, 0) + card["init"].get(k, 0)
     return *lm_from_dir(d), init
-
-
-def _valid_loader(docs: Corpus, cfg: PretrainConfig) -> LMLoader:
-    return LMLoader(
-        docs.ids,
-        docs.offsets,
-        min(cfg.bs, max(1, docs.n_tokens // (4 * cfg.bptt))),
-        cfg.bptt,
-        shuffle=False,
-        variable_bptt=False,
-        backwards=cfg.backwards,
-    )
 
 
 @torch.no_grad()
@@ -312,7 +304,7 @@ def export_lm(
         tensors_to_bytes,
         write_dir,
     )
-    from ..api.persistence import JSON_FILES, LM_KIND, model_subdir
+    from ..models.lm_dir import JSON_FILES, LM_KIND, model_subdir
 
     d = read_model_dir(model_subdir(run_dir), LM_KIND, JSON_FILES)
     weights = d.files["model.safetensors"]

@@ -21,20 +21,16 @@ import numpy as np
 
 from ...core import distributed
 from ...core.io import atomic_write_text
-from ..api.persistence import (
-    TextModel,
-    fit_to_pretrained,
-    pretrained_backwards,
-    save_text_model,
-)
+from ..api.persistence import TextModel, save_text_model
 from ..models.inference import predict_docs
+from ..models.lm_dir import pretrained_backwards
 from ..pretrained import resolve_pretrained
 from ..text.corpus import Corpus, numericalize_corpus
 from ..text.reading import TextDataset
 from ..text.splits import Split, make_split
 from ..text.tokenize import Tokenizer
 from .classifier_stage import ClassifierData, classifier_stage, fit_task
-from .config import ULMFiTConfig
+from .config import ULMFiTConfig, fit_to_pretrained
 from .lm_stage import language_model_stage
 from .run_dir import Run
 from .sampling import classifier_rows
@@ -122,7 +118,7 @@ def plan_ulmfit(
     label_sep: str = "|",
 ) -> UlmfitPlan:
     """The checked run of :func:`run_ulmfit`, for a resolved ``pretrained`` LM and
-    a ``cfg`` fitted to it (:func:`~tabtext.nlp.api.persistence.fit_to_pretrained`):
+    a ``cfg`` fitted to it (:func:`~tabtext.nlp.training.config.fit_to_pretrained`):
     a ValueError says what to change."""
     _check_direction(pretrained, cfg.backwards)
     split, task = plan_task(

@@ -1,10 +1,15 @@
 """The ULMFiT config, its presets and the AWD-LSTM config it gives."""
 
+import dataclasses
+
 import pytest
 
 from tabtext.nlp import PRESETS, ULMFiTConfig, make_config
 from tabtext.nlp.models.awd_lstm import preset
-from tabtext.nlp.training.config import lm_config
+from tabtext.nlp.models.lm_dir import pretrained_sizes
+from tabtext.nlp.training.config import fit_to_pretrained, lm_config
+
+from ..api.test_persistence import saved_lm
 
 
 @pytest.mark.parametrize(
@@ -75,3 +80,16 @@ def test_lm_config_sizes_cutoffs_and_dropouts():
     assert clas == preset(
         "small", 20000, "classifier", cfg.clas_drop_mult, emb_sz=16, n_hid=24
     )
+
+
+def test_fit_to_pretrained_takes_the_lm_sizes(tmp_path):
+    _, path = saved_lm(tmp_path / "lm", emb_sz=4, n_hid=6, n_layers=2)
+    assert pretrained_sizes(path) == {"emb_sz": 4, "n_hid": 6, "n_layers": 2}
+    cfg = ULMFiTConfig(bptt=12)
+    assert fit_to_pretrained(cfg, None) is cfg
+    fitted = fit_to_pretrained(cfg, path)
+    assert (fitted.emb_sz, fitted.n_hid, fitted.n_layers) == (4, 6, 2)
+    assert fitted == dataclasses.replace(cfg, emb_sz=4, n_hid=6, n_layers=2)
+    assert fit_to_pretrained(dataclasses.replace(cfg, n_hid=6), path) == fitted
+    with pytest.raises(ValueError, match="emb_sz=8 does not fit the pretrained LM"):
+        fit_to_pretrained(dataclasses.replace(cfg, emb_sz=8), path)

@@ -16,7 +16,7 @@ from tabtext.nlp import (
     load_lm,
     load_texts,
 )
-from tabtext.nlp.api.persistence import pretrained_lm_state
+from tabtext.nlp.models.vocab_transfer import pretrained_lm_state
 from tabtext.nlp.pretrained import available, resolve_pretrained
 from tabtext.nlp.text.loaders import LMStream
 from tabtext.nlp.training import pretraining, segment_plan
