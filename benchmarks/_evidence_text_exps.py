@@ -136,7 +136,7 @@ def curve_run(p: dict) -> dict:
         )
     from imdb import fit_linear
 
-    from tabtext.nlp.stages import balanced_subset
+    from tabtext.nlp.training.sampling import balanced_subset
 
     s, X, X_valid = _linear_data(p["linear"], p["seed"])
     n = min(p["n"], T.SMOKE_MAX_LABELS) if T.SMOKE else p["n"]

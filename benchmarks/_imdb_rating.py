@@ -38,8 +38,8 @@ from _common import Timer, data_dir, markdown_table
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 
-from tabtext.nlp.loading import load_texts
-from tabtext.nlp.splits import stratified_split
+from tabtext.nlp.text.reading import load_texts
+from tabtext.nlp.text.splits import stratified_split
 
 C_GRID = (1, 3, 10)  # all 22,500 reviews chose 3 from (3, 10, 30); a fit takes minutes
 ALPHA_GRID = (0.03, 0.1, 0.3, 1, 3, 10)  # CV takes seconds

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from tabtext.core import Callback, CancelFit, one_cycle_lr, one_cycle_mom
-from tabtext.nlp.awd_lstm import LanguageModel, preset
-from tabtext.nlp.corpus import Corpus
-from tabtext.nlp.loaders import LMLoader
-from tabtext.nlp.recipe import lm_config, make_config
-from tabtext.nlp.stages import lm_learner
+from tabtext.nlp.models.awd_lstm import LanguageModel, preset
+from tabtext.nlp.text.corpus import Corpus
+from tabtext.nlp.text.loaders import LMLoader
+from tabtext.nlp.training.config import lm_config, make_config
+from tabtext.nlp.training.learners import lm_learner
 
 LM_MOMS = (0.8, 0.7, 0.8)  # pretrain's 1cycle momentum (Adam beta1)
 

@@ -60,7 +60,7 @@ TAB_TOL, TEXT_TOL, CPU_TOL = 1e-9, 0.03, 1e-5
 def forced_precision(mp: str, seen: list):
     """Every Learner that the tabular estimator and the text stages build trains in
     ``mp``; ``seen`` collects them (to report their dtype and scaler)."""
-    import tabtext.nlp.stages as stages
+    import tabtext.nlp.training.learners as stages
     import tabtext.tabular.training as training
     from tabtext.core import Learner
 
@@ -171,7 +171,7 @@ def train_and_save(checks, device, precisions, work: Path) -> dict:
     for mp in precisions["text"]:
         with checks.check("train + save", "text", mp) as row:
             metrics, seen = fit_text(device, mp, data, work / f"text_{mp}")
-            from tabtext.nlp.persistence import load_text_model
+            from tabtext.nlp import load_text_model
 
             model = load_text_model(work / f"text_{mp}" / "model")
             saved[f"text_{mp}"] = model.predict_proba(texts, device=device)
@@ -265,7 +265,7 @@ def torchrun(checks, device: str, precisions: dict, work: Path) -> None:
 def worker_predict(work: Path) -> None:
     import torch
 
-    from tabtext.nlp.persistence import load_text_model
+    from tabtext.nlp import load_text_model
     from tabtext.tabular import EmbeddingClassifier
 
     texts = __import__("pandas").read_parquet(work / "texts.parquet")["text"]

@@ -2,7 +2,7 @@
 
 One split for every model: the stratified, seeded 10% validation share of
 ``train.parquet`` that ``python -m tabtext.nlp.finetune`` holds out
-(``tabtext.nlp.splits.stratified_split`` with the config's ``valid_pct`` and ``seed``).
+(``tabtext.nlp.text.splits.stratified_split`` with the config's ``valid_pct`` and ``seed``).
 
 - tabtext: ``python -m tabtext.nlp.finetune --preset P`` (``--presets``, default
   ``quick cpu``; ``--extra-args`` adds flags to every run), each in its own process
@@ -77,14 +77,14 @@ from _common import (  # noqa: E402
 
 from tabtext.nlp.cli import config_from_args  # noqa: E402
 from tabtext.nlp.finetune import build_parser  # noqa: E402
-from tabtext.nlp.loading import load_texts  # noqa: E402
-from tabtext.nlp.recipe import (  # noqa: E402
+from tabtext.nlp.text.reading import load_texts  # noqa: E402
+from tabtext.nlp.text.splits import stratified_split  # noqa: E402
+from tabtext.nlp.training.config import (  # noqa: E402
     PRESETS,
     ULMFiTConfig,
     lm_config,  # noqa: E402
 )
-from tabtext.nlp.splits import stratified_split  # noqa: E402
-from tabtext.nlp.stages import balanced_subset, subset  # noqa: E402
+from tabtext.nlp.training.sampling import balanced_subset, subset  # noqa: E402
 
 PARTS = ("baselines", "tabtext", "fastai", "fewlabel")
 # from-scratch rows: no pretrained LM, the preset's LM stages as they were before the

@@ -65,7 +65,7 @@ print(json.dumps({"seconds": seconds, "cpu": cpu_s, "reviews": len(df), "tokens"
 
 def imdb_parquet(data: str | None) -> Path:
     """The IMDB ``train.parquet``, found the way the library finds IMDB."""
-    from tabtext.nlp.loading import resolve_imdb
+    from tabtext.nlp.text.reading import resolve_imdb
 
     found = resolve_imdb(data)
     if isinstance(found, str):
@@ -77,7 +77,7 @@ def imdb_parquet(data: str | None) -> Path:
 
 
 def load_reviews(path: Path, limit: int | None) -> list[str]:
-    from tabtext.nlp.loading import load_texts
+    from tabtext.nlp.text.reading import load_texts
 
     texts = load_texts(path, label_col=None).texts
     return texts[:limit] if limit else texts
@@ -85,7 +85,7 @@ def load_reviews(path: Path, limit: int | None) -> list[str]:
 
 def bench_tabtext_tokenize(texts: list[str], n_workers: int) -> list[dict]:
     """Cold (fresh cache dir) and cached numericalize_corpus runs."""
-    from tabtext.nlp.corpus import numericalize_corpus
+    from tabtext.nlp.text.corpus import numericalize_corpus
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="tabtext-bench-") as cache:
@@ -164,9 +164,9 @@ BUDGET_COLUMNS = [
 
 def lm_texts(path: Path, limit: int | None, preset_name: str):
     """Training and validation texts: the recipe's seeded stratified split."""
-    from tabtext.nlp.loading import load_texts
-    from tabtext.nlp.recipe import make_config
-    from tabtext.nlp.splits import stratified_split
+    from tabtext.nlp.text.reading import load_texts
+    from tabtext.nlp.text.splits import stratified_split
+    from tabtext.nlp.training.config import make_config
 
     ds = load_texts(path)
     texts, labels = ds.texts, ds.labels
@@ -184,7 +184,7 @@ def bench_lm_throughput(train_texts, args, fastai: str | None) -> tuple[list, fl
     from _text_lm import SETUPS, matmul_peak, tabtext_throughput
     from _text_lm_fastai import fastai_throughput
 
-    from tabtext.nlp.corpus import numericalize_corpus
+    from tabtext.nlp.text.corpus import numericalize_corpus
 
     peak = matmul_peak()
     print(
@@ -229,8 +229,8 @@ def bench_lm_budget(train_texts, valid_texts, args, fastai, fastai_tp) -> list[d
     from _text_lm import LM_MOMS, tabtext_budget
     from _text_lm_fastai import fastai_budget
 
-    from tabtext.nlp.corpus import numericalize_corpus
-    from tabtext.nlp.recipe import make_config
+    from tabtext.nlp.text.corpus import numericalize_corpus
+    from tabtext.nlp.training.config import make_config
 
     cfg = make_config(args.budget_preset)
     budget_s = args.budget_min * 60

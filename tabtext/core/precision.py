@@ -99,6 +99,13 @@ def resolve(
     return Resolved(_DTYPES[name], name == "fp16")
 
 
+def use_bf16(precision: str, device: torch.device | str | None = None) -> bool:
+    """Whether ``precision`` means bf16 autocast on ``device`` for a model with LSTMs
+    (the bf16-only paths, e.g. pretraining's step timing); refuses what an LSTM
+    cannot run there, as :func:`resolve` does."""
+    return resolve(precision, device, lstm=True).dtype == torch.bfloat16
+
+
 def _name(precision: str | bool | None, dev: torch.device) -> str:
     if precision is None:
         return "auto" if dev.type == "cuda" else "fp32"
@@ -204,6 +211,7 @@ __all__ = [
     "Resolved",
     "autocast",
     "cpu_has_bf16",
+    "use_bf16",
     "cuda_has_bf16",
     "resolve",
 ]

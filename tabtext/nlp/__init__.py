@@ -1,46 +1,48 @@
 """Text classification by transfer learning: ULMFiT with an AWD-LSTM.
 
-The layout, top down: ``finetune`` (CLI) -> ``finetuning.run_ulmfit`` -> ``stages``
-(the LM and classifier stages, learners) -> ``recipe`` (config, presets, phase plan);
-``loading``/``splits`` read texts, ``tokenize``/``text_rules``/``vocab``/``corpus`` turn
-them into ids, ``loaders`` batch them, ``awd_lstm``/``classifier`` are the models,
-``targets``/``tasks`` read labels per task and give each task its head, loss and
-metrics, ``persistence`` writes and reads model directories, ``pretraining`` (CLI
-``pretrain``) trains a general-domain LM and ``pretrained`` holds the shipped one.
+The layout, top down: the entry points ``finetune``, ``pretrain``, ``predict`` and
+``export`` (``python -m``) parse flags and call the library; ``api/`` is the public
+face (the ``TextClassifier``/``TextRegressor`` estimators, model directories,
+explanations, ONNX export); ``training/`` holds the recipe (``ulmfit.run_ulmfit`` ->
+``lm_stage``, ``classifier_stage``, ``self_training`` -> ``phase_plan``: gradual
+unfreezing, discriminative LRs, STLR) and corpus-scale ``pretraining``; ``models/``
+the AWD-LSTM, the classifier head with BPT3C and vocabulary transfer; ``text/``
+reads, tokenizes, numericalizes and batches texts; ``pretrained/`` holds the shipped
+LM. ``docs/architecture.md`` maps each technique to its module.
 """
 
 # Submodules load on first use (PEP 562): see tabtext._lazy.
 from .._lazy import lazy_exports
 
 _EXPORTS = {
-    "AWDLSTM": (".awd_lstm", "AWDLSTM"),
-    "AWDLSTMConfig": (".awd_lstm", "AWDLSTMConfig"),
-    "LanguageModel": (".awd_lstm", "LanguageModel"),
-    "TextClassifierModel": (".classifier", "TextClassifierModel"),
-    "Corpus": (".corpus", "Corpus"),
-    "numericalize_corpus": (".corpus", "numericalize_corpus"),
-    "run_ulmfit": (".finetuning", "run_ulmfit"),
-    "ClassifierLoader": (".loaders", "ClassifierLoader"),
-    "LMLoader": (".loaders", "LMLoader"),
-    "TextDataset": (".loading", "TextDataset"),
-    "load_texts": (".loading", "load_texts"),
-    "encode_texts": (".onnx_export", "encode_texts"),
-    "export_onnx": (".onnx_export", "export_onnx"),
-    "TextModel": (".persistence", "TextModel"),
-    "load_lm": (".persistence", "load_lm"),
-    "load_text_model": (".persistence", "load_text_model"),
-    "save_text_model": (".persistence", "save_text_model"),
+    "AWDLSTM": (".models.awd_lstm", "AWDLSTM"),
+    "AWDLSTMConfig": (".models.awd_lstm", "AWDLSTMConfig"),
+    "LanguageModel": (".models.awd_lstm", "LanguageModel"),
+    "TextClassifierModel": (".models.classifier", "TextClassifierModel"),
+    "Corpus": (".text.corpus", "Corpus"),
+    "numericalize_corpus": (".text.corpus", "numericalize_corpus"),
+    "run_ulmfit": (".training.ulmfit", "run_ulmfit"),
+    "ClassifierLoader": (".text.loaders", "ClassifierLoader"),
+    "LMLoader": (".text.loaders", "LMLoader"),
+    "TextDataset": (".text.reading", "TextDataset"),
+    "load_texts": (".text.reading", "load_texts"),
+    "encode_texts": (".api.onnx_export", "encode_texts"),
+    "export_onnx": (".api.onnx_export", "export_onnx"),
+    "TextModel": (".api.persistence", "TextModel"),
+    "load_lm": (".models.lm_dir", "load_lm"),
+    "load_text_model": (".api.persistence", "load_text_model"),
+    "save_text_model": (".api.persistence", "save_text_model"),
     "available_pretrained": (".pretrained", "available"),
-    "PretrainConfig": (".pretraining", "PretrainConfig"),
-    "PRESETS": (".recipe", "PRESETS"),
-    "ULMFiTConfig": (".recipe", "ULMFiTConfig"),
-    "make_config": (".recipe", "make_config"),
-    "stratified_split": (".splits", "stratified_split"),
-    "TextTask": (".tasks", "TextTask"),
-    "TextClassifier": (".text_classifier", "TextClassifier"),
-    "TextRegressor": (".text_classifier", "TextRegressor"),
-    "Tokenizer": (".tokenize", "Tokenizer"),
-    "Vocab": (".vocab", "Vocab"),
+    "PretrainConfig": (".training.pretraining", "PretrainConfig"),
+    "PRESETS": (".training.config", "PRESETS"),
+    "ULMFiTConfig": (".training.config", "ULMFiTConfig"),
+    "make_config": (".training.config", "make_config"),
+    "stratified_split": (".text.splits", "stratified_split"),
+    "TextTask": (".training.tasks", "TextTask"),
+    "TextClassifier": (".api.estimator", "TextClassifier"),
+    "TextRegressor": (".api.estimator", "TextRegressor"),
+    "Tokenizer": (".text.tokenize", "Tokenizer"),
+    "Vocab": (".text.vocab", "Vocab"),
 }
 
 __all__ = sorted(_EXPORTS)

@@ -7,7 +7,7 @@ import argparse
 import dataclasses
 import typing
 
-from .recipe import PRESET_NAMES, PRESETS, ULMFiTConfig, make_config
+from .training.config import PRESET_NAMES, PRESETS, ULMFiTConfig, make_config
 
 HELP = {
     "model": "AWD-LSTM size preset: small (emb 200, hidden 400, 2 layers) or paper "

@@ -1,5 +1,5 @@
 """Export a trained text classifier directory as ONNX:
-``python -m tabtext.nlp.export MODEL_DIR OUT.onnx`` (see :mod:`tabtext.nlp.onnx_export`
+``python -m tabtext.nlp.export MODEL_DIR OUT.onnx`` (see :mod:`tabtext.nlp.api.onnx_export`
 for the graph's inputs and outputs; needs the ``onnx`` extra).
 """
 
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> Path:
     args = build_parser().parse_args(argv)
     from ..core import CheckpointError
-    from .onnx_export import export_onnx
+    from .api.onnx_export import export_onnx
 
     try:
         out = export_onnx(args.model_dir, args.out)

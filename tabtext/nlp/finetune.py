@@ -13,7 +13,6 @@ Example: ``python -m tabtext.nlp.finetune --preset quick --out runs/imdb-quick``
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -21,8 +20,8 @@ import numpy as np
 
 from .._cli import HelpFormatter, add_output_flags, progress_setting, setup_logging
 from .cli import add_config_flags, config_from_args
-from .loading import load_texts, resolve_imdb
-from .targets import REGRESSION_LOSSES, TASKS, check_task_options
+from .text.labels import REGRESSION_LOSSES, TASKS, check_task_options
+from .text.reading import load_texts, resolve_imdb
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,9 +125,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
     args = parser.parse_args(argv)
     cfg = config_from_args(parser, args)
-    from .persistence import fit_to_pretrained
+    from ..core.precision import use_bf16
     from .pretrained import resolve_pretrained
-    from .stages import use_bf16
+    from .training.config import fit_to_pretrained
 
     try:
         pretrained = resolve_pretrained(args.pretrained)
@@ -145,46 +144,35 @@ def main(argv: list[str] | None = None) -> dict:
 
     main_rank = distributed.is_main()  # under torchrun rank 0 alone logs
     setup_logging(args.verbose, quiet=args.quiet or not main_rank)
-    from .finetuning import (  # heavy imports only after the arguments are valid
-        plan_task,
-        run_ulmfit,
-    )
-
-    task_options = dict(
-        class_weight=args.class_weight,
-        regression_loss=args.regression_loss,
-        label_sep=args.label_sep or "|",
+    from .training.ulmfit import (  # heavy imports only after the arguments are valid
+        ensemble_metrics,
+        plan_ulmfit,
+        train_ulmfit,
     )
 
     train, valid, unlabeled = _load_data(parser, args)
     try:  # the split and the task's statistics: cheap, and bad labels fail here
-        plan_task(train, valid, cfg, **task_options, n_unlabeled=len(unlabeled or []))
+        plan = plan_ulmfit(
+            train, valid, cfg, pretrained, unlabeled,
+            class_weight=args.class_weight,
+            regression_loss=args.regression_loss,
+            label_sep=args.label_sep or "|",
+        )  # fmt: skip
     except ValueError as e:
         parser.error(str(e))
     out = Path(args.out or f"runs/{cfg.preset}")
     common = dict(
-        pretrained=pretrained,
-        unlabeled=unlabeled,
         resume=args.resume,
         device=args.device,
         cache_dir=args.cache_dir,
-        **task_options,
         progress=progress_setting(args.quiet),
     )
     if not args.ensemble:
-        metrics = run_ulmfit(train, valid, cfg, out, **common)
+        metrics = train_ulmfit(plan, out, **common)
     else:
-        import dataclasses
-
-        fwd = run_ulmfit(train, valid, cfg, out / "fwd", **common)
-        bwd = run_ulmfit(
-            train,
-            valid,
-            dataclasses.replace(cfg, backwards=True),
-            out / "bwd",
-            **common,
-        )
-        metrics = _ensemble(out, fwd, bwd)
+        fwd = train_ulmfit(plan, out / "fwd", **common)
+        bwd = train_ulmfit(plan.backward(), out / "bwd", **common)
+        metrics = ensemble_metrics(out, fwd, bwd)
     if distributed.is_main():
         _report(metrics, out)
     return metrics
@@ -224,24 +212,6 @@ def _load_data(parser: argparse.ArgumentParser, args):
     except (ValueError, TypeError) as e:
         parser.error(str(e))
     return train, valid, unlabeled
-
-
-def _ensemble(out: Path, fwd: dict, bwd: dict) -> dict:
-    from ..core import distributed
-    from ..core.io import atomic_write_text
-    from .finetuning import ensemble_scores
-
-    distributed.barrier()  # rank 0 has written both runs' validation outputs
-    metrics = {
-        "task": fwd["task"],
-        **ensemble_scores(out / "fwd", out / "bwd"),
-        "forward": fwd,
-        "backward": bwd,
-        "wall_s": fwd["wall_s"] + bwd["wall_s"],
-    }
-    if distributed.is_main():
-        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1))
-    return metrics
 
 
 REPORTED = ("valid_loss", "valid_perplexity", "tokens_per_s", "wall_s")

@@ -9,7 +9,7 @@ it prints the task's metrics: accuracy; micro-F1 and subset accuracy; MAE and RM
 (``--json``: the metrics as one JSON line). Documents are batched by length; the
 only per-review Python work is tokenization. ``--explain why.html`` also writes word
 attributions of the first ``--explain-n`` texts (integrated gradients,
-:mod:`tabtext.nlp.explain`) as a self-contained HTML page (classification models).
+:mod:`tabtext.nlp.api.explanation`) as a self-contained HTML page (classification models).
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ import json
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
 
 from .._cli import HelpFormatter
 
@@ -70,8 +67,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.explain_n < 1 or args.explain_steps < 1:
         parser.error("--explain-n and --explain-steps must be >= 1")
     from ..core.io import CheckpointError
-    from .loading import load_texts
-    from .persistence import load_text_model
+    from .api.persistence import load_text_model
+    from .api.prediction import file_scores, predictions_frame
+    from .text.reading import load_texts
 
     try:
         tm = load_text_model(args.model_dir)
@@ -90,14 +88,14 @@ def main(argv: list[str] | None = None) -> dict:
         "reviews_per_s": round(len(data.texts) / seconds, 1),
     }
     if data.labels is not None:
-        metrics.update(_scores(tm, outputs, data))
+        metrics.update(file_scores(tm, outputs, data))
     if args.out:
         from ..core.io import atomic_write_text
 
         frame = predictions_frame(tm, outputs)
         atomic_write_text(args.out, frame.to_csv(index=False))
     if args.explain:
-        from .explain import explain_texts, write_html
+        from .api.explanation import explain_texts, write_html
 
         t0 = time.perf_counter()
         texts = data.texts[: args.explain_n]
@@ -127,45 +125,6 @@ def main(argv: list[str] | None = None) -> dict:
                 f"{args.explain} ({metrics['explain_seconds_per_text']:.2f}s each)"
             )
     return metrics
-
-
-def predictions_frame(tm, outputs: np.ndarray) -> pd.DataFrame:
-    """The ``--out`` table of a model's outputs (see the module's docstring)."""
-    kind, classes = tm.task.kind, np.asarray(tm.classes, dtype=object)
-    if kind == "regression":
-        return pd.DataFrame({"predicted": outputs})
-    if kind == "multilabel":
-        on = tm.task.predict(outputs).astype(bool)
-        sep = tm.task.label_sep
-        pred = [sep.join(str(c) for c in classes[row]) for row in on]
-    else:
-        pred = classes[outputs.argmax(1)]
-    frame = pd.DataFrame({"predicted": pred})
-    for j, c in enumerate(classes):
-        frame[f"proba_{c}"] = outputs[:, j]
-    return frame
-
-
-def _scores(tm, outputs: np.ndarray, data) -> dict[str, float]:
-    """The task's metrics against the file's labels, in the model's classes."""
-    kind = tm.task.kind
-    if kind == "regression":
-        return tm.task.score(outputs, data.labels)
-    if kind == "classification":
-        classes = np.asarray(tm.classes, dtype=object)
-        pred = classes[outputs.argmax(1)]
-        truth = np.asarray(data.classes, dtype=object)[data.labels]
-        return {"accuracy": float(np.mean(pred.astype(str) == truth.astype(str)))}
-    # multilabel: the file's labels as columns of the model's, plus any the model
-    # never learned (never predicted: each of their labels counts as a miss)
-    names = [str(c) for c in tm.classes]
-    extra = [str(c) for c in data.classes if str(c) not in names]
-    cols = {c: j for j, c in enumerate(names + extra)}
-    truth = np.zeros((len(data.labels), len(cols)), np.float32)
-    for j, c in enumerate(data.classes):
-        truth[:, cols[str(c)]] = data.labels[:, j]
-    padded = np.hstack([outputs, np.zeros((len(outputs), len(extra)))])
-    return tm.task.score(padded, truth)
 
 
 def _load(load_texts, args, task):

@@ -1,7 +1,7 @@
 """Pretrain an AWD-LSTM language model on a corpus: ``python -m tabtext.nlp.pretrain``.
 
 The first stage of ULMFiT (Howard & Ruder 2018) with the AWD-LSTM of Merity et al.
-(2017), at corpus scale (see :mod:`tabtext.nlp.pretraining`): the last ``--valid-pct``
+(2017), at corpus scale (see :mod:`tabtext.nlp.training.pretraining`): the last ``--valid-pct``
 of the documents held out, a run length fixed by ``--epochs``, ``--max-tokens`` or
 ``--budget-min`` that one 1cycle schedule spans, a checkpoint every ``--ckpt-min``
 minutes, and ``--resume`` to continue a killed run exactly. Writes into ``--out``:
@@ -22,7 +22,7 @@ import sys
 import typing
 
 from .._cli import HelpFormatter, add_output_flags, progress_setting, setup_logging
-from .pretraining import PretrainConfig
+from .training.pretraining import PretrainConfig
 
 HELP = {
     "model": "AWD-LSTM size: small (emb 200, hidden 400, 2 layers) or paper "
@@ -118,14 +118,14 @@ def main(argv: list[str] | None = None) -> dict:
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig)}
     try:
         cfg = PretrainConfig(**values)
-        from .stages import use_bf16
+        from ..core.precision import use_bf16
 
         use_bf16(cfg.precision, args.device)  # bf16 on a CPU without it: refused
     except (TypeError, ValueError, RuntimeError) as e:
         parser.error(str(e))
     setup_logging(args.verbose, quiet=args.quiet)
-    from .loading import load_texts
-    from .pretraining import export_lm, pretrain
+    from .text.reading import load_texts
+    from .training.pretraining import export_lm, pretrain
 
     texts = load_texts(args.data, args.text_col, label_col=None).texts
     metrics = pretrain(

@@ -32,13 +32,8 @@ from tabtext.nlp import (
     Vocab,
     make_config,
 )
-from tabtext.nlp.persistence import (
-    TextModel,
-    load_lm,
-    load_text_model,
-    save_lm,
-    save_text_model,
-)
+from tabtext.nlp.api.persistence import TextModel, load_text_model, save_text_model
+from tabtext.nlp.models.lm_dir import load_lm, save_lm
 from tabtext.tabular import EmbeddingClassifier, EmbeddingModel
 
 from .conftest import make_learner

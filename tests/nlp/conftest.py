@@ -4,7 +4,7 @@ flags of a run that trains in seconds on a CPU."""
 import numpy as np
 import pytest
 
-from tabtext.nlp.stages import cpu_has_bf16
+from tabtext.core.precision import cpu_has_bf16
 
 #: bf16 autocast of an LSTM on a CPU needs AVX512-BF16 (oneDNN has no other form)
 needs_cpu_bf16 = pytest.mark.skipif(

@@ -11,8 +11,8 @@ from safetensors.torch import load_file
 from sklearn.base import clone
 
 from tabtext.nlp import TextClassifier, finetune, load_lm, predict, pretrain
-from tabtext.nlp.persistence import pretrained_backwards, save_lm
-from tabtext.nlp.tokenize import Tokenizer
+from tabtext.nlp.models.lm_dir import pretrained_backwards, save_lm
+from tabtext.nlp.text.tokenize import Tokenizer
 
 from .conftest import TINY, make_texts
 
@@ -151,10 +151,10 @@ def test_text_classifier_fit_and_clone(tmp_path):
 def test_resume_after_interruption_ends_like_an_uninterrupted_run(
     data_file, tmp_path, trained, monkeypatch
 ):
-    from tabtext.nlp import stages
+    from tabtext.nlp.training import phase_plan
 
     ref_out, ref_metrics, cache = trained
-    real = stages.run_phase
+    real = phase_plan.run_phase
 
     def crash_in_clas_2(learn, phase, *args, **kwargs):
         if phase.name == "clas_2":
@@ -171,10 +171,10 @@ def test_resume_after_interruption_ends_like_an_uninterrupted_run(
         str(cache),
         *TINY,
     ]
-    monkeypatch.setattr(stages, "run_phase", crash_in_clas_2)
+    monkeypatch.setattr(phase_plan, "run_phase", crash_in_clas_2)
     with pytest.raises(KeyboardInterrupt):
         finetune.main(args)
-    monkeypatch.setattr(stages, "run_phase", real)
+    monkeypatch.setattr(phase_plan, "run_phase", real)
     metrics = finetune.main([*args, "--resume"])
     a = load_file(ref_out / "model" / "model.safetensors")
     b = load_file(out / "model" / "model.safetensors")
@@ -320,7 +320,7 @@ def test_an_lm_reading_the_other_way_is_said(data_file, tmp_path, trained, caplo
     flags = [a for a in TINY if a != "--no-pretrained"]
     flags += ["--lm-ft-epochs", "0", "--max-labels", "40", "--cache-dir", str(cache)]
     data = ["--data", str(data_file)]
-    with caplog.at_level(logging.INFO, logger="tabtext.nlp.finetuning"):
+    with caplog.at_level(logging.INFO, logger="tabtext.nlp.training.ulmfit"):
         finetune.main(
             data
             + flags
@@ -358,10 +358,11 @@ def test_self_training_adds_the_surest_pseudo_labels_and_trains_again(
 
 
 def test_pseudo_labels_skip_labeled_rows_and_take_the_most_confident():
-    from tabtext.nlp.corpus import Corpus
-    from tabtext.nlp.recipe import make_config
-    from tabtext.nlp.splits import Split
-    from tabtext.nlp.stages import classifier_rows, pseudo_labels
+    from tabtext.nlp.text.corpus import Corpus
+    from tabtext.nlp.text.splits import Split
+    from tabtext.nlp.training.config import make_config
+    from tabtext.nlp.training.sampling import classifier_rows
+    from tabtext.nlp.training.self_training import pseudo_labels
 
     class Teacher(torch.nn.Module):  # P(class 1) = the document's first token / 100
         config = type("C", (), {"pad_idx": 0})
@@ -377,8 +378,8 @@ def test_pseudo_labels_skip_labeled_rows_and_take_the_most_confident():
     labels = np.arange(1, 100) % 2
     split = Split([str(k) for k in range(99)], labels, [], labels[:0], ["a", "b"])
     cfg = make_config("quick", max_labels=10, self_train=5, self_train_pool=1000)
-    metrics = {}
-    rows, classes = pseudo_labels(cfg, corpus, split, Teacher(), "cpu", metrics)
+    rows, classes, found = pseudo_labels(cfg, corpus, split, Teacher(), "cpu")
+    metrics = {"self_train": [found]}
     assert not np.isin(rows, classifier_rows(cfg, split, "classification")).any()
     free = np.setdiff1d(np.arange(99), classifier_rows(cfg, split, "classification"))
     assert list(rows[:5]) == list(free[:5]) and (classes[:5] == 0).all()  # surest 0s
@@ -387,9 +388,9 @@ def test_pseudo_labels_skip_labeled_rows_and_take_the_most_confident():
 
 
 def test_self_training_without_texts_to_pseudo_label_is_refused_up_front():
-    from tabtext.nlp.finetuning import plan_task
-    from tabtext.nlp.loading import TextDataset
-    from tabtext.nlp.recipe import make_config
+    from tabtext.nlp.text.reading import TextDataset
+    from tabtext.nlp.training.config import make_config
+    from tabtext.nlp.training.ulmfit import plan_task
 
     texts = [f"text {i}" for i in range(40)]
     train = TextDataset(texts, np.arange(40) % 2, ["a", "b"], "t.csv")

@@ -1,6 +1,6 @@
 """Language models shipped inside the package (package data, no network).
 
-Each one is a model directory as :func:`tabtext.nlp.persistence.save_lm` writes it
+Each one is a model directory as :func:`tabtext.nlp.models.lm_dir.save_lm` writes it
 (fp16 safetensors, vocabulary and config JSON, a SHA-256 manifest), made by
 ``python -m tabtext.nlp.pretrain ... --export``; the README's model card says how.
 """
