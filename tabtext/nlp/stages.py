@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 import time
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from ..core.io import (
 )
 from ..core.metrics import perplexity_from_loss
 from ..core.rng import seeded
+from ..core.run_lock import RunLock
 from .awd_lstm import LanguageModel
 from .classifier import TextClassifierModel
 from .corpus import Corpus
@@ -60,6 +62,8 @@ class Run:
     def __init__(self, out: str | Path, resume: bool):
         self.out, self.resume = Path(out), resume
         self.out.mkdir(parents=True, exist_ok=True)
+        if distributed.is_main():  # one run per --out; released when the run ends
+            weakref.finalize(self, RunLock(self.out).acquire().release)
         self.progress_path = self.out / "progress.json"
         self.progress = {"done": {}}
         if resume and self.progress_path.exists():

@@ -22,6 +22,7 @@ import torch
 
 from ..core import Callback, Checkpoint, Learner, SaveBest
 from ..core.checkpoint import read_state
+from ..core.run_lock import RunLock
 
 log = logging.getLogger(__name__)
 # Parameters that do not change the result of a fit.
@@ -95,6 +96,12 @@ def resume(learn: Learner, folder: Path, fp: str) -> tuple[int, float | None]:
     learn.load(folder / "last")
     log.info("resuming the fit from %s after epoch %d", folder, learn.resume_epoch)
     return learn.resume_epoch, float(record["lr"])
+
+
+def locked(folder: str | Path | None):
+    """Hold ``folder``'s run lock while fitting (none without a checkpoint folder):
+    two fits checkpointing into one folder would overwrite each other."""
+    return contextlib.nullcontext() if folder is None else RunLock(folder)
 
 
 @contextlib.contextmanager

@@ -249,7 +249,7 @@ def train_network(est, data: TrainingData, seed: int) -> Learner:
     if passes > 1:
         data = replace(data, train=Passes(data.train, passes))
     est.n_steps_, est.passes_per_epoch_ = epochs * len(data.train), passes
-    with seeded(seed), resume.global_rng_kept():
+    with seeded(seed), resume.global_rng_kept(), resume.locked(est.checkpoint_dir):
         est.model_ = TabularModel(est.config_)
         learn = _learner(est, data, seed)
         start, est.lr_ = resume.start(
