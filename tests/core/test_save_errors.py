@@ -4,6 +4,7 @@ import errno
 import os
 import resource
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,21 @@ def test_write_dir_error_names_path_and_what_is_left(tmp_path, monkeypatch):
     monkeypatch.setattr(tio.os, "fsync", _fail_fsync(errno.ENOSPC))
     with pytest.raises(OSError, match=f"the previous version at {tmp_path / 'm'} is"):
         write_dir(tmp_path / "m", {"a.json": b"[]"}, "k")
+
+
+def test_suite_simulated_eacces_fires_on_the_real_write_path(tmp_path, monkeypatch):
+    """The fault suite's EACCES for root (which ignores permissions) must hit the
+    path the checkpoint writer really takes, or its scenario tests nothing."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from faults.inject import simulate_eacces
+
+    learn, ck = make_learner(), tmp_path / "ckpt" / "last"
+    learn.save(ck, epochs_done=1)
+    for name in ("mkdir", "open"):  # restored after the test
+        monkeypatch.setattr(os, name, getattr(os, name))
+    simulate_eacces(tmp_path / "ckpt")
+    with pytest.raises(PermissionError) as e:
+        learn.save(ck, epochs_done=2)
+    assert "EACCES" in str(e.value) and "(epoch 1) is intact" in str(e.value)
+    learn.save(tmp_path / "elsewhere", epochs_done=2)  # outside the folder: writes
+    assert read_state(ck)["epochs_done"] == 1
