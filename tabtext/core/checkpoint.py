@@ -97,7 +97,8 @@ def save_learner(
     try:
         return write_dir(path, files, KIND)
     except OSError as err:
-        raise _save_failed(err, Path(path), epochs_done or 0) from err
+        done = learn.epoch + 1 if epochs_done is None else epochs_done  # SaveBest
+        raise _save_failed(err, Path(path), done) from err
 
 
 def _save_failed(err: OSError, path: Path, epochs_done: int) -> OSError:
@@ -105,8 +106,9 @@ def _save_failed(err: OSError, path: Path, epochs_done: int) -> OSError:
     checkpoint left in place holds (read back and verified)."""
     cause = err.__cause__ if isinstance(err.__cause__, OSError) else err
     try:
-        kept = read_state(path)["epochs_done"]
-        left = f"the previous checkpoint at {path} (epoch {kept}) is intact"
+        kept = read_state(path)["epochs_done"]  # 0: a weights-only SaveBest copy
+        epoch = f" (epoch {kept})" if kept else ""
+        left = f"the previous checkpoint at {path}{epoch} is intact"
     except (CheckpointError, KeyError, TypeError):
         left = f"there is no earlier checkpoint at {path}"
     failed = write_error(cause, path, f"{left}; it resumes from there")

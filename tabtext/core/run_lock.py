@@ -130,7 +130,11 @@ class RunLock:
     def release(self) -> None:
         """Delete the lock file if it is still this holder's (idempotent)."""
         if self.token is not None and (self.holder() or {}).get("token") == self.token:
-            self.path.unlink(missing_ok=True)
+            try:
+                self.path.unlink(missing_ok=True)
+            except OSError as e:  # e.g. a folder made read-only: never hide the
+                # error the run is ending with; a later run finds the lock stale
+                log.warning("%s: could not remove the lock (%s)", self.path, e)
         self.token = None
 
     def __enter__(self) -> RunLock:

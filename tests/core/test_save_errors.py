@@ -90,3 +90,15 @@ def test_suite_simulated_eacces_fires_on_the_real_write_path(tmp_path, monkeypat
     assert "EACCES" in str(e.value) and "(epoch 1) is intact" in str(e.value)
     learn.save(tmp_path / "elsewhere", epochs_done=2)  # outside the folder: writes
     assert read_state(ck)["epochs_done"] == 1
+
+
+def test_save_best_failing_names_its_epoch(tmp_path, monkeypatch):
+    learn = make_learner()
+    learn.save(tmp_path / "best", with_opt=False)  # SaveBest's weights-only copy
+    learn.epoch = 4
+    monkeypatch.setattr(tio.os, "fsync", _fail_fsync(errno.ENOSPC))
+    with pytest.raises(OSError) as e:
+        learn.save(tmp_path / "best", with_opt=False)
+    msg = str(e.value)
+    assert "checkpoint of epoch 5 not saved" in msg
+    assert f"the previous checkpoint at {tmp_path / 'best'} is intact" in msg
