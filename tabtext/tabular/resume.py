@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core import Callback, Checkpoint, Learner, SaveBest
+from ..core import Callback, Checkpoint, Learner, SaveBest, distributed
 from ..core.checkpoint import read_state
 from ..core.run_lock import RunLock
 
@@ -100,8 +100,11 @@ def resume(learn: Learner, folder: Path, fp: str) -> tuple[int, float | None]:
 
 def locked(folder: str | Path | None):
     """Hold ``folder``'s run lock while fitting (none without a checkpoint folder):
-    two fits checkpointing into one folder would overwrite each other."""
-    return contextlib.nullcontext() if folder is None else RunLock(folder)
+    two fits checkpointing into one folder would overwrite each other. Under
+    torchrun rank 0, which writes the checkpoints, holds it."""
+    if folder is None or not distributed.is_main():
+        return contextlib.nullcontext()
+    return RunLock(folder)
 
 
 @contextlib.contextmanager
