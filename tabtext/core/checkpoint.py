@@ -111,7 +111,7 @@ def _save_failed(err: OSError, path: Path, epochs_done: int) -> OSError:
         left = f"the previous checkpoint at {path}{epoch} is intact"
     except (CheckpointError, KeyError, TypeError):
         left = f"there is no earlier checkpoint at {path}"
-    failed = write_error(cause, path, f"{left}; it resumes from there")
+    failed = write_error(cause, path, f"{left}; a rerun resumes from the last save")
     msg = f"checkpoint of epoch {epochs_done} not saved: {failed.strerror or failed}"
     try:
         return type(err)(err.errno, msg)
