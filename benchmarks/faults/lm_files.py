@@ -29,7 +29,7 @@ from .text import finetune_cmd
 PT_FLAGS = [
     "--text-col", "text", "--emb-sz", "16", "--n-hid", "24", "--n-layers", "2",
     "--bs", "8", "--bptt", "12", "--max-vocab", "200", "--min-freq", "1",
-    "--valid-pct", "0.1", "--epochs", "2", "--ckpt-min", "0.004",
+    "--valid-pct", "0.1", "--epochs", "2", "--ckpt-min", "0.002",
     "--valid-tokens", "300", "--precision", "fp32", "--drop-mult", "0.1", "--quiet",
 ]  # fmt: skip
 SHIPPED = REPO / "tabtext" / "nlp" / "pretrained"
