@@ -16,6 +16,7 @@ and log lines.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 
@@ -71,3 +72,15 @@ def progress_setting(quiet: bool) -> bool | None:
     """The learners' ``progress`` for a CLI: None (a bar on a terminal, one line per
     epoch otherwise) or False with ``--quiet``."""
     return False if quiet else None
+
+
+@contextlib.contextmanager
+def folder_in_use(parser: argparse.ArgumentParser):
+    """Another run holding the output folder's lock is a plain error line (it names
+    the lock file and the other process), not a traceback."""
+    from .core.run_lock import RunLockedError
+
+    try:
+        yield
+    except RunLockedError as e:
+        parser.exit(2, f"{parser.prog}: error: {e}\n")

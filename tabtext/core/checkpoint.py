@@ -21,6 +21,7 @@ from .io import (
     read_model_dir,
     tensors_to_bytes,
     write_dir,
+    write_error,
 )
 from .rng import rng_state, set_rng_state
 
@@ -94,7 +95,29 @@ def save_learner(
         state["optimizer"] = opt_js
         files["optimizer.safetensors"] = tensors_to_bytes(opt_t)
     files["learner.json"] = dumps_json(state)
-    return write_dir(path, files, KIND)
+    try:
+        return write_dir(path, files, KIND)
+    except OSError as err:
+        done = learn.epoch + 1 if epochs_done is None else epochs_done  # SaveBest
+        raise _save_failed(err, Path(path), done) from err
+
+
+def _save_failed(err: OSError, path: Path, epochs_done: int) -> OSError:
+    """``write_dir``'s error, also saying which epoch was lost and which epoch the
+    checkpoint left in place holds (read back and verified)."""
+    cause = err.__cause__ if isinstance(err.__cause__, OSError) else err
+    try:
+        kept = read_state(path)["epochs_done"]  # 0: a weights-only SaveBest copy
+        epoch = f" (epoch {kept})" if kept else ""
+        left = f"the previous checkpoint at {path}{epoch} is intact"
+    except (CheckpointError, KeyError, TypeError):
+        left = f"there is no earlier checkpoint at {path}"
+    failed = write_error(cause, path, f"{left}; a rerun resumes from the last save")
+    msg = f"checkpoint of epoch {epochs_done} not saved: {failed.strerror or failed}"
+    try:
+        return type(err)(err.errno, msg)
+    except TypeError:  # an OSError subclass with another signature
+        return err
 
 
 def load_weights(model: torch.nn.Module, path: str | Path) -> None:

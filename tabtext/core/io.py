@@ -9,6 +9,7 @@ corrupted checkpoint is refused with a message naming the file.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -72,8 +73,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename is None:
+            err.filename = str(path)  # a failed write or fsync names no file itself
         raise
     _fsync_dir(path.parent)
 
@@ -124,17 +127,29 @@ def write_dir(path: str | Path, files: dict[str, bytes], kind: str) -> Path:
         _swap_in(tmp, path)
     except OSError as err:  # disk full, no permission, file too large, ...
         shutil.rmtree(tmp, ignore_errors=True)
-        raise _with_path(err, path) from err
+        raise write_error(err, path) from err
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
 
 
-def _with_path(err: OSError, path: Path) -> OSError:
-    """The same kind of OSError, saying what was being written and what is left."""
-    left = "the previous version is intact" if path.exists() else "nothing was written"
-    msg = f"cannot write {path} ({err.strerror or err}); {left}"
+def write_error(err: OSError, path: Path, left: str | None = None) -> OSError:
+    """The same kind of OSError, saying what failed, on which file, and what is left:
+    ``path`` is only replaced once the new version is whole, so an existing one is
+    untouched (``left`` may describe it better than "the previous version")."""
+    code = errno.errorcode.get(err.errno or 0, "OSError")
+    where = f" on {err.filename}" if err.filename else ""
+    if left is None:
+        left = (
+            f"the previous version at {path} is intact"
+            if path.exists()
+            else f"nothing was written: {path} did not exist before"
+        )
+    msg = (
+        f"cannot write {path}: {err.strerror or err} ({code}{where}); {left}. Free "
+        f"disk space or fix the permissions of {path.parent}, then try again."
+    )
     try:
         return type(err)(err.errno, msg) if err.errno is not None else type(err)(msg)
     except TypeError:  # an OSError subclass with another signature

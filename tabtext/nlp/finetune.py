@@ -18,7 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .._cli import HelpFormatter, add_output_flags, progress_setting, setup_logging
+from .._cli import (
+    HelpFormatter,
+    add_output_flags,
+    folder_in_use,
+    progress_setting,
+    setup_logging,
+)
 from .cli import add_config_flags, config_from_args
 from .text.labels import REGRESSION_LOSSES, TASKS, check_task_options
 from .text.reading import load_texts, resolve_imdb
@@ -167,12 +173,13 @@ def main(argv: list[str] | None = None) -> dict:
         cache_dir=args.cache_dir,
         progress=progress_setting(args.quiet),
     )
-    if not args.ensemble:
-        metrics = train_ulmfit(plan, out, **common)
-    else:
-        fwd = train_ulmfit(plan, out / "fwd", **common)
-        bwd = train_ulmfit(plan.backward(), out / "bwd", **common)
-        metrics = ensemble_metrics(out, fwd, bwd)
+    with folder_in_use(parser):
+        if not args.ensemble:
+            metrics = train_ulmfit(plan, out, **common)
+        else:
+            fwd = train_ulmfit(plan, out / "fwd", **common)
+            bwd = train_ulmfit(plan.backward(), out / "bwd", **common)
+            metrics = ensemble_metrics(out, fwd, bwd)
     if distributed.is_main():
         _report(metrics, out)
     return metrics

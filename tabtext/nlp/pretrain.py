@@ -21,7 +21,13 @@ import dataclasses
 import sys
 import typing
 
-from .._cli import HelpFormatter, add_output_flags, progress_setting, setup_logging
+from .._cli import (
+    HelpFormatter,
+    add_output_flags,
+    folder_in_use,
+    progress_setting,
+    setup_logging,
+)
 from .training.pretraining import PretrainConfig
 
 HELP = {
@@ -128,16 +134,17 @@ def main(argv: list[str] | None = None) -> dict:
     from .training.pretraining import export_lm, pretrain
 
     texts = load_texts(args.data, args.text_col, label_col=None).texts
-    metrics = pretrain(
-        texts,
-        cfg,
-        args.out,
-        resume=args.resume,
-        device=args.device,
-        cache_dir=args.cache_dir,
-        on_segment=None if args.quiet else _print_segment,
-        progress=progress_setting(args.quiet),
-    )
+    with folder_in_use(parser):
+        metrics = pretrain(
+            texts,
+            cfg,
+            args.out,
+            resume=args.resume,
+            device=args.device,
+            cache_dir=args.cache_dir,
+            on_segment=None if args.quiet else _print_segment,
+            progress=progress_setting(args.quiet),
+        )
     if args.export:
         export_lm(args.out, args.export, metrics)
     print(

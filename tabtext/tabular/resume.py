@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core import Callback, Checkpoint, Learner, SaveBest
+from ..core import Callback, Checkpoint, Learner, SaveBest, distributed
 from ..core.checkpoint import read_state
+from ..core.run_lock import RunLock
 
 log = logging.getLogger(__name__)
 # Parameters that do not change the result of a fit (callbacks: loggers and the like;
@@ -99,6 +100,15 @@ def resume(learn: Learner, folder: Path, fp: str) -> tuple[int, float | None]:
     learn.load(folder / "last")
     log.info("resuming the fit from %s after epoch %d", folder, learn.resume_epoch)
     return learn.resume_epoch, float(record["lr"])
+
+
+def locked(folder: str | Path | None):
+    """Hold ``folder``'s run lock while fitting (none without a checkpoint folder):
+    two fits checkpointing into one folder would overwrite each other. Under
+    torchrun rank 0, which writes the checkpoints, holds it."""
+    if folder is None or not distributed.is_main():
+        return contextlib.nullcontext()
+    return RunLock(folder)
 
 
 @contextlib.contextmanager

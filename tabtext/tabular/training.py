@@ -272,7 +272,7 @@ def train_network(est, data: TrainingData, seed: int) -> TrainResult:
     epochs, passes = epoch_plan(est.epochs, len(data.train))
     if passes > 1:
         data = replace(data, train=Passes(data.train, passes))
-    with seeded(seed), resume.global_rng_kept():
+    with seeded(seed), resume.global_rng_kept(), resume.locked(est.checkpoint_dir):
         model = TabularModel(est.config_)
         learn = _learner(est, model, data, seed)
         start, lr = resume.start(

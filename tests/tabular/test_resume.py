@@ -155,7 +155,10 @@ def test_failed_save_keeps_the_previous_checkpoint(data, tmp_path, monkeypatch, 
 
     with monkeypatch.context() as m:
         m.setattr(core_io, "atomic_write_bytes", failing_write)
-        with pytest.raises(OSError, match=r"cannot write .*last .*previous version is"):
+        with pytest.raises(
+            OSError,
+            match=r"cannot write .*last: .*previous checkpoint at .*last \(epoch 2",
+        ):
             EmbeddingClassifier(**FAST, checkpoint_dir=tmp_path).fit(X, y)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last"]  # no debris
     state = core_io.read_dir(tmp_path / "last")  # intact, checksums match

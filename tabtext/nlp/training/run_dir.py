@@ -8,11 +8,13 @@ done, so a killed run resumes from its last completed epoch.
 from __future__ import annotations
 
 import json
+import weakref
 from pathlib import Path
 
 from ...core import distributed
 from ...core.checkpoint import read_state
 from ...core.io import atomic_write_text
+from ...core.run_lock import RunLock
 
 
 class Run:
@@ -21,6 +23,8 @@ class Run:
     def __init__(self, out: str | Path, resume: bool):
         self.out, self.resume = Path(out), resume
         self.out.mkdir(parents=True, exist_ok=True)
+        if distributed.is_main():  # one run per --out; released when the run ends
+            weakref.finalize(self, RunLock(self.out).acquire().release)
         self.progress_path = self.out / "progress.json"
         self.progress = {"done": {}}
         if resume and self.progress_path.exists():

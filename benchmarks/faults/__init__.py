@@ -1,0 +1,1 @@
+"""The fault suite's scenarios (run by ``benchmarks/fault_injection.py``)."""
