@@ -240,7 +240,7 @@ def write_data(root: Path) -> None:
     )
     genres.to_csv(work / "genres.csv", index=False)
     X, y = make_sales(200, seed=5)
-    X.assign(Sales=y).to_parquet(work / "new_rows.parquet")
+    X.assign(Sales=y).to_parquet(work / "new_rows.parquet", row_group_size=40)
 
 
 @contextlib.contextmanager

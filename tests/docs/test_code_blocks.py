@@ -20,20 +20,30 @@ from . import standins
 from .blocks import ROOT, all_blocks, read_blocks, shell_commands
 
 BLOCKS = all_blocks()
-PY_MODULE = re.compile(r"^python3? -m (?P<mod>tabtext(\.\w+)+)(?P<args>( .*)?)$")
+PY_MODULE = re.compile(
+    r"^(?P<env>(\w+=\S+ )*)python3? -m (?P<mod>tabtext(\.\w+)+)(?P<args>( .*)?)$"
+)
 
 
 @pytest.fixture(scope="session")
 def workspace(tmp_path_factory):
     """Files and models every page starts from; built once."""
-    from tabtext.nlp import pretrain
+    from tabtext.nlp import finetune, pretrain
 
     root = tmp_path_factory.mktemp("docs_ws")
     standins.write_data(root)
     cache = root / "cache"
-    argv = ["--data", str(root / "shared/data/wikipedia"), "--out", str(root / "lm")]
-    pretrain.main(standins.tiny_argv("tabtext.nlp.pretrain", argv, root) + [
-        "--cache-dir", str(cache), "--export", str(root / "tiny_lm")])  # fmt: skip
+    lm_argv = ["--data", str(root / "shared/data/wikipedia"), "--out", str(root / "lm")]
+    lm_argv += ["--cache-dir", str(cache), "--export", str(root / "tiny_lm")]
+    pretrain.main(standins.tiny_argv("tabtext.nlp.pretrain", lm_argv, root))
+    run = [
+        "--data",
+        str(root / "work/reviews.csv"),
+        "--out",
+        str(root / "work/runs/quick"),
+    ]
+    run += ["--cache-dir", str(cache)]
+    finetune.main(standins.tiny_argv("tabtext.nlp.finetune", run, root / "tiny_lm"))
     return root
 
 
@@ -73,18 +83,35 @@ def _run_python(block, state) -> None:
 def _run_shell(block, state, workspace: Path) -> None:
     for cmd in shell_commands(block.code):
         m = PY_MODULE.match(cmd)
-        if m and not re.search(r"[|;&<>$]", cmd):
-            argv = shlex.split(m["args"])
-            if block.marker == "tiny":
-                argv = standins.tiny_argv(m["mod"], argv, workspace / "tiny_lm")
-            _run_module(m["mod"], argv, cmd)
+        if m is None:
+            _run_bash(cmd)
             continue
-        env = dict(os.environ)
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-        done = subprocess.run(
-            ["bash", "-ec", cmd], env=env, capture_output=True, text=True, timeout=120
-        )
-        assert done.returncode == 0, f"{cmd!r} failed:\n{done.stdout}\n{done.stderr}"
+        argv = shlex.split(m["args"])
+        if block.marker == "tiny":
+            argv = standins.tiny_argv(m["mod"], argv, workspace / "tiny_lm")
+        unquoted = re.sub(r"'[^']*'|\"[^\"]*\"", "", m["args"])
+        if re.search(r"[|;&<>$]", unquoted):
+            _run_bash(f"{m['env']}python -m {m['mod']} {shlex.join(argv)}")
+            continue
+        # in this process, which saves starting torch and spaCy again; a variable
+        # set before the command (OMP_WAIT_POLICY=...) is set around it
+        env = dict(v.split("=", 1) for v in m["env"].split())
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            _run_module(m["mod"], argv, cmd)
+        finally:
+            for k, v in saved.items():
+                os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+
+
+def _run_bash(cmd: str) -> None:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    done = subprocess.run(
+        ["bash", "-ec", cmd], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, f"{cmd!r} failed:\n{done.stdout}\n{done.stderr}"
 
 
 def _run_module(module: str, argv: list[str], cmd: str) -> None:
