@@ -78,6 +78,7 @@ def main() -> None:
     mean, std = X[:-n_valid].mean(0), X[:-n_valid].std(0)
     std[std < 1e-6] = 1.0  # a column constant in the training rows (the year, say)
     X = (X - mean) / std
+    y = y - y[:-n_valid].mean()  # a centred target: the first losses are not all offset
     train_dl = TensorLoader(X[:-n_valid], y[:-n_valid], batch_size=128, shuffle=True)
     valid_dl = TensorLoader(X[-n_valid:], y[-n_valid:], batch_size=1024)
 

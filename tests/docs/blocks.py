@@ -1,4 +1,5 @@
-"""Read the fenced code blocks of README.md and docs/*.md, with their test markers.
+"""Read the fenced code blocks of README.md, docs/*.md and the model cards of the
+shipped LMs, with their test markers.
 
 A block is preceded (blank lines aside) by an optional marker comment:
 
@@ -44,7 +45,8 @@ class Block:
 
 def pages() -> list[Path]:
     docs = sorted((ROOT / "docs").rglob("*.md")) if (ROOT / "docs").is_dir() else []
-    return [ROOT / "README.md", *docs]
+    cards = sorted((ROOT / "tabtext" / "nlp" / "pretrained").glob("*/README.md"))
+    return [ROOT / "README.md", *docs, *cards]
 
 
 def read_blocks(path: Path) -> list[Block]:
