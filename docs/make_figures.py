@@ -7,7 +7,7 @@ Reads ../shared/data (bike sharing, Adult, IMDB) and writes small PNGs to docs/i
   ``LRFinderResult.plot``, ``Learner.plot_lr`` and ``Learner.plot_loss``;
 - ``embedding.png``, ``importance.png``: an ``EmbeddingClassifier`` on Adult, drawn by
   ``plot_embedding`` and ``plot_permutation_importance``;
-- ``explain.png``: a classifier on 1,000 IMDB reviews from the shipped LM, its
+- ``explain.png``: a classifier on 1,200 IMDB reviews from the shipped LM, its
   explanation page for three reviews, screenshot by headless Chromium.
 
 A few minutes on 2 CPU cores. ``python docs/make_figures.py [--only NAME ...]``
@@ -32,26 +32,21 @@ IMG = HERE / "img"
 DATA = HERE.parents[1] / "shared" / "data"
 sys.path.insert(0, str(HERE.parent / "examples"))
 
-from training_core import MLP, tensors  # noqa: E402  (the example's model)
+from training_core import MLP, loaders  # noqa: E402  (the example's model and data)
 
-from tabtext.core import Learner, TensorLoader, rmse  # noqa: E402
+from tabtext.core import Learner, rmse  # noqa: E402
 from tabtext.tabular import EmbeddingClassifier, plot_permutation_importance  # noqa: E402
 
 
 def schedules() -> None:
     """LR finder, SGDR schedule and loss curves of an MLP on bike sharing."""
     frame = pd.read_parquet(DATA / "bike_sharing" / "train.parquet")
-    X, y = tensors(frame, "cnt")
-    n_valid = len(frame) // 5
-    mean, std = X[:-n_valid].mean(0), X[:-n_valid].std(0)
-    std[std < 1e-6] = 1.0
-    X = (X - mean) / std
-    y = y - y[:-n_valid].mean()  # a centred target: the first losses are not all offset
+    train_dl, valid_dl, n_features = loaders(frame, "cnt", batch_size=256)
     torch.manual_seed(0)
     learn = Learner(
-        MLP(X.shape[1]),
-        TensorLoader(X[:-n_valid], y[:-n_valid], batch_size=256, shuffle=True),
-        TensorLoader(X[-n_valid:], y[-n_valid:], batch_size=2048),
+        MLP(n_features),
+        train_dl,
+        valid_dl,
         loss_fn=nn.functional.mse_loss,
         metrics=[rmse],
         progress=False,
@@ -84,10 +79,11 @@ def explain() -> None:
     from tabtext.nlp import TextClassifier
 
     reviews = pd.read_parquet(DATA / "imdb" / "train.parquet").sample(
-        1000, random_state=0
+        1200, random_state=0
     )
-    over = dict(lm_ft_epochs=0, max_tokens=128, max_len=128, clas_min_steps=0)
-    clf = TextClassifier("quick", overrides=over).fit(reviews["text"], reviews["label"])
+    labels = reviews["label"].map({0: "negative", 1: "positive"})
+    over = dict(lm_ft_epochs=0, max_tokens=96, max_len=96, clas_min_steps=100)
+    clf = TextClassifier("quick", overrides=over).fit(reviews["text"], labels)
     picks = [
         "A wonderful, warm film: the acting is superb and the story never drags.",
         "Dull and far too long. I loved the music, but the plot made no sense at all.",

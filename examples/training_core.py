@@ -47,17 +47,27 @@ class MLP(nn.Module):
         return [list(self.body.parameters()), list(self.head.parameters())]
 
 
-def tensors(frame: pd.DataFrame, target: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Numeric columns as float32 features, log1p of the target.
+def loaders(frame: pd.DataFrame, target: str, batch_size: int = 128):
+    """Train and validation loaders (the last 20% of the rows: a split in time).
 
-    ``casual`` and ``registered`` add up to the target and ``instant`` is a row
-    number, so they are left out.
+    Features are the numeric columns, standardised on the training rows; the target
+    is log1p of the count, centred, so the RMSE is the RMSLE. ``casual`` and
+    ``registered`` add up to the target and ``instant`` is a row number, so they are
+    left out.
     """
     leaks = [target, "casual", "registered", "instant"]
     X = frame.drop(columns=leaks, errors="ignore").select_dtypes("number")
-    X = X.astype("float32")
-    y = np.log1p(frame[target].to_numpy("float32"))
-    return torch.from_numpy(X.to_numpy()), torch.from_numpy(y)
+    X = torch.from_numpy(X.to_numpy("float32"))
+    y = torch.from_numpy(np.log1p(frame[target].to_numpy("float32")))
+    n_valid = len(frame) // 5
+    mean, std = X[:-n_valid].mean(0), X[:-n_valid].std(0)
+    std[std < 1e-6] = 1.0  # a column constant in the training rows (the year, say)
+    X, y = (X - mean) / std, y - y[:-n_valid].mean()
+    train_dl = TensorLoader(
+        X[:-n_valid], y[:-n_valid], batch_size=batch_size, shuffle=True
+    )
+    valid_dl = TensorLoader(X[-n_valid:], y[-n_valid:], batch_size=1024)
+    return train_dl, valid_dl, X.shape[1]
 
 
 def main() -> None:
@@ -73,17 +83,9 @@ def main() -> None:
     frame = pd.read_parquet(args.data / "train.parquet")
     if args.quick:
         frame = frame.iloc[:2000]
-    n_valid = len(frame) // 5  # the last rows: a split in time
-    X, y = tensors(frame, args.target)
-    mean, std = X[:-n_valid].mean(0), X[:-n_valid].std(0)
-    std[std < 1e-6] = 1.0  # a column constant in the training rows (the year, say)
-    X = (X - mean) / std
-    y = y - y[:-n_valid].mean()  # a centred target: the first losses are not all offset
-    train_dl = TensorLoader(X[:-n_valid], y[:-n_valid], batch_size=128, shuffle=True)
-    valid_dl = TensorLoader(X[-n_valid:], y[-n_valid:], batch_size=1024)
-
+    train_dl, valid_dl, n_features = loaders(frame, args.target)
     learn = Learner(
-        MLP(X.shape[1]),
+        MLP(n_features),
         train_dl,
         valid_dl,
         loss_fn=nn.functional.mse_loss,

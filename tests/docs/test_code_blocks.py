@@ -5,6 +5,7 @@ See ``blocks.py`` for the markers and ``standins.py`` for the data and sizes.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import runpy
@@ -58,8 +59,13 @@ def docs_env(workspace, monkeypatch):
     monkeypatch.setenv("TABTEXT_DATA", str(workspace / "shared" / "data"))
     monkeypatch.setenv("TABTEXT_CACHE", str(workspace / "cache"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    logger = logging.getLogger("tabtext")  # the CLIs set up their own handler
+    saved = logger.level, list(logger.handlers), logger.propagate
     with standins.shrink_text_defaults(workspace / "tiny_lm"):
         yield workspace
+    logger.setLevel(saved[0])
+    logger.handlers[:] = saved[1]
+    logger.propagate = saved[2]
 
 
 def _page_state(page: str, workspace: Path, runs: dict) -> dict:
