@@ -5,6 +5,7 @@ See ``blocks.py`` for the markers and ``standins.py`` for the data and sizes.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import re
@@ -121,10 +122,15 @@ def _run_bash(cmd: str) -> None:
 
 
 def _run_module(module: str, argv: list[str], cmd: str) -> None:
+    """``python -m module argv`` in this process: its ``main(argv)`` (every tabtext
+    CLI has one), else the module run as ``__main__``."""
+    main = getattr(importlib.import_module(module), "main", None)
     saved = sys.argv
     sys.argv = [module, *argv]
     try:
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        main(argv) if main is not None else runpy.run_module(
+            module, run_name="__main__"
+        )
     except SystemExit as exc:
         assert exc.code in (0, None), f"{cmd!r} exited with {exc.code}"
     finally:
