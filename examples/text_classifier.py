@@ -9,7 +9,7 @@ and saves the model to ``<out>/model``.
 
     python examples/text_classifier.py --csv my_reviews.csv --text-col review --label-col stars
     python examples/text_classifier.py                      # IMDB, 5,000 reviews
-    python examples/text_classifier.py --quick              # 300 reviews, a tiny model
+    python examples/text_classifier.py --quick              # 300 review openings, a tiny model
 """
 
 from __future__ import annotations
@@ -27,15 +27,19 @@ IMDB = Path(__file__).resolve().parents[2] / "shared" / "data" / "imdb"
 #: --quick: a tiny LM trained from the texts themselves, a few steps of each stage
 QUICK = dict(
     emb_sz=16, n_hid=24, n_layers=2, max_vocab=2000, min_freq=2, max_tokens=64,
-    max_len=64, bptt=16, lm_bs=16, clas_bs=32, clas_min_steps=0, clas_lr_full_at=0,
+    max_len=64, bptt=16, lm_bs=16, clas_bs=32, lm_ft_epochs=0, clas_min_steps=0,
+    clas_lr_full_at=0,
 )  # fmt: skip
 
 
-def stand_in_csv(out: Path, n: int) -> Path:
-    """A CSV of ``n`` IMDB reviews (text, label), as if it were the user's own file."""
+def stand_in_csv(out: Path, n: int, chars: int | None = None) -> Path:
+    """A CSV of ``n`` IMDB reviews (text, label), as if it were the user's own file;
+    ``chars``: keep only the opening of each review."""
     frame = pd.read_parquet(IMDB / "train.parquet", columns=["text", "label"])
+    frame = frame.sample(n, random_state=0)
+    frame["text"] = frame["text"].str[:chars]
     path = out / "reviews.csv"
-    frame.sample(n, random_state=0).to_csv(path, index=False)
+    frame.to_csv(path, index=False)
     return path
 
 
@@ -51,7 +55,8 @@ def main() -> None:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    csv = args.csv or stand_in_csv(args.out, 300 if args.quick else args.rows)
+    quick = dict(n=300, chars=400) if args.quick else dict(n=args.rows)
+    csv = args.csv or stand_in_csv(args.out, **quick)
     frame = pd.read_csv(csv)
     texts, labels = frame[args.text_col].astype(str), frame[args.label_col]
     X_tr, X_te, y_tr, y_te = train_test_split(
