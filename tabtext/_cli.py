@@ -22,12 +22,9 @@ import sys
 
 #: ``OMP_WAIT_POLICY=PASSIVE`` makes torch's idle OpenMP threads sleep instead of
 #: spinning: on a 2-core machine shared with other jobs spinning slows a run
-#: several-fold, but alone it is the faster policy. The text CLIs stopped setting it
-#: (the same small ``finetune --preset quick`` run alone, twice each way, 2 threads:
-#: 75-82 s by default against 99-103 s passive; LM fine-tuning 1.2x and the
-#: classifier 1.5x the tokens/s; an earlier torch and machine had measured the
-#: opposite for the whole quick run). The tabular inference CLIs still set it
-#: (not re-measured).
+#: several-fold, but alone it is the faster policy, so the text CLIs leave it unset
+#: (measured in ``benchmarks/RESULTS.md``, OpenMP's wait policy). The tabular
+#: inference CLIs still set it.
 PASSIVE_WAIT = "PASSIVE"
 
 

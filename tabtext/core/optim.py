@@ -3,10 +3,9 @@ per-step Python or its lazy import of ``torch._dynamo``.
 
 ``torch.optim.AdamW(fused=True)`` runs the same kernel (``torch._fused_adamw_``), but
 its first call imports ``torch._dynamo`` (its ``add_param_group``, ``zero_grad`` and
-``step`` are wrapped to stay out of ``torch.compile`` graphs): 1.5-2 s on this 2-core
-machine, the length of a whole fit of a 30,000-row table. Each ``step`` then groups
-the tensors by device and dtype in Python again (0.2-0.3 ms of a ~4 ms step of a
-tabular network). :class:`FusedAdamW` keeps torch.optim's state layout (``step``,
+``step`` are wrapped to stay out of ``torch.compile`` graphs), which costs as much as
+a whole small tabular fit; each ``step`` then groups the tensors by device and dtype
+in Python again (timings: ``benchmarks/RESULTS.md``). :class:`FusedAdamW` keeps torch.optim's state layout (``step``,
 ``exp_avg``, ``exp_avg_sq`` per parameter, param groups with ``lr``, ``betas``,
 ``eps``, ``weight_decay``), so its ``state_dict`` loads into either class, and its
 updates equal ``torch.optim.AdamW(fused=True)``'s bit for bit (tested).

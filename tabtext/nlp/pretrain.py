@@ -9,7 +9,7 @@ minutes, and ``--resume`` to continue a killed run exactly. Writes into ``--out`
 ``lm_loss.png``, ``lm_lr.png`` and ``metrics.json``; ``--export DIR`` also writes an
 fp16 copy of the model (the form tabtext ships).
 
-Example (the LM shipped with tabtext; see the README's model card):
+Example (the LM shipped with tabtext; see its model card, ``pretrained/en_wiki_small/README.md``):
 ``python -m tabtext.nlp.pretrain --data ../shared/data/wikipedia --out runs/wiki
 --budget-min 90``
 """

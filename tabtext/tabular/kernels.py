@@ -14,14 +14,14 @@ from torch import nn
 
 class Dropout(nn.Module):
     """``nn.Dropout(p)`` (zero each value with probability ``p`` in training, scale the
-    rest to keep the mean; identity in eval mode), about 2x faster on the CPU.
+    rest to keep the mean; identity in eval mode), faster on the CPU.
 
     On the CPU, ``nn.Dropout`` draws one Bernoulli variate per value; here one 64-bit
     draw of the global CPU generator gives four 16-bit values, each kept when its low
     15 bits are at least ``t = round(p * 32768)``: the drop probability is
     ``t / 32768`` (within 1.6e-5 of ``p``), and ``torch.manual_seed`` makes the masks
-    repeatable as before. On other devices it is ``F.dropout``. A 512 x 200 float32
-    batch, forward and backward, 2 threads: 794 us with ``nn.Dropout``, 334 us here.
+    repeatable as before. On other devices it is ``F.dropout``. Timings:
+    ``benchmarks/RESULTS.md`` (measurements behind design choices).
     """
 
     def __init__(self, p: float):
@@ -53,10 +53,8 @@ class EmbeddingLookup(torch.autograd.Function):
 
     The values and gradients of ``torch.cat([emb(x[:, i]) ...], 1)``, but the
     backward adds each column's gradient rows with one ``index_add_`` instead of
-    ``embedding_dense_backward``, which on the CPU costs ~70 ns per looked-up row:
-    one column of 1,024 rows, 2 threads, 18-89 us -> 9-42 us; a Rossmann step (19
-    columns, 1,024 rows) 16.9 -> 13.5 ms, a 512-row step 9.6 -> 8.6 ms (same-process
-    A/B), Adult's and Amazon's unchanged within noise.
+    ``embedding_dense_backward``, which is slow per looked-up row on the CPU
+    (timings: ``benchmarks/RESULTS.md``, measurements behind design choices).
     """
 
     @staticmethod

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 N_FOLDS = 5
-PRIOR_WEIGHT = 100.0  # 10 hurt on Amazon's sparse IDs (AUC 0.830 vs 0.842)
+PRIOR_WEIGHT = 100.0  # a strong prior: weaker ones overfit sparse ID columns (RESULTS)
 
 
 class TargetStatistics:

@@ -141,8 +141,8 @@ def _auto_task(y: np.ndarray, kind: str) -> str:
 def check_class_count(n_classes: int, n_rows: int) -> None:
     """Refuse an inferred classification whose labels are too many to be classes:
     more than ``MAX_CLASSES``, or more than ``MIN_SHARE_CLASSES`` and more than
-    half the rows -- a numeric target read as labels (a head of 20,000 outputs
-    took 14 minutes on Rossmann's sales before this check)."""
+    half the rows -- a numeric target read as labels, whose output layer would be
+    huge and slow."""
     too_many = n_classes > MAX_CLASSES or (
         n_classes > MIN_SHARE_CLASSES and n_classes > n_rows / 2
     )

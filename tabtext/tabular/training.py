@@ -167,18 +167,13 @@ def batch_size_for(batch_size: int | str, n_rows: int) -> int:
     balanced batches (fewer if they would hold under ``MIN_BATCH_ROWS`` rows; one
     for under ``2 * MIN_BATCH_ROWS``).
 
-    A step's time on a CPU is mostly per-op overhead, so a big table's 5 epochs
-    take half as long in 1,024-row batches, and still make thousands of steps:
-    Rossmann's 766,584 rows, validation RMSPE over seeds 0-3: 0.1108 ± 0.0035 in
-    512-row batches, 0.1100 ± 0.0011 in 1,024 (in 0.5-0.75x the time), 0.1142 ±
-    0.0044 in 2,048 (seeds 0-1) (``benchmarks/tabular_ablation.py --datasets
-    rossmann``, variants "batch_size=512" and "defaults").
+    A step's time on a CPU is mostly per-op overhead, so a big table trains in
+    larger batches: the same accuracy in about half the time, still thousands of
+    steps (measured in ``benchmarks/RESULTS.md``, tabular ablation).
 
     With a single full batch, batch norm couples every row's output to all the
-    others, so that rows a loss weighs ~0 are still learned: under
-    ``class_weight={0: 1000, 1: 1e-4}`` a 50-row fit in one batch predicted class
-    0 for at most 72% of held-out rows after 20 to 400 steps (sklearn's
-    check_class_weight_classifiers wants 87%).
+    others, so that rows a loss weighs ~0 are still learned: hence at least two
+    balanced batches (``benchmarks/RESULTS.md``, measurements behind design choices).
     """
     if batch_size != "auto":
         return int(batch_size)

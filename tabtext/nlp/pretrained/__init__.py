@@ -2,7 +2,7 @@
 
 Each one is a model directory as :func:`tabtext.nlp.models.lm_dir.save_lm` writes it
 (fp16 safetensors, vocabulary and config JSON, a SHA-256 manifest), made by
-``python -m tabtext.nlp.pretrain ... --export``; the README's model card says how.
+``python -m tabtext.nlp.pretrain ... --export``; its model card (``en_wiki_small/README.md``) says how.
 """
 
 from __future__ import annotations

@@ -258,9 +258,8 @@ class ClassifierLoader:
         array (multi-label rows), or None for unlabeled prediction batches (then
         ``x`` only).
     max_tokens : keep at most this many tokens per document — the first half and the
-        last half of a longer one (opening and verdict of a review: measured with
-        TF-IDF + LR on IMDB at 120 words, 88.0% vs 86.5% for the opening alone) — or
-        None for all. On a CPU this is the main lever of the classifier's cost.
+        last half of a longer one (a review's opening and its verdict both carry its
+        label; see ``benchmarks/RESULTS.md``) — or None for all. On a CPU this is the main lever of the classifier's cost.
     rank, world_size : this process' share under DDP: every ``world_size``-th batch
         (the sortish order is the same on all ranks, drawn from ``seed``).
     min_batches : when shuffling, an epoch passes over the data as many times as it

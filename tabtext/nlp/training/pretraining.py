@@ -171,8 +171,8 @@ def pretrain(
         with seeded(cfg.seed):
             model = lm_model(cfg, len(corpus.vocab))
     dev = distributed.device(device)
-    # bf16 wherever "auto" finds it: on CPU it saw 1.39x the tokens of fp32 in the
-    # same 8 minutes and ended at a lower held-out perplexity (README)
+    # bf16 wherever "auto" finds it: on a CPU with AVX512-BF16 it trains faster at
+    # a lower held-out perplexity (benchmarks/RESULTS.md)
     bf16 = use_bf16(cfg.precision, dev)
     valid = held
     stream = LMStream(

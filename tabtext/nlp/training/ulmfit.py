@@ -280,9 +280,7 @@ def _without(texts: list[str], held_out: list[str]) -> list[str]:
 def _check_direction(pretrained: Path | None, backwards: bool) -> None:
     """Say so when the pretrained LM reads the other way than the model to train.
     The model starts from it all the same: its embeddings and much of the rest
-    carry over (IMDB, 1,500 texts for the LM: a backward classifier from the
-    forward ``en_wiki_small`` 83.2% against 83.2% forward, 50% from scratch), which
-    is what ``--ensemble`` does for its backward half with the shipped LM."""
+    carry over (measured in ``benchmarks/RESULTS.md``), which is what ``--ensemble`` does for its backward half with the shipped LM."""
     if pretrained is None or pretrained_backwards(pretrained) == backwards:
         return
     if backwards:
