@@ -18,13 +18,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from tabtext.nlp.models.awd_lstm_config import AWDLSTMConfig, preset
 from tabtext.nlp.models.dropout import (
     EmbeddingDropout,
     LockedDropout,
     WeightDrop,
     ar_tar_loss,
 )
+from tabtext.nlp.models.sizes import AWDLSTMConfig, preset
 from tabtext.nlp.models.softmax import adaptive_cross_entropy, linear_cross_entropy
 
 __all__ = [

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..models.awd_lstm_config import AWDLSTMConfig
+    from ..models.sizes import AWDLSTMConfig
 
 PRESET_NAMES = ("quick", "cpu", "paper")
 
@@ -246,7 +246,7 @@ def make_config(preset: str = "quick", **overrides: Any) -> ULMFiTConfig:
 
 def lm_config(cfg: ULMFiTConfig, vocab_size: int, task: str = "lm") -> AWDLSTMConfig:
     """The AWD-LSTM config of the recipe: ``cfg.model`` preset plus size overrides."""
-    from ..models.awd_lstm_config import sized_preset
+    from ..models.sizes import sized_preset
 
     drop = cfg.lm_drop_mult if task == "lm" else cfg.clas_drop_mult
     return sized_preset(cfg, vocab_size, task=task, drop_mult=drop)

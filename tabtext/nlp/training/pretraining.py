@@ -36,7 +36,7 @@ from ...core.metrics import perplexity_from_loss
 from ...core.precision import use_bf16
 from ...core.rng import seeded
 from ..models.awd_lstm import LanguageModel
-from ..models.awd_lstm_config import sized_preset
+from ..models.sizes import sized_preset
 from ..text.corpus import numericalize_corpus
 from ..text.loaders import LMLoader, LMStream, lm_valid_loader
 from ..text.tokenize import Tokenizer
