@@ -6,6 +6,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from .training.config import PRESET_NAMES, PRESETS, ULMFiTConfig, make_config
 
@@ -143,3 +147,25 @@ def config_from_args(
     except (TypeError, ValueError) as e:
         parser.error(str(e))
         raise  # unreachable: parser.error exits
+
+
+@contextmanager
+def tracking(
+    log_to: str | None, out: str | Path, params: Mapping[str, Any]
+) -> Iterator[list]:
+    """The callbacks of a run's ``--log-to`` tracker (none without one), logging
+    ``params`` and writing beside ``out``; the run ends with the saved model folder
+    ``out/model`` (MLflow's artifact), or marked failed if the block raises."""
+    if log_to is None:
+        yield []
+        return
+    from ..core.tracking import tracker_for
+
+    tracker = tracker_for(log_to, out, params=params)
+    try:
+        yield [tracker]
+    except BaseException:
+        tracker.finish(failed=True)
+        raise
+    model_dir = Path(out) / "model"
+    tracker.finish(model_dir=model_dir if model_dir.is_dir() else None)

@@ -18,8 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .._cli import HelpFormatter, add_output_flags, progress_setting, setup_logging
-from .cli import add_config_flags, config_from_args
+from .._cli import (
+    HelpFormatter,
+    add_output_flags,
+    add_tracking_flag,
+    progress_setting,
+    setup_logging,
+)
+from .cli import add_config_flags, config_from_args, tracking
 from .text.labels import REGRESSION_LOSSES, TASKS, check_task_options
 from .text.reading import load_texts, resolve_imdb
 
@@ -117,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="tokenization cache (default $TABTEXT_CACHE or ~/.cache/tabtext)",
     )
     add_output_flags(p, "also log each phase's full results")
+    add_tracking_flag(p)
     add_config_flags(p)
     return p
 
@@ -147,7 +154,6 @@ def main(argv: list[str] | None = None) -> dict:
     from .training.ulmfit import (  # heavy imports only after the arguments are valid
         ensemble_metrics,
         plan_ulmfit,
-        train_ulmfit,
     )
 
     train, valid, unlabeled = _load_data(parser, args)
@@ -168,14 +174,29 @@ def main(argv: list[str] | None = None) -> dict:
         progress=progress_setting(args.quiet),
     )
     if not args.ensemble:
-        metrics = train_ulmfit(plan, out, **common)
+        metrics = _train(plan, out, args, common)
     else:
-        fwd = train_ulmfit(plan, out / "fwd", **common)
-        bwd = train_ulmfit(plan.backward(), out / "bwd", **common)
+        fwd = _train(plan, out / "fwd", args, common)
+        bwd = _train(plan.backward(), out / "bwd", args, common)
         metrics = ensemble_metrics(out, fwd, bwd)
     if distributed.is_main():
         _report(metrics, out)
     return metrics
+
+
+def _train(plan, out: Path, args, common: dict) -> dict:
+    """One run of ``plan`` into ``out``, logged to ``--log-to``'s tracker."""
+    from .training.ulmfit import train_ulmfit
+
+    params = {
+        **plan.cfg.to_dict(),
+        "task": plan.task.kind,
+        "pretrained": str(plan.pretrained),
+        "data": args.data,
+        "valid": args.valid,
+    }
+    with tracking(args.log_to, out, params) as callbacks:
+        return train_ulmfit(plan, out, **common, callbacks=callbacks)
 
 
 def _check_task_flags(parser: argparse.ArgumentParser, args) -> None:

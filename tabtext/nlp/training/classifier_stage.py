@@ -8,11 +8,13 @@ trained with gradual unfreezing, discriminative LRs and STLR
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ...core import Callback
 from ...core.rng import seeded
 from ..models.classifier import TextClassifierModel
 from ..text.corpus import Corpus
@@ -58,6 +60,7 @@ def classifier_stage(
     progress: bool | str | None = None,
     pseudo: tuple[np.ndarray, np.ndarray] | None = None,
     prefix: str = "",
+    callbacks: Sequence[Callback] = (),
 ) -> tuple[TextClassifierModel, dict[str, dict]]:
     """Stage 3: the classifier with gradual unfreezing, discriminative LRs and STLR.
 
@@ -65,7 +68,8 @@ def classifier_stage(
     rows and the classes given to them
     (:func:`~tabtext.nlp.training.self_training.pseudo_labels`), learned beside the
     labeled rows by a fresh classifier. ``prefix`` goes before its phases' names
-    (checkpoints, logs, plots), e.g. ``st1_clas_all``. Returns the trained model and
+    (checkpoints, logs, plots), e.g. ``st1_clas_all``. ``callbacks`` join every
+    phase's fit (e.g. an experiment tracker). Returns the trained model and
     each phase's results by phase name.
     """
     task, split = data.task, data.split
@@ -89,7 +93,7 @@ def classifier_stage(
     )
     phases = classifier_phases(cfg, learn.n_groups, len(docs))
     phases = [dataclasses.replace(p, name=prefix + p.name) for p in phases]
-    results = run_phases(learn, phases, run, cfg, 10, resume)
+    results = run_phases(learn, phases, run, cfg, 10, resume, extra_cbs=callbacks)
     learn.plot_loss(run.out / f"{prefix}clas_loss.png")
     learn.plot_lr(run.out / f"{prefix}clas_lr.png")
     return model, results

@@ -14,12 +14,13 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ...core import distributed
+from ...core import Callback, distributed
 from ...core.io import atomic_write_text
 from ..api.persistence import TextModel, save_text_model
 from ..models.inference import predict_docs
@@ -135,9 +136,11 @@ def train_ulmfit(
     device: str | None = None,
     cache_dir: str | Path | None = None,
     progress: bool | str | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> dict:
     """Train the run ``plan`` into ``out`` (see :func:`run_ulmfit`); returns its
-    metrics."""
+    metrics. ``callbacks`` join every fit of the run, LM and classifier phases
+    (e.g. a :class:`~tabtext.core.TensorBoardLogger`)."""
     t_start = time.perf_counter()
     cfg, split, task = plan.cfg, plan.split, plan.task
     run = Run(out, resume)
@@ -148,12 +151,12 @@ def train_ulmfit(
     corpus, valid_corpus, metrics = _numericalize(plan, run, tok, cache_dir)
     encoder, metrics["phases"] = language_model_stage(
         run, cfg, corpus, valid_corpus, plan.pretrained, resume, device, tok,
-        progress=progress,
+        progress=progress, callbacks=callbacks,
     )  # fmt: skip
     if task.class_weight is not None:
         metrics["class_weight"] = list(task.class_weight)
     data = ClassifierData(corpus, valid_corpus, split, encoder, task)
-    stage = dict(resume=resume, device=device, progress=progress)
+    stage = dict(resume=resume, device=device, progress=progress, callbacks=callbacks)
     model, phases = classifier_stage(run, cfg, data, **stage)
     metrics["phases"].update(phases)
     for r in range(cfg.self_train_rounds if cfg.self_train else 0):
