@@ -11,7 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .training.config import PRESET_NAMES, PRESETS, ULMFiTConfig, make_config
+from .training.config import (
+    MONITORS,
+    PRESET_NAMES,
+    PRESETS,
+    ULMFiTConfig,
+    make_config,
+)
 
 HELP = {
     "model": "AWD-LSTM size preset: small (emb 200, hidden 400, 2 layers) or paper "
@@ -62,6 +68,10 @@ HELP = {
     "training; auto: bf16 on GPUs from compute capability 8.0 and on CPUs with "
     "AVX512-BF16, fp16 on older GPUs (T4, V100)",
     "backwards": "train on reversed text",
+    "monitor": "the validation score that picks the classifier's best epoch over all "
+    "its phases, whose weights the run keeps: last (the last epoch, as in the "
+    "paper), loss, or a metric of the task (accuracy, f1, roc_auc; micro_f1, "
+    "subset_accuracy; mae, rmse)",
 }
 
 
@@ -114,6 +124,10 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                 action=argparse.BooleanOptionalAction,
                 default=argparse.SUPPRESS,
                 help=help_,
+            )
+        elif f.name == "monitor":
+            parser.add_argument(
+                flag, choices=MONITORS, default=argparse.SUPPRESS, help=help_
             )
         elif f.name == "unfreeze":
             parser.add_argument(

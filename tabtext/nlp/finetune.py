@@ -246,6 +246,11 @@ def _report(metrics: dict, out: Path) -> None:
         if k.startswith("valid_") and isinstance(v, float)
     )
     lines = [f"{scores}  wall time {metrics['wall_s']:.0f}s  -> {out}"]
+    for key, best in metrics.get("best_epoch", {}).items():
+        lines.append(
+            f"  {key}: the weights of epoch {best['epoch'] + 1} (best "
+            f"{best['monitor']} {best['value']:.4g})"
+        )
     for name, res in metrics.get("phases", {}).items():
         extra = ", ".join(
             f"{k} {v:.4g}"

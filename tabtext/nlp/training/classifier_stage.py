@@ -8,6 +8,7 @@ trained with gradual unfreezing, discriminative LRs and STLR
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,12 +20,15 @@ from ...core.rng import seeded
 from ..models.classifier import TextClassifierModel
 from ..text.corpus import Corpus
 from ..text.splits import Split
-from .config import ULMFiTConfig, lm_config
+from .callbacks import StageBest
+from .config import MONITOR_MODES, ULMFiTConfig, lm_config
 from .learners import classifier_learner
 from .phase_plan import classifier_phases, run_phases
 from .run_dir import Run
 from .sampling import classifier_rows
 from .tasks import TextTask
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,9 @@ def classifier_stage(
     ``data.task`` sets the head's size, the loss and the metrics. ``pseudo``: corpus
     rows and the classes given to them
     (:func:`~tabtext.nlp.training.self_training.pseudo_labels`), learned beside the
-    labeled rows by a fresh classifier. ``prefix`` goes before its phases' names
+    labeled rows by a fresh classifier. With ``cfg.monitor`` other than "last"
+    the model ends with the weights of its best epoch over all phases (recorded in
+    ``run`` as ``<prefix>clas``). ``prefix`` goes before its phases' names
     (checkpoints, logs, plots), e.g. ``st1_clas_all``. ``callbacks`` join every
     phase's fit (e.g. an experiment tracker). Returns the trained model and
     each phase's results by phase name.
@@ -93,7 +99,18 @@ def classifier_stage(
     )
     phases = classifier_phases(cfg, learn.n_groups, len(docs))
     phases = [dataclasses.replace(p, name=prefix + p.name) for p in phases]
+    best = None
+    if cfg.monitor != "last":  # the best epoch over all phases, kept on disk
+        column = "valid_loss" if cfg.monitor == "loss" else cfg.monitor
+        key = f"{prefix}clas"
+        best = StageBest(
+            column, MONITOR_MODES[cfg.monitor], run.ckpt(f"{key}_best"), run, key
+        )
+        callbacks = [*callbacks, best]
     results = run_phases(learn, phases, run, cfg, 10, resume, extra_cbs=callbacks)
+    if best is not None and best.restore_best(learn) is not None:
+        log.info("classifier: the weights of epoch %d (best %s %.4f)",
+                 best.best_epoch + 1, cfg.monitor, best.best)  # fmt: skip
     learn.plot_loss(run.out / f"{prefix}clas_loss.png")
     learn.plot_lr(run.out / f"{prefix}clas_lr.png")
     return model, results

@@ -178,7 +178,7 @@ def classifier_learner(
         train_dl,
         valid_dl,
         loss_fn=task.loss_fn(),
-        metrics=task.metrics(),
+        metrics=task.metrics(cfg.monitor),
         wd=cfg.wd,
         callbacks=[GradientClip(cfg.clip)],
         opt_func=_adam_lm,

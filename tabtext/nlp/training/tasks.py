@@ -32,6 +32,8 @@ METRICS = {
     "multilabel": ("micro_f1", "subset_accuracy"),
     "regression": ("mae", "rmse"),
 }
+#: metrics computed only when a run monitors them (``ULMFiTConfig.monitor``)
+EXTRA_METRICS = {"classification": ("f1", "roc_auc")}
 
 
 @dataclass(frozen=True)
@@ -150,9 +152,17 @@ class TextTask:
             "rmse": float(skm.root_mean_squared_error(labels, pred)),
         }
 
-    def metrics(self) -> list:
-        """Learner metrics ``(outputs, targets) -> float`` on whole validation sets."""
-        return [_Metric(self, name) for name in METRICS[self.kind]]
+    def monitors(self) -> tuple[str, ...]:
+        """What a run of this task may monitor: "loss" and its metrics."""
+        return ("loss", *METRICS[self.kind], *EXTRA_METRICS.get(self.kind, ()))
+
+    def metrics(self, monitor: str = "loss") -> list:
+        """Learner metrics ``(outputs, targets) -> float`` on whole validation sets:
+        the task's, and ``monitor`` if it is one computed only on demand."""
+        names = METRICS[self.kind]
+        if monitor in EXTRA_METRICS.get(self.kind, ()):
+            names = (*names, monitor)
+        return [_Metric(self, name) for name in names]
 
     def labels(self, targets: torch.Tensor) -> np.ndarray:
         """The inverse of :meth:`targets`."""
@@ -247,4 +257,33 @@ class _Metric:
 
     def __call__(self, outputs: torch.Tensor, targets: torch.Tensor) -> float:
         act = self.task.activation(outputs).numpy()
-        return self.task.score(act, self.task.labels(targets))[self.__name__]
+        labels = self.task.labels(targets)
+        if self.__name__ == "f1":
+            return _f1(labels, act)
+        if self.__name__ == "roc_auc":
+            return _roc_auc(labels, act)
+        return self.task.score(act, labels)[self.__name__]
+
+
+def _f1(labels: np.ndarray, probs: np.ndarray) -> float:
+    """F1 of the second class for two classes, macro-averaged for more."""
+    from sklearn.metrics import f1_score
+
+    pred = probs.argmax(1)
+    if probs.shape[1] == 2:
+        return float(f1_score(labels, pred, pos_label=1, zero_division=0.0))
+    return float(f1_score(labels, pred, average="macro", zero_division=0.0))
+
+
+def _roc_auc(labels: np.ndarray, probs: np.ndarray) -> float:
+    """ROC AUC (one-vs-rest for more than two classes); NaN when the validation
+    labels hold a single class (that epoch is then never the best)."""
+    from sklearn.metrics import roc_auc_score
+
+    if len(np.unique(labels)) < 2:
+        return float("nan")
+    if probs.shape[1] == 2:
+        return float(roc_auc_score(labels, probs[:, 1]))
+    return float(
+        roc_auc_score(labels, probs, multi_class="ovr", labels=range(probs.shape[1]))
+    )

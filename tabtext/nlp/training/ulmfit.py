@@ -159,6 +159,7 @@ def train_ulmfit(
     stage = dict(resume=resume, device=device, progress=progress, callbacks=callbacks)
     model, phases = classifier_stage(run, cfg, data, **stage)
     metrics["phases"].update(phases)
+    _note_best(metrics, run, "clas")
     for r in range(cfg.self_train_rounds if cfg.self_train else 0):
         rows, classes, found = pseudo_labels(cfg, corpus, split, model, device, r)
         metrics.setdefault("self_train", []).append(found)
@@ -166,6 +167,7 @@ def train_ulmfit(
             run, cfg, data, **stage, pseudo=(rows, classes), prefix=f"st{r + 1}_"
         )
         metrics["phases"].update(phases)
+        _note_best(metrics, run, f"st{r + 1}_clas")
     text_model = TextModel(model, corpus.vocab, tok, cfg, split.classes, task)
     if main:
         save_text_model(text_model, run.out / "model")
@@ -185,6 +187,13 @@ def train_ulmfit(
         np.save(run.out / "valid_labels.npy", split.valid_labels, allow_pickle=False)
         atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=1))
     return metrics
+
+
+def _note_best(metrics: dict, run: Run, key: str) -> None:
+    """Add the classifier's best epoch (``--monitor``) to the metrics, if any."""
+    best = run.best(key)
+    if best is not None:
+        metrics.setdefault("best_epoch", {})[key] = best
 
 
 def _numericalize(
@@ -255,6 +264,11 @@ def plan_task(
         raise ValueError(
             f"self_train pseudo-labels classes; the task here is {task.kind}: "
             "drop --self-train"
+        )
+    if cfg.monitor != "last" and cfg.monitor not in task.monitors():
+        raise ValueError(
+            f"monitor {cfg.monitor!r} is not a score of a {task.kind} task: use "
+            f"--monitor last or one of {', '.join(task.monitors())}"
         )
     split = make_split(train, valid, cfg)
     if cfg.self_train and not n_unlabeled:
