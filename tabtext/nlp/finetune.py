@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--label-col", default="label", help="label column of --data/--valid"
     )
     p.add_argument(
+        "--weight-col",
+        default=None,
+        help="column of row weights in --data/--valid (parquet or CSV; numbers >= 0): "
+        "a row of weight k counts as k copies of it in the classifier's loss and "
+        "validation scores; the LM stages ignore weights",
+    )
+    p.add_argument(
         "--task",
         choices=("auto", *TASKS),
         default="auto",
@@ -221,11 +228,12 @@ def _load_data(parser: argparse.ArgumentParser, args):
     sep = args.label_sep or "|"
     try:
         train = load_texts(data, args.text_col, args.label_col, task=args.task,
-                           label_sep=sep)  # fmt: skip
+                           label_sep=sep, weight_col=args.weight_col)  # fmt: skip
         valid = None
         if args.valid:
             valid = load_texts(args.valid, args.text_col, args.label_col,
-                               task=train.task, label_sep=sep)  # fmt: skip
+                               task=train.task, label_sep=sep,
+                               weight_col=args.weight_col)  # fmt: skip
         check_task_options(train.task, args.class_weight, args.regression_loss)
         unlabeled = None
         if args.unlabeled is not None:

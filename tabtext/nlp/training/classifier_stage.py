@@ -81,11 +81,15 @@ def classifier_stage(
     task, split = data.task, data.split
     idx = classifier_rows(cfg, split, task.kind)
     labels = split.train_labels[idx]
+    weights = None if split.train_weights is None else split.train_weights[idx]
     if pseudo is not None:
         idx, labels = (
             np.concatenate([idx, pseudo[0]]),
             np.concatenate([labels, pseudo[1]]),
         )
+        if weights is not None:  # a pseudo-label weighs as an average labeled row
+            extra = np.full(len(pseudo[0]), weights.mean())
+            weights = np.concatenate([weights, extra])
     docs = data.corpus.select(idx).as_list(cfg.backwards)
     vdocs = data.valid_corpus.as_list(cfg.backwards)
     config = lm_config(cfg, len(data.corpus.vocab), task="classifier")
@@ -94,9 +98,12 @@ def classifier_stage(
         model = TextClassifierModel(config, n_out, cfg.bptt, cfg.max_len)
     model.load_encoder(data.encoder)
     train, valid = (docs, labels), (vdocs, split.valid_labels)
+    if weights is not None:  # mean 1: the LRs keep their meaning
+        weights = weights / weights.mean()
     learn = classifier_learner(
-        model, train, valid, cfg, device, task=task, progress=progress
-    )
+        model, train, valid, cfg, device, task=task, progress=progress,
+        weights=(weights, split.valid_weights),
+    )  # fmt: skip
     phases = classifier_phases(cfg, learn.n_groups, len(docs))
     phases = [dataclasses.replace(p, name=prefix + p.name) for p in phases]
     best = None

@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from ...core.losses import RowWeighted
 from ..text.labels import REGRESSION_LOSSES, TASKS, check_task_options
 
 __all__ = ["REGRESSION_LOSSES", "TextTask", "check_task_options"]
@@ -106,8 +108,13 @@ class TextTask:
             np.float32
         )
 
-    def loss_fn(self):
-        """``(outputs, targets) -> loss``, for :meth:`targets`' targets."""
+    def loss_fn(self, weighted: bool = False):
+        """``(outputs, targets) -> loss``, for :meth:`targets`' targets; with
+        ``weighted``, ``(outputs, targets, row_weights) -> mean(w * row loss)``
+        (:class:`~tabtext.core.RowWeighted`; class weights then multiply each
+        row's loss, without PyTorch's division by their sum)."""
+        if weighted:
+            return RowWeighted(_RowLoss(self))
         if self.kind == "multilabel":
             return _bce
         if self.kind == "regression":
@@ -133,23 +140,30 @@ class TextTask:
             return (outputs > 0.5).astype(np.int64)
         return outputs
 
-    def score(self, outputs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-        """The task's metrics of :meth:`activation` outputs against labels."""
+    def score(
+        self,
+        outputs: np.ndarray,
+        labels: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+    ) -> dict[str, float]:
+        """The task's metrics of :meth:`activation` outputs against labels,
+        weighted by ``sample_weight`` (one per row) if given."""
         from sklearn import metrics as skm
 
         pred, labels = self.predict(np.asarray(outputs)), np.asarray(labels)
+        sw = {"sample_weight": sample_weight}
         if self.kind == "classification":
-            return {"accuracy": float(skm.accuracy_score(labels, pred))}
+            return {"accuracy": float(skm.accuracy_score(labels, pred, **sw))}
         if self.kind == "multilabel":
             truth = labels.astype(np.int64)
-            f1 = skm.f1_score(truth, pred, average="micro", zero_division=0.0)
+            f1 = skm.f1_score(truth, pred, average="micro", zero_division=0.0, **sw)
             return {
                 "micro_f1": float(f1),
-                "subset_accuracy": float(skm.accuracy_score(truth, pred)),
+                "subset_accuracy": float(skm.accuracy_score(truth, pred, **sw)),
             }
         return {
-            "mae": float(skm.mean_absolute_error(labels, pred)),
-            "rmse": float(skm.root_mean_squared_error(labels, pred)),
+            "mae": float(skm.mean_absolute_error(labels, pred, **sw)),
+            "rmse": float(skm.root_mean_squared_error(labels, pred, **sw)),
         }
 
     def monitors(self) -> tuple[str, ...]:
@@ -255,27 +269,65 @@ class _Metric:
     def __init__(self, task: TextTask, name: str):
         self.task, self.__name__ = task, name
 
-    def __call__(self, outputs: torch.Tensor, targets: torch.Tensor) -> float:
+    def __call__(
+        self,
+        outputs: torch.Tensor,
+        targets: torch.Tensor,
+        weights: torch.Tensor | None = None,
+    ) -> float:
         act = self.task.activation(outputs).numpy()
         labels = self.task.labels(targets)
+        w = None if weights is None else weights.float().numpy()
         if self.__name__ == "f1":
-            return _f1(labels, act)
+            return _f1(labels, act, w)
         if self.__name__ == "roc_auc":
-            return _roc_auc(labels, act)
-        return self.task.score(act, labels)[self.__name__]
+            return _roc_auc(labels, act, w)
+        return self.task.score(act, labels, w)[self.__name__]
 
 
-def _f1(labels: np.ndarray, probs: np.ndarray) -> float:
+class _RowLoss(nn.Module):
+    """A task's loss per row (``reduction="none"``) or averaged, for
+    :class:`~tabtext.core.RowWeighted`."""
+
+    def __init__(self, task: TextTask):
+        super().__init__()
+        self.task, self.reduction = task, "mean"
+
+    def forward(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out, kind = outputs.float(), self.task.kind
+        if kind == "multilabel":
+            per = F.binary_cross_entropy_with_logits(out, y.float(), reduction="none")
+        elif kind == "regression":
+            loss = (
+                F.smooth_l1_loss
+                if self.task.regression_loss == "smooth_l1"
+                else (F.mse_loss)
+            )
+            per = loss(out.reshape(-1), y.float().reshape(-1), reduction="none")
+        else:
+            cw = self.task.class_weight
+            w = None if cw is None else torch.tensor(cw, device=out.device)
+            per = F.cross_entropy(out, y, weight=w, reduction="none")
+        return per if self.reduction == "none" else per.mean()
+
+
+def _f1(labels: np.ndarray, probs: np.ndarray, w: np.ndarray | None = None) -> float:
     """F1 of the second class for two classes, macro-averaged for more."""
     from sklearn.metrics import f1_score
 
     pred = probs.argmax(1)
     if probs.shape[1] == 2:
-        return float(f1_score(labels, pred, pos_label=1, zero_division=0.0))
-    return float(f1_score(labels, pred, average="macro", zero_division=0.0))
+        return float(
+            f1_score(labels, pred, pos_label=1, zero_division=0.0, sample_weight=w)
+        )
+    return float(
+        f1_score(labels, pred, average="macro", zero_division=0.0, sample_weight=w)
+    )
 
 
-def _roc_auc(labels: np.ndarray, probs: np.ndarray) -> float:
+def _roc_auc(
+    labels: np.ndarray, probs: np.ndarray, w: np.ndarray | None = None
+) -> float:
     """ROC AUC (one-vs-rest for more than two classes); NaN when the validation
     labels hold a single class (that epoch is then never the best)."""
     from sklearn.metrics import roc_auc_score
@@ -283,7 +335,10 @@ def _roc_auc(labels: np.ndarray, probs: np.ndarray) -> float:
     if len(np.unique(labels)) < 2:
         return float("nan")
     if probs.shape[1] == 2:
-        return float(roc_auc_score(labels, probs[:, 1]))
+        return float(roc_auc_score(labels, probs[:, 1], sample_weight=w))
     return float(
-        roc_auc_score(labels, probs, multi_class="ovr", labels=range(probs.shape[1]))
-    )
+        roc_auc_score(
+            labels, probs, multi_class="ovr", labels=range(probs.shape[1]),
+            sample_weight=w,
+        )
+    )  # fmt: skip

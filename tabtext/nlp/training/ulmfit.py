@@ -179,7 +179,7 @@ def train_ulmfit(
         device,
         act=task.activation,
     )
-    scores = task.score(outputs, split.valid_labels)
+    scores = task.score(outputs, split.valid_labels, split.valid_weights)
     metrics.update({f"valid_{k}": v for k, v in scores.items()})
     metrics["wall_s"] = round(time.perf_counter() - t_start, 1)
     if main:
@@ -271,6 +271,13 @@ def plan_task(
             f"--monitor last or one of {', '.join(task.monitors())}"
         )
     split = make_split(train, valid, cfg)
+    if split.train_weights is not None:
+        rows = classifier_rows(cfg, split, task.kind)
+        if not split.train_weights[rows].sum() > 0:
+            raise ValueError(
+                f"all {len(rows):,} training texts the classifier learns from weigh "
+                "0: give some of them a positive weight"
+            )
     if cfg.self_train and not n_unlabeled:
         used = len(classifier_rows(cfg, split, task.kind))
         if used >= len(split.train_texts):
