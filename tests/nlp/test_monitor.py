@@ -6,15 +6,7 @@ import pytest
 from tabtext.nlp import finetune
 from tabtext.nlp.training.config import ULMFiTConfig
 
-from .conftest import TINY, make_texts
-
-
-@pytest.fixture(scope="module")
-def data_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "toy.parquet"
-    texts, labels = make_texts()
-    pd.DataFrame({"text": texts, "label": labels}).to_parquet(path)
-    return path
+from .conftest import TINY
 
 
 def _run(data_file, out, monitor):

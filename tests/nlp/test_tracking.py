@@ -3,25 +3,16 @@ readers (tiny runs, CPU, seconds)."""
 
 import csv
 
-import pandas as pd
 import pytest
 
 from tabtext._cli import TRACKER_CHOICES
 from tabtext.core.tracking import TRACKERS
 from tabtext.nlp import finetune, pretrain
 
-from .conftest import TINY, make_texts
+from .conftest import TINY
 
 PHASES = ("lm", "lm_ft", "clas_1", "clas_2", "clas_all")
 LAST = ("lm_ft", "clas_all")  # a learner's last log holds all its phases' epochs
-
-
-@pytest.fixture(scope="module")
-def data_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "toy.parquet"
-    texts, labels = make_texts()
-    pd.DataFrame({"text": texts, "label": labels}).to_parquet(path)
-    return path
 
 
 def _epoch_losses(out, phases=LAST, column="valid_loss") -> list[float]:
