@@ -251,16 +251,22 @@ class _WeightedCE:
         return F.cross_entropy(outputs.float(), y, weight=w)
 
 
-def _bce(outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return F.binary_cross_entropy_with_logits(outputs.float(), y.float())
+def _bce(outputs: torch.Tensor, y: torch.Tensor, reduction="mean") -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(
+        outputs.float(), y.float(), reduction=reduction
+    )
 
 
-def _mse(outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return F.mse_loss(outputs.float().reshape(-1), y.float().reshape(-1))
+def _mse(outputs: torch.Tensor, y: torch.Tensor, reduction="mean") -> torch.Tensor:
+    out, y = outputs.float().reshape(-1), y.float().reshape(-1)
+    return F.mse_loss(out, y, reduction=reduction)
 
 
-def _smooth_l1(outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return F.smooth_l1_loss(outputs.float().reshape(-1), y.float().reshape(-1))
+def _smooth_l1(
+    outputs: torch.Tensor, y: torch.Tensor, reduction="mean"
+) -> torch.Tensor:
+    out, y = outputs.float().reshape(-1), y.float().reshape(-1)
+    return F.smooth_l1_loss(out, y, reduction=reduction)
 
 
 class _Metric:
@@ -294,20 +300,17 @@ class _RowLoss(nn.Module):
         self.task, self.reduction = task, "mean"
 
     def forward(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        out, kind = outputs.float(), self.task.kind
-        if kind == "multilabel":
-            per = F.binary_cross_entropy_with_logits(out, y.float(), reduction="none")
-        elif kind == "regression":
-            loss = (
-                F.smooth_l1_loss
-                if self.task.regression_loss == "smooth_l1"
-                else (F.mse_loss)
-            )
-            per = loss(out.reshape(-1), y.float().reshape(-1), reduction="none")
+        task = self.task
+        if task.kind == "classification":
+            cw = task.class_weight
+            w = None if cw is None else torch.tensor(cw, device=outputs.device)
+            per = F.cross_entropy(outputs.float(), y, weight=w, reduction="none")
+        elif task.kind == "multilabel":
+            per = _bce(outputs, y, reduction="none")
+        elif task.regression_loss == "smooth_l1":
+            per = _smooth_l1(outputs, y, reduction="none")
         else:
-            cw = self.task.class_weight
-            w = None if cw is None else torch.tensor(cw, device=out.device)
-            per = F.cross_entropy(out, y, weight=w, reduction="none")
+            per = _mse(outputs, y, reduction="none")
         return per if self.reduction == "none" else per.mean()
 
 
