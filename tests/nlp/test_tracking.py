@@ -66,6 +66,7 @@ def test_finetune_and_pretrain_log_to_mlflow(data_file, tmp_path, monkeypatch):
     mlflow = pytest.importorskip("mlflow")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)  # a SQLite store keeps artifacts in ./mlruns
     out = tmp_path / "run"
     finetune.main(
         ["--data", str(data_file), "--out", str(out), "--log-to", "mlflow",
@@ -111,6 +112,7 @@ def test_a_failed_run_is_marked_failed(data_file, tmp_path, monkeypatch):
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)  # a SQLite store keeps artifacts in ./mlruns
 
     def boom(*args, **kwargs):
         raise RuntimeError("stopped")
