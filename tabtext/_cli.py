@@ -50,6 +50,25 @@ def add_output_flags(parser: argparse.ArgumentParser, verbose_help: str) -> None
     group.add_argument("--verbose", action="store_true", help=verbose_help)
 
 
+#: ``--log-to``'s choices: :data:`tabtext.core.tracking.TRACKERS`, repeated here so
+#: that building a parser loads no torch (a test checks that the two agree)
+TRACKER_CHOICES = ("tensorboard", "mlflow")
+
+
+def add_tracking_flag(parser: argparse.ArgumentParser) -> None:
+    """``--log-to tensorboard|mlflow``: log the run to an experiment tracker."""
+    parser.add_argument(
+        "--log-to",
+        choices=TRACKER_CHOICES,
+        default=None,
+        help="log the run's configuration, every epoch's losses and metrics and the "
+        "learning rates to TensorBoard (event files in OUT/tensorboard) or MLflow "
+        "($MLFLOW_TRACKING_URI, else the SQLite store OUT/mlflow.db; the saved model "
+        "folder becomes the run's artifact); needs tabtext[tensorboard] or "
+        "tabtext[mlflow]",
+    )
+
+
 def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
     """tabtext's log lines to stderr, with the time: stage lines by default, details
     with ``verbose``, warnings only with ``quiet``. Other libraries' loggers stay at

@@ -6,8 +6,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
-from .training.config import PRESET_NAMES, PRESETS, ULMFiTConfig, make_config
+from .training.config import (
+    MONITORS,
+    PRESET_NAMES,
+    PRESETS,
+    ULMFiTConfig,
+    make_config,
+)
 
 HELP = {
     "model": "AWD-LSTM size preset: small (emb 200, hidden 400, 2 layers) or paper "
@@ -58,6 +68,10 @@ HELP = {
     "training; auto: bf16 on GPUs from compute capability 8.0 and on CPUs with "
     "AVX512-BF16, fp16 on older GPUs (T4, V100)",
     "backwards": "train on reversed text",
+    "monitor": "the validation score that picks the classifier's best epoch over all "
+    "its phases, whose weights the run keeps: last (the last epoch, as in the "
+    "paper), loss, or a metric of the task (accuracy, f1, roc_auc; micro_f1, "
+    "subset_accuracy; mae, rmse)",
 }
 
 
@@ -111,6 +125,10 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                 default=argparse.SUPPRESS,
                 help=help_,
             )
+        elif f.name == "monitor":
+            parser.add_argument(
+                flag, choices=MONITORS, default=argparse.SUPPRESS, help=help_
+            )
         elif f.name == "unfreeze":
             parser.add_argument(
                 flag, type=int, nargs="*", default=argparse.SUPPRESS, help=help_
@@ -143,3 +161,25 @@ def config_from_args(
     except (TypeError, ValueError) as e:
         parser.error(str(e))
         raise  # unreachable: parser.error exits
+
+
+@contextmanager
+def tracking(
+    log_to: str | None, out: str | Path, params: Mapping[str, Any]
+) -> Iterator[list]:
+    """The callbacks of a run's ``--log-to`` tracker (none without one), logging
+    ``params`` and writing beside ``out``; the run ends with the saved model folder
+    ``out/model`` (MLflow's artifact), or marked failed if the block raises."""
+    if log_to is None:
+        yield []
+        return
+    from ..core.tracking import tracker_for
+
+    tracker = tracker_for(log_to, out, params=params)
+    try:
+        yield [tracker]
+    except BaseException:
+        tracker.finish(failed=True)
+        raise
+    model_dir = Path(out) / "model"
+    tracker.finish(model_dir=model_dir if model_dir.is_dir() else None)

@@ -21,11 +21,12 @@ import numpy as np
 from .._cli import (
     HelpFormatter,
     add_output_flags,
+    add_tracking_flag,
     folder_in_use,
     progress_setting,
     setup_logging,
 )
-from .cli import add_config_flags, config_from_args
+from .cli import add_config_flags, config_from_args, tracking
 from .text.labels import REGRESSION_LOSSES, TASKS, check_task_options
 from .text.reading import load_texts, resolve_imdb
 
@@ -50,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-col", default="text", help="text column of --data/--valid")
     p.add_argument(
         "--label-col", default="label", help="label column of --data/--valid"
+    )
+    p.add_argument(
+        "--weight-col",
+        default=None,
+        help="column of row weights in --data/--valid (parquet or CSV; numbers >= 0): "
+        "a row of weight k counts as k copies of it in the classifier's loss and "
+        "validation scores; the LM stages ignore weights",
     )
     p.add_argument(
         "--task",
@@ -123,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="tokenization cache (default $TABTEXT_CACHE or ~/.cache/tabtext)",
     )
     add_output_flags(p, "also log each phase's full results")
+    add_tracking_flag(p)
     add_config_flags(p)
     return p
 
@@ -153,7 +162,6 @@ def main(argv: list[str] | None = None) -> dict:
     from .training.ulmfit import (  # heavy imports only after the arguments are valid
         ensemble_metrics,
         plan_ulmfit,
-        train_ulmfit,
     )
 
     train, valid, unlabeled = _load_data(parser, args)
@@ -175,14 +183,29 @@ def main(argv: list[str] | None = None) -> dict:
     )
     with folder_in_use(parser):
         if not args.ensemble:
-            metrics = train_ulmfit(plan, out, **common)
+            metrics = _train(plan, out, args, common)
         else:
-            fwd = train_ulmfit(plan, out / "fwd", **common)
-            bwd = train_ulmfit(plan.backward(), out / "bwd", **common)
+            fwd = _train(plan, out / "fwd", args, common)
+            bwd = _train(plan.backward(), out / "bwd", args, common)
             metrics = ensemble_metrics(out, fwd, bwd)
     if distributed.is_main():
         _report(metrics, out)
     return metrics
+
+
+def _train(plan, out: Path, args, common: dict) -> dict:
+    """One run of ``plan`` into ``out``, logged to ``--log-to``'s tracker."""
+    from .training.ulmfit import train_ulmfit
+
+    params = {
+        **plan.cfg.to_dict(),
+        "task": plan.task.kind,
+        "pretrained": str(plan.pretrained),
+        "data": args.data,
+        "valid": args.valid,
+    }
+    with tracking(args.log_to, out, params) as callbacks:
+        return train_ulmfit(plan, out, **common, callbacks=callbacks)
 
 
 def _check_task_flags(parser: argparse.ArgumentParser, args) -> None:
@@ -207,11 +230,12 @@ def _load_data(parser: argparse.ArgumentParser, args):
     sep = args.label_sep or "|"
     try:
         train = load_texts(data, args.text_col, args.label_col, task=args.task,
-                           label_sep=sep)  # fmt: skip
+                           label_sep=sep, weight_col=args.weight_col)  # fmt: skip
         valid = None
         if args.valid:
             valid = load_texts(args.valid, args.text_col, args.label_col,
-                               task=train.task, label_sep=sep)  # fmt: skip
+                               task=train.task, label_sep=sep,
+                               weight_col=args.weight_col)  # fmt: skip
         check_task_options(train.task, args.class_weight, args.regression_loss)
         unlabeled = None
         if args.unlabeled is not None:
@@ -232,6 +256,11 @@ def _report(metrics: dict, out: Path) -> None:
         if k.startswith("valid_") and isinstance(v, float)
     )
     lines = [f"{scores}  wall time {metrics['wall_s']:.0f}s  -> {out}"]
+    for key, best in metrics.get("best_epoch", {}).items():
+        lines.append(
+            f"  {key}: the weights of epoch {best['epoch'] + 1} (best "
+            f"{best['monitor']} {best['value']:.4g})"
+        )
     for name, res in metrics.get("phases", {}).items():
         extra = ", ".join(
             f"{k} {v:.4g}"

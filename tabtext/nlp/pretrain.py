@@ -24,10 +24,12 @@ import typing
 from .._cli import (
     HelpFormatter,
     add_output_flags,
+    add_tracking_flag,
     folder_in_use,
     progress_setting,
     setup_logging,
 )
+from .cli import tracking
 from .training.pretraining import PretrainConfig
 
 HELP = {
@@ -115,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: auto)")
     p.add_argument("--cache-dir", default=None, help="tokenization cache directory")
     add_output_flags(p, "log progress details")
+    add_tracking_flag(p)
     return p
 
 
@@ -134,7 +137,8 @@ def main(argv: list[str] | None = None) -> dict:
     from .training.pretraining import export_lm, pretrain
 
     texts = load_texts(args.data, args.text_col, label_col=None).texts
-    with folder_in_use(parser):
+    params = {**dataclasses.asdict(cfg), "data": args.data}
+    with folder_in_use(parser), tracking(args.log_to, args.out, params) as callbacks:
         metrics = pretrain(
             texts,
             cfg,
@@ -144,6 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
             cache_dir=args.cache_dir,
             on_segment=None if args.quiet else _print_segment,
             progress=progress_setting(args.quiet),
+            callbacks=callbacks,
         )
     if args.export:
         export_lm(args.out, args.export, metrics)

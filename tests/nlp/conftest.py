@@ -2,6 +2,7 @@
 flags of a run that trains in seconds on a CPU."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tabtext.core.precision import cpu_has_bf16
@@ -129,3 +130,12 @@ def make_imbalanced_texts(n=240, seed=0):
         texts.append(" ".join(words).capitalize() + ".")
         labels.append(lab)
     return texts, labels
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    """:func:`make_texts` as a parquet file (text, label), once per test module."""
+    path = tmp_path_factory.mktemp("data") / "toy.parquet"
+    texts, labels = make_texts()
+    pd.DataFrame({"text": texts, "label": labels}).to_parquet(path)
+    return path

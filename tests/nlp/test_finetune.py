@@ -18,14 +18,6 @@ from .conftest import TINY, make_texts
 
 
 @pytest.fixture(scope="module")
-def data_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "toy.parquet"
-    texts, labels = make_texts()
-    pd.DataFrame({"text": texts, "label": labels}).to_parquet(path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def trained(data_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     cache = tmp_path_factory.mktemp("cache")

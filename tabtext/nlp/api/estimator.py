@@ -23,9 +23,13 @@ class _TextEstimator(BaseEstimator):
 
     _kinds: tuple[str, ...] = ()
 
-    def _fit(self, data: TextDataset, **task_options) -> None:
+    def _fit(self, data: TextDataset, sample_weight=None, **task_options) -> None:
+        from ..text.weights import check_weights
         from ..training.ulmfit import run_ulmfit
 
+        if sample_weight is not None:  # checked before any work
+            w = check_weights(sample_weight, len(data), "sample_weight")
+            data = dataclasses.replace(data, weights=w)
         cfg = make_config(self.preset, **(self.overrides or {}))
         work = Path(self.work_dir or tempfile.mkdtemp(prefix="tabtext-"))
         self.metrics_ = run_ulmfit(
@@ -144,7 +148,10 @@ class TextClassifier(ClassifierMixin, _TextEstimator):
         self.class_weight = class_weight
         self.label_sep = label_sep
 
-    def fit(self, X, y) -> TextClassifier:
+    def fit(self, X, y, sample_weight=None) -> TextClassifier:
+        """Train on texts ``X`` and labels ``y``; ``sample_weight`` (one number >= 0
+        per text) weighs the classifier's loss and validation scores, a text of
+        weight k counting as k copies of it (the LM stages ignore weights)."""
         _check_preset(self.preset)
         if self.task not in self._kinds:
             hint = "; use TextRegressor" if self.task == "regression" else ""
@@ -161,7 +168,7 @@ class TextClassifier(ClassifierMixin, _TextEstimator):
         else:
             data, classes = self._single(texts, y)
             weight = self._weights(classes)
-        self._fit(data, class_weight=weight, label_sep=self.label_sep)
+        self._fit(data, sample_weight, class_weight=weight, label_sep=self.label_sep)
         self.classes_ = classes
         return self
 
@@ -338,7 +345,9 @@ class TextRegressor(RegressorMixin, _TextEstimator):
         self.verbose = verbose
         self.loss = loss
 
-    def fit(self, X, y) -> TextRegressor:
+    def fit(self, X, y, sample_weight=None) -> TextRegressor:
+        """Train on texts ``X`` and numbers ``y``; ``sample_weight`` as in
+        :meth:`TextClassifier.fit`."""
         _check_preset(self.preset)
         check_task_options("regression", regression_loss=self.loss)
         texts = _texts(X)
@@ -350,7 +359,7 @@ class TextRegressor(RegressorMixin, _TextEstimator):
             y.tolist(), np.arange(len(y)), "y", None, "regression"
         )
         data = TextDataset(texts, values, [], "fit", "regression")
-        self._fit(data, regression_loss=self.loss)
+        self._fit(data, sample_weight, regression_loss=self.loss)
         return self
 
     def predict(self, X, device: str | None = None) -> np.ndarray:

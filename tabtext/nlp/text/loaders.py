@@ -265,6 +265,8 @@ class ClassifierLoader:
     min_batches : when shuffling, an epoch passes over the data as many times as it
         takes to give at least this many batches (each pass freshly shuffled), so
         that a small labeled set still gets enough optimizer steps.
+    weights : one weight per document, or None: batches are then ``(ids, label,
+        weight)`` triples (a row-weighted loss, :class:`~tabtext.core.RowWeighted`).
     """
 
     def __init__(
@@ -279,6 +281,7 @@ class ClassifierLoader:
         rank: int = 0,
         world_size: int = 1,
         min_batches: int = 0,
+        weights: np.ndarray | None = None,
     ):
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is outside world_size {world_size}")
@@ -290,6 +293,12 @@ class ClassifierLoader:
             [clip_doc(d, max_tokens) for d in docs] if max_tokens else list(docs)
         )
         self.labels = None if labels is None else _targets(labels)
+        if weights is not None and (labels is None or len(weights) != len(docs)):
+            raise ValueError(
+                f"weights need labels and one weight per document ({len(docs)}), "
+                f"got {len(weights)}"
+            )
+        self.weights = None if weights is None else np.asarray(weights, np.float32)
         self.batch_size, self.shuffle, self.pad_idx = batch_size, shuffle, pad_idx
         self.rank, self.world_size = rank, world_size
         self.lengths = np.array([max(len(d), 1) for d in self.docs])
@@ -342,8 +351,13 @@ class ClassifierLoader:
                 batches = self._shard(batches)
             for b in batches:
                 x = self.pad(b)
-                y = None if self.labels is None else torch.from_numpy(self.labels[b])
-                yield x if y is None else (x, y)
+                if self.labels is None:
+                    yield x
+                elif self.weights is None:
+                    yield x, torch.from_numpy(self.labels[b])
+                else:
+                    y, w = self.labels[b], self.weights[b]
+                    yield x, torch.from_numpy(y), torch.from_numpy(w)
 
     def pad(self, batch: np.ndarray) -> torch.Tensor:
         width = int(self.lengths[batch].max())

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .labels import Task, encode_labels, resolve_task
+from .weights import read_weight_column
 
 __all__ = [
     "TextDataset",
@@ -46,6 +47,7 @@ class TextDataset:
     classes: list[Any]
     source: str
     task: str = "classification"
+    weights: np.ndarray | None = None  # one per text (None: all 1)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -58,6 +60,7 @@ def load_texts(
     split: str = "train",
     task: Task = "classification",
     label_sep: str = "|",
+    weight_col: str | None = None,
 ) -> TextDataset:
     """Load labelled texts from a file, an aclImdb-style folder or the HF hub.
 
@@ -78,6 +81,9 @@ def load_texts(
         from the values and refuses the ambiguous ones.
     label_sep : str
         Separator of several labels in one string (multilabel), e.g. ``"a|b"``.
+    weight_col : str, optional
+        A column of row weights (parquet or CSV tables), for the classifier's loss
+        and validation scores (:mod:`tabtext.nlp.text.weights`).
 
     Returns
     -------
@@ -95,7 +101,10 @@ def load_texts(
     y, classes = encode_labels(
         values, raw.rows, raw.where, label_col, task, raw.classes, label_sep
     )
-    return TextDataset(raw.texts, y, classes, raw.where, task)
+    weights = None
+    if weight_col is not None:
+        weights = read_weight_column(Path(source).expanduser(), weight_col, raw.rows)
+    return TextDataset(raw.texts, y, classes, raw.where, task, weights)
 
 
 @dataclass

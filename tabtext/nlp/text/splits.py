@@ -60,6 +60,8 @@ class Split:
     valid_texts: list[str]
     valid_labels: np.ndarray
     classes: list
+    train_weights: np.ndarray | None = None  # row weights (None: all 1)
+    valid_weights: np.ndarray | None = None
 
 
 DISCRETE_LEVELS = 20
@@ -83,7 +85,7 @@ def make_split(
     train: TextDataset, valid: TextDataset | None, cfg: ULMFiTConfig
 ) -> Split:
     """The validation set: ``valid`` if given, else a stratified seeded share of
-    train (see :func:`strata`)."""
+    train (see :func:`strata`); row weights follow their texts."""
     if train.labels is None:
         raise ValueError(f"{train.source}: the classifier needs labels, found none")
     if valid is not None:
@@ -93,15 +95,19 @@ def make_split(
             valid.texts,
             _valid_labels(train, valid),
             train.classes,
+            train.weights,
+            valid.weights,
         )
     tr, va = stratified_split(strata(train.labels, train.task), cfg.valid_pct, cfg.seed)
-    texts = train.texts
+    texts, w = train.texts, train.weights
     return Split(
         [texts[i] for i in tr],
         train.labels[tr],
         [texts[i] for i in va],
         train.labels[va],
         train.classes,
+        None if w is None else w[tr],
+        None if w is None else w[va],
     )
 
 

@@ -1,17 +1,22 @@
 """Callbacks of the text recipes: LR scaling for variable-length BPTT (Merity et al.
-2017), token counting for tokens/s, and the per-segment report of long pretraining runs
-(ULMFiT, Howard & Ruder 2018)."""
+2017), token counting for tokens/s, the per-segment report of long pretraining runs
+(ULMFiT, Howard & Ruder 2018) and the classifier's best epoch over its phases."""
 
 from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-from ...core import Callback, Order, distributed
+from ...core import Callback, Order, SaveBest, distributed
 from ...core.metrics import perplexity_from_loss
 from ..text.loaders import LMStream
 
-__all__ = ["BPTTScaleLR", "SegmentReporter", "TokenCounter"]
+if TYPE_CHECKING:
+    from .run_dir import Run
+
+__all__ = ["BPTTScaleLR", "SegmentReporter", "StageBest", "TokenCounter"]
 
 
 class BPTTScaleLR(Callback):
@@ -81,3 +86,47 @@ class SegmentReporter(Callback):
         )
         if self.report is not None and distributed.is_main():
             self.report({**row, "segment": seg, "segments": self.plan["segments"]})
+
+
+class StageBest(SaveBest):
+    """The best epoch of ``monitor`` over every fit of a stage (the classifier's
+    gradual-unfreezing phases), its weights kept in ``path``.
+
+    Unlike :class:`~tabtext.core.SaveBest`, a new fit (the next phase) keeps the
+    best so far, and epochs are counted over the stage (the learner's history
+    rows). Each new best is recorded in ``run`` under ``key``, so that a resumed
+    run remembers it; :meth:`restore_best` loads its weights once the stage ends.
+    """
+
+    def __init__(
+        self,
+        monitor: str,
+        mode: Literal["min", "max"],
+        path: str | Path,
+        run: Run,
+        key: str,
+    ):
+        super().__init__(monitor, path=path, restore=False, mode=mode)
+        self.run, self.key = run, key
+        saved = run.best(key)
+        if saved is not None:
+            self.best, self.best_epoch = saved["value"], saved["epoch"]
+
+    def before_fit(self, learn) -> None:
+        """The best of the earlier phases stays."""
+
+    def after_epoch(self, learn) -> None:
+        if not self._improved(learn):
+            return
+        self.best_epoch = len(learn.history) - 1
+        learn.save(self.path, with_opt=False)
+        record = {"monitor": self.monitor, "value": self.best, "epoch": self.best_epoch}
+        self.run.mark_best(self.key, record)
+
+    def restore_best(self, learn) -> dict | None:
+        """Load the best epoch's weights into ``learn.model``; its record (None if
+        no epoch was scored)."""
+        self.restore = True
+        self.after_fit(learn)
+        self.restore = False
+        return self.run.best(self.key)

@@ -19,6 +19,19 @@ if TYPE_CHECKING:
     from ..models.sizes import AWDLSTMConfig
 
 PRESET_NAMES = ("quick", "cpu", "paper")
+#: what ``monitor`` may name, and whether lower or higher is better ("last": no
+#: choice, the last epoch's weights)
+MONITOR_MODES = {
+    "loss": "min",
+    "accuracy": "max",
+    "f1": "max",
+    "roc_auc": "max",
+    "micro_f1": "max",
+    "subset_accuracy": "max",
+    "mae": "min",
+    "rmse": "min",
+}
+MONITORS = ("last", *MONITOR_MODES)
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,11 @@ class ULMFiTConfig:
     (:func:`tabtext.core.precision.resolve`). Data: ``lm_docs`` texts feed the
     language model stages and ``clas_docs`` labeled texts the classifier (None = all);
     ``max_tokens`` truncates each document for the classifier (None = whole).
+    ``monitor``: the validation score that picks the classifier's best epoch over
+    all its phases, whose weights it ends with ("last", the default: the last
+    epoch, as in the paper; "loss": the validation loss; or a metric of the task:
+    "accuracy", "f1", "roc_auc" for classification, "micro_f1",
+    "subset_accuracy" for multilabel, "mae", "rmse" for regression).
     """
 
     preset: str = "quick"
@@ -79,6 +97,7 @@ class ULMFiTConfig:
     self_train_pool: int = 10000
     self_train_rounds: int = 1
     precision: str = "auto"
+    monitor: str = "last"
     seed: int = 0
     backwards: bool = False
 
@@ -105,6 +124,8 @@ class ULMFiTConfig:
                 "precision must be one of auto, bf16, fp16, fp32, "
                 f"got {self.precision!r}"
             )
+        if self.monitor not in MONITORS:
+            raise ValueError(f"monitor must be one of {MONITORS}, got {self.monitor!r}")
         if any(not isinstance(k, int) or k < 1 for k in self.unfreeze):
             raise ValueError(
                 f"unfreeze steps must be ints >= 1 (groups from the top), "

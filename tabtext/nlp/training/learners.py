@@ -141,12 +141,16 @@ def classifier_learner(
     world_size: int | None = None,
     task: TextTask | None = None,
     progress: bool | str | None = None,
+    weights: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
 ) -> Learner:
     """A Learner for the classifier; under torchrun each rank gets every
     ``world_size``-th batch of the training and validation sets.
 
     ``task`` (default: unweighted classification) gives the loss and the metrics;
     ``train``/``valid`` hold the labels, which it turns into the loss' targets.
+    ``weights``: the training and validation rows' weights (None: unweighted);
+    any weights make the loss row-weighted, and validation weights weigh the
+    validation loss and metrics.
     """
     rank, world_size = _shard(rank, world_size)
     task = task or TextTask()
@@ -162,6 +166,7 @@ def classifier_learner(
         rank=rank,
         world_size=world_size,
         min_batches=cfg.clas_min_steps,
+        weights=weights[0],
     )
     valid_dl = ClassifierLoader(
         valid[0],
@@ -172,13 +177,14 @@ def classifier_learner(
         max_tokens=cfg.max_tokens,
         rank=rank,
         world_size=world_size,
+        weights=weights[1],
     )
     learn = Learner(
         model,
         train_dl,
         valid_dl,
-        loss_fn=task.loss_fn(),
-        metrics=task.metrics(),
+        loss_fn=task.loss_fn(weighted=any(w is not None for w in weights)),
+        metrics=task.metrics(cfg.monitor),
         wd=cfg.wd,
         callbacks=[GradientClip(cfg.clip)],
         opt_func=_adam_lm,

@@ -7,12 +7,13 @@ this stage returns.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ...core import distributed
+from ...core import Callback, distributed
 from ...core.io import atomic_write_bytes, bytes_to_tensors, tensors_to_bytes
 from ...core.metrics import perplexity_from_loss
 from ...core.rng import seeded
@@ -48,13 +49,15 @@ def language_model_stage(
     device,
     tok: Tokenizer | None = None,
     progress: bool | str | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> tuple[dict[str, torch.Tensor], dict[str, dict]]:
     """Stages 1-2: (pre)train and fine-tune the LM.
 
     Returns the encoder's weights and each phase's results by phase name. With
     ``tok``, a trained LM is also written as the LM directory ``out/lm`` (what
     ``pretrain`` writes), which ``--pretrained OUT/lm`` starts from: one LM fine-tuned
-    on all texts can serve several classifiers.
+    on all texts can serve several classifiers. ``callbacks`` join every phase's
+    fit (e.g. an experiment tracker).
     """
     enc_path = run.out / "encoder.safetensors"
     phases = lm_phases(cfg, pretrained is not None)
@@ -74,7 +77,9 @@ def language_model_stage(
     train = corpus.select(subset(len(corpus), cfg.lm_docs, cfg.seed))
     valid = valid_corpus.select(subset(len(valid_corpus), n_valid, cfg.seed))
     learn = lm_learner(model, train, valid, cfg, device, progress=progress)
-    results = run_phases(learn, phases, run, cfg, 0, resume, add=_add_perplexity)
+    results = run_phases(
+        learn, phases, run, cfg, 0, resume, add=_add_perplexity, extra_cbs=callbacks
+    )
     if phases:
         learn.plot_loss(run.out / "lm_loss.png")
         learn.plot_lr(run.out / "lm_lr.png")

@@ -167,11 +167,13 @@ def run_phases(
     first: int,
     resume: bool,
     add: Callable[[dict], None] | None = None,
+    extra_cbs: Sequence[Callback] = (),
 ) -> dict[str, dict]:
     """Run ``phases`` in turn (the ``i``-th seeded ``phase_seed(cfg.seed, first +
     i)``); on ``resume`` a phase done before loads its checkpoint instead. ``add``
-    adds to the results of each phase it ran (e.g. a perplexity). Returns each
-    phase's results by phase name."""
+    adds to the results of each phase it ran (e.g. a perplexity); ``extra_cbs``
+    join every phase's fit (e.g. an experiment tracker). Returns each phase's
+    results by phase name."""
     results = {}
     for i, phase in enumerate(phases):
         if resume and run.done(phase.name):
@@ -179,7 +181,9 @@ def run_phases(
             results[phase.name] = run.done(phase.name)
             continue
         seed = phase_seed(cfg.seed, first + i)
-        results[phase.name] = run_phase(learn, phase, run, seed, resume, cfg.lr_decay)
+        results[phase.name] = run_phase(
+            learn, phase, run, seed, resume, cfg.lr_decay, extra_cbs
+        )
         if add is not None:
             add(results[phase.name])
         log.debug("%s: %s", phase.name, results[phase.name])

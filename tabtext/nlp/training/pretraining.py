@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ...core import distributed
+from ...core import Callback, distributed
 from ...core.io import atomic_write_text
 from ...core.metrics import perplexity_from_loss
 from ...core.precision import use_bf16
@@ -124,11 +124,13 @@ def pretrain(
     cache_dir: str | Path | None = None,
     on_segment: Callable[[dict], None] | None = None,
     progress: bool | str | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> dict:
     """Pretrain a language model on ``texts``; returns what ``metrics.json`` holds.
 
     ``progress``: the learner's progress setting (:class:`~tabtext.core.Learner`);
-    False is silent.
+    False is silent. ``callbacks`` join the fit (e.g. an experiment tracker, which
+    sees one epoch per segment).
 
     Writes into ``out``: ``model/`` (what ``finetune --pretrained`` and
     :func:`~tabtext.nlp.models.lm_dir.load_lm` read), ``plan.json``, ``log_lm.csv`` (one
@@ -209,7 +211,9 @@ def pretrain(
         "lm", plan["segments"], cfg.lr, None, discriminative=False, schedule="one_cycle"
     )
     reporter = SegmentReporter(stream, plan, on_segment)
-    res = run_phase(learn, phase, run, cfg.seed, resume, extra_cbs=[reporter])
+    res = run_phase(
+        learn, phase, run, cfg.seed, resume, extra_cbs=[reporter, *callbacks]
+    )
     valid_loss = evaluate_lm(
         model, lm_valid_loader(valid, cfg.bs, cfg.bptt, cfg.backwards), dev, bf16
     )

@@ -40,8 +40,20 @@ class Run:
 
     def mark_done(self, phase: str, results: dict) -> None:
         self.progress["done"][phase] = results
+        self._write()
+
+    def _write(self) -> None:
         if distributed.is_main():  # under torchrun, rank 0 writes
             atomic_write_text(self.progress_path, json.dumps(self.progress, indent=1))
+
+    def best(self, key: str) -> dict | None:
+        """The best epoch recorded under ``key`` (see :meth:`mark_best`)."""
+        return self.progress.get("best", {}).get(key)
+
+    def mark_best(self, key: str, record: dict) -> None:
+        """Record a stage's best epoch so far (a resumed run starts from it)."""
+        self.progress.setdefault("best", {})[key] = record
+        self._write()
 
     def epochs_done(self, phase: str) -> int:
         path = self.ckpt(phase)

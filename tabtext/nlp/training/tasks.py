@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from ...core.losses import RowWeighted
 from ..text.labels import REGRESSION_LOSSES, TASKS, check_task_options
 
 __all__ = ["REGRESSION_LOSSES", "TextTask", "check_task_options"]
@@ -32,6 +34,8 @@ METRICS = {
     "multilabel": ("micro_f1", "subset_accuracy"),
     "regression": ("mae", "rmse"),
 }
+#: metrics computed only when a run monitors them (``ULMFiTConfig.monitor``)
+EXTRA_METRICS = {"classification": ("f1", "roc_auc")}
 
 
 @dataclass(frozen=True)
@@ -104,8 +108,13 @@ class TextTask:
             np.float32
         )
 
-    def loss_fn(self):
-        """``(outputs, targets) -> loss``, for :meth:`targets`' targets."""
+    def loss_fn(self, weighted: bool = False):
+        """``(outputs, targets) -> loss``, for :meth:`targets`' targets; with
+        ``weighted``, ``(outputs, targets, row_weights) -> mean(w * row loss)``
+        (:class:`~tabtext.core.RowWeighted`; class weights then multiply each
+        row's loss, without PyTorch's division by their sum)."""
+        if weighted:
+            return RowWeighted(_RowLoss(self))
         if self.kind == "multilabel":
             return _bce
         if self.kind == "regression":
@@ -131,28 +140,43 @@ class TextTask:
             return (outputs > 0.5).astype(np.int64)
         return outputs
 
-    def score(self, outputs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-        """The task's metrics of :meth:`activation` outputs against labels."""
+    def score(
+        self,
+        outputs: np.ndarray,
+        labels: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+    ) -> dict[str, float]:
+        """The task's metrics of :meth:`activation` outputs against labels,
+        weighted by ``sample_weight`` (one per row) if given."""
         from sklearn import metrics as skm
 
         pred, labels = self.predict(np.asarray(outputs)), np.asarray(labels)
+        sw = {"sample_weight": sample_weight}
         if self.kind == "classification":
-            return {"accuracy": float(skm.accuracy_score(labels, pred))}
+            return {"accuracy": float(skm.accuracy_score(labels, pred, **sw))}
         if self.kind == "multilabel":
             truth = labels.astype(np.int64)
-            f1 = skm.f1_score(truth, pred, average="micro", zero_division=0.0)
+            f1 = skm.f1_score(truth, pred, average="micro", zero_division=0.0, **sw)
             return {
                 "micro_f1": float(f1),
-                "subset_accuracy": float(skm.accuracy_score(truth, pred)),
+                "subset_accuracy": float(skm.accuracy_score(truth, pred, **sw)),
             }
         return {
-            "mae": float(skm.mean_absolute_error(labels, pred)),
-            "rmse": float(skm.root_mean_squared_error(labels, pred)),
+            "mae": float(skm.mean_absolute_error(labels, pred, **sw)),
+            "rmse": float(skm.root_mean_squared_error(labels, pred, **sw)),
         }
 
-    def metrics(self) -> list:
-        """Learner metrics ``(outputs, targets) -> float`` on whole validation sets."""
-        return [_Metric(self, name) for name in METRICS[self.kind]]
+    def monitors(self) -> tuple[str, ...]:
+        """What a run of this task may monitor: "loss" and its metrics."""
+        return ("loss", *METRICS[self.kind], *EXTRA_METRICS.get(self.kind, ()))
+
+    def metrics(self, monitor: str = "loss") -> list:
+        """Learner metrics ``(outputs, targets) -> float`` on whole validation sets:
+        the task's, and ``monitor`` if it is one computed only on demand."""
+        names = METRICS[self.kind]
+        if monitor in EXTRA_METRICS.get(self.kind, ()):
+            names = (*names, monitor)
+        return [_Metric(self, name) for name in names]
 
     def labels(self, targets: torch.Tensor) -> np.ndarray:
         """The inverse of :meth:`targets`."""
@@ -227,16 +251,22 @@ class _WeightedCE:
         return F.cross_entropy(outputs.float(), y, weight=w)
 
 
-def _bce(outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return F.binary_cross_entropy_with_logits(outputs.float(), y.float())
+def _bce(outputs: torch.Tensor, y: torch.Tensor, reduction="mean") -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(
+        outputs.float(), y.float(), reduction=reduction
+    )
 
 
-def _mse(outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return F.mse_loss(outputs.float().reshape(-1), y.float().reshape(-1))
+def _mse(outputs: torch.Tensor, y: torch.Tensor, reduction="mean") -> torch.Tensor:
+    out, y = outputs.float().reshape(-1), y.float().reshape(-1)
+    return F.mse_loss(out, y, reduction=reduction)
 
 
-def _smooth_l1(outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return F.smooth_l1_loss(outputs.float().reshape(-1), y.float().reshape(-1))
+def _smooth_l1(
+    outputs: torch.Tensor, y: torch.Tensor, reduction="mean"
+) -> torch.Tensor:
+    out, y = outputs.float().reshape(-1), y.float().reshape(-1)
+    return F.smooth_l1_loss(out, y, reduction=reduction)
 
 
 class _Metric:
@@ -245,6 +275,73 @@ class _Metric:
     def __init__(self, task: TextTask, name: str):
         self.task, self.__name__ = task, name
 
-    def __call__(self, outputs: torch.Tensor, targets: torch.Tensor) -> float:
+    def __call__(
+        self,
+        outputs: torch.Tensor,
+        targets: torch.Tensor,
+        weights: torch.Tensor | None = None,
+    ) -> float:
         act = self.task.activation(outputs).numpy()
-        return self.task.score(act, self.task.labels(targets))[self.__name__]
+        labels = self.task.labels(targets)
+        w = None if weights is None else weights.float().numpy()
+        if self.__name__ == "f1":
+            return _f1(labels, act, w)
+        if self.__name__ == "roc_auc":
+            return _roc_auc(labels, act, w)
+        return self.task.score(act, labels, w)[self.__name__]
+
+
+class _RowLoss(nn.Module):
+    """A task's loss per row (``reduction="none"``) or averaged, for
+    :class:`~tabtext.core.RowWeighted`."""
+
+    def __init__(self, task: TextTask):
+        super().__init__()
+        self.task, self.reduction = task, "mean"
+
+    def forward(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        task = self.task
+        if task.kind == "classification":
+            cw = task.class_weight
+            w = None if cw is None else torch.tensor(cw, device=outputs.device)
+            per = F.cross_entropy(outputs.float(), y, weight=w, reduction="none")
+        elif task.kind == "multilabel":
+            per = _bce(outputs, y, reduction="none")
+        elif task.regression_loss == "smooth_l1":
+            per = _smooth_l1(outputs, y, reduction="none")
+        else:
+            per = _mse(outputs, y, reduction="none")
+        return per if self.reduction == "none" else per.mean()
+
+
+def _f1(labels: np.ndarray, probs: np.ndarray, w: np.ndarray | None = None) -> float:
+    """F1 of the second class for two classes, macro-averaged for more."""
+    from sklearn.metrics import f1_score
+
+    pred = probs.argmax(1)
+    if probs.shape[1] == 2:
+        return float(
+            f1_score(labels, pred, pos_label=1, zero_division=0.0, sample_weight=w)
+        )
+    return float(
+        f1_score(labels, pred, average="macro", zero_division=0.0, sample_weight=w)
+    )
+
+
+def _roc_auc(
+    labels: np.ndarray, probs: np.ndarray, w: np.ndarray | None = None
+) -> float:
+    """ROC AUC (one-vs-rest for more than two classes); NaN when the validation
+    labels hold a single class (that epoch is then never the best)."""
+    from sklearn.metrics import roc_auc_score
+
+    if len(np.unique(labels)) < 2:
+        return float("nan")
+    if probs.shape[1] == 2:
+        return float(roc_auc_score(labels, probs[:, 1], sample_weight=w))
+    return float(
+        roc_auc_score(
+            labels, probs, multi_class="ovr", labels=range(probs.shape[1]),
+            sample_weight=w,
+        )
+    )  # fmt: skip

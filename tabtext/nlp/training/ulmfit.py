@@ -14,12 +14,13 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ...core import distributed
+from ...core import Callback, distributed
 from ...core.io import atomic_write_text
 from ..api.persistence import TextModel, save_text_model
 from ..models.inference import predict_docs
@@ -135,9 +136,11 @@ def train_ulmfit(
     device: str | None = None,
     cache_dir: str | Path | None = None,
     progress: bool | str | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> dict:
     """Train the run ``plan`` into ``out`` (see :func:`run_ulmfit`); returns its
-    metrics."""
+    metrics. ``callbacks`` join every fit of the run, LM and classifier phases
+    (e.g. a :class:`~tabtext.core.TensorBoardLogger`)."""
     t_start = time.perf_counter()
     cfg, split, task = plan.cfg, plan.split, plan.task
     run = Run(out, resume)
@@ -148,14 +151,15 @@ def train_ulmfit(
     corpus, valid_corpus, metrics = _numericalize(plan, run, tok, cache_dir)
     encoder, metrics["phases"] = language_model_stage(
         run, cfg, corpus, valid_corpus, plan.pretrained, resume, device, tok,
-        progress=progress,
+        progress=progress, callbacks=callbacks,
     )  # fmt: skip
     if task.class_weight is not None:
         metrics["class_weight"] = list(task.class_weight)
     data = ClassifierData(corpus, valid_corpus, split, encoder, task)
-    stage = dict(resume=resume, device=device, progress=progress)
+    stage = dict(resume=resume, device=device, progress=progress, callbacks=callbacks)
     model, phases = classifier_stage(run, cfg, data, **stage)
     metrics["phases"].update(phases)
+    _note_best(metrics, run, "clas")
     for r in range(cfg.self_train_rounds if cfg.self_train else 0):
         rows, classes, found = pseudo_labels(cfg, corpus, split, model, device, r)
         metrics.setdefault("self_train", []).append(found)
@@ -163,6 +167,7 @@ def train_ulmfit(
             run, cfg, data, **stage, pseudo=(rows, classes), prefix=f"st{r + 1}_"
         )
         metrics["phases"].update(phases)
+        _note_best(metrics, run, f"st{r + 1}_clas")
     text_model = TextModel(model, corpus.vocab, tok, cfg, split.classes, task)
     if main:
         save_text_model(text_model, run.out / "model")
@@ -174,7 +179,7 @@ def train_ulmfit(
         device,
         act=task.activation,
     )
-    scores = task.score(outputs, split.valid_labels)
+    scores = task.score(outputs, split.valid_labels, split.valid_weights)
     metrics.update({f"valid_{k}": v for k, v in scores.items()})
     metrics["wall_s"] = round(time.perf_counter() - t_start, 1)
     if main:
@@ -182,6 +187,13 @@ def train_ulmfit(
         np.save(run.out / "valid_labels.npy", split.valid_labels, allow_pickle=False)
         atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=1))
     return metrics
+
+
+def _note_best(metrics: dict, run: Run, key: str) -> None:
+    """Add the classifier's best epoch (``--monitor``) to the metrics, if any."""
+    best = run.best(key)
+    if best is not None:
+        metrics.setdefault("best_epoch", {})[key] = best
 
 
 def _numericalize(
@@ -253,7 +265,19 @@ def plan_task(
             f"self_train pseudo-labels classes; the task here is {task.kind}: "
             "drop --self-train"
         )
+    if cfg.monitor != "last" and cfg.monitor not in task.monitors():
+        raise ValueError(
+            f"monitor {cfg.monitor!r} is not a score of a {task.kind} task: use "
+            f"--monitor last or one of {', '.join(task.monitors())}"
+        )
     split = make_split(train, valid, cfg)
+    if split.train_weights is not None:
+        rows = classifier_rows(cfg, split, task.kind)
+        if not split.train_weights[rows].sum() > 0:
+            raise ValueError(
+                f"all {len(rows):,} training texts the classifier learns from weigh "
+                "0: give some of them a positive weight"
+            )
     if cfg.self_train and not n_unlabeled:
         used = len(classifier_rows(cfg, split, task.kind))
         if used >= len(split.train_texts):
