@@ -1,5 +1,6 @@
 """MkDocs hook: expand ``<!-- api: PACKAGE -->`` into one mkdocstrings block per
-public name of PACKAGE (its ``__all__``), each at the module that defines it.
+public name of PACKAGE (its ``__all__``), each at the module that defines it, and
+``<!-- config-flags -->`` into the table of the text CLIs' config flags.
 
 tabtext's packages export their names lazily (PEP 562), which griffe's static analysis
 cannot follow; inspecting them instead gives every constant its type's docstring. So
@@ -36,5 +37,17 @@ def _blocks(package: str) -> str:
     return "\n".join(out)
 
 
+FLAGS = re.compile(r"^(?P<indent>[ \t]*)<!--\s*config-flags\s*-->", re.M)
+
+
+def _flags(indent: str) -> str:
+    """The text CLIs' config flags as a table, from the fields' help metadata (the
+    same text as ``--help``), indented to sit where the marker stands."""
+    from tabtext.nlp.cli import flags_table
+
+    return "\n".join(indent + row for row in flags_table().splitlines())
+
+
 def on_page_markdown(markdown: str, **kwargs) -> str:
+    markdown = FLAGS.sub(lambda m: _flags(m["indent"]), markdown)
     return MARKER.sub(lambda m: _blocks(m["pkg"]), markdown)

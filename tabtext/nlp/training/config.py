@@ -1,8 +1,8 @@
 """ULMFiT's hyper-parameters (Howard & Ruder 2018) as one flat, validated config.
 
-Three presets: ``quick`` (the README's command, <= 10 minutes on 2 CPU cores: a subset
-and the small model), ``cpu`` (<= 60 minutes here, the best this machine allows) and
-``paper`` (the paper's sizes and schedule, for a GPU). The phase plan turns a config
+Three presets: ``quick`` (the README's main command: a subset and the small model,
+sized for a short CPU run), ``cpu`` (every text and longer reads, within an hour's
+budget on a CPU) and ``paper`` (the paper's sizes and schedule, for a GPU). The phase plan turns a config
 into the fits of the recipe: ``lm`` (an LM trained on the target texts, when there is
 no pretrained one), ``lm_ft`` (LM fine-tuning, discriminative slanted triangular LRs),
 ``clas_1`` .. ``clas_all`` (gradual unfreezing).
@@ -34,72 +34,114 @@ MONITOR_MODES = {
 MONITORS = ("last", *MONITOR_MODES)
 
 
+def _field(default: Any, help: str) -> Any:
+    """A config field whose help is written once, here: the CLIs' ``--help`` and the
+    docs' table of flags read it from the field's metadata."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class ULMFiTConfig:
     """Every knob of the three ULMFiT stages; each is a ``--flag`` of the CLIs.
 
-    Sizes: ``model`` names an AWD-LSTM preset ("small" or "paper"); ``emb_sz``,
-    ``n_hid`` and ``n_layers`` override it (a pretrained LM sets all three).
-    ``clas_min_steps``: every classifier phase takes at least this many optimizer
-    steps (a small labeled set is passed over several times per epoch), so that 100
-    labels train as long as they need without extra flags; with fewer than
-    ``clas_lr_full_at`` texts its LRs shrink in proportion (0: never), since
-    those steps pass over the same few texts many times. ``self_train``: after
-    the classifier, add this many pseudo-labeled texts per class (those it is surest
-    of among ``self_train_pool`` texts it has no labels for) and train a new
-    classifier on both (0: off); ``self_train_rounds`` times, each round's
-    classifier choosing the next round's texts. ``precision``: bf16
-    or fp16 autocast (fp16 with loss scaling) or fp32 for training; "auto" is bf16
-    on CUDA from capability 8.0 and on CPUs with AVX512-BF16, fp16 on older GPUs
-    (:func:`tabtext.core.precision.resolve`). Data: ``lm_docs`` texts feed the
-    language model stages and ``clas_docs`` labeled texts the classifier (None = all);
-    ``max_tokens`` truncates each document for the classifier (None = whole).
-    ``monitor``: the validation score that picks the classifier's best epoch over
-    all its phases, whose weights it ends with ("last", the default: the last
-    epoch, as in the paper; "loss": the validation loss; or a metric of the task:
-    "accuracy", "f1", "roc_auc" for classification, "micro_f1",
-    "subset_accuracy" for multilabel, "mae", "rmse" for regression).
+    Each field's help is in its metadata (``dataclasses.fields(ULMFiTConfig)``), from
+    which ``--help`` and the docs' table of flags are made. ``make_config`` applies a
+    preset and then the fields given; combinations are checked here, before any work.
     """
 
-    preset: str = "quick"
-    model: str = "small"
-    emb_sz: int | None = None
-    n_hid: int | None = None
-    n_layers: int | None = None
-    max_vocab: int = 60000
-    min_freq: int = 3
-    adaptive_softmax: bool = False
-    lm_docs: int | None = None
-    clas_docs: int | None = None
-    max_labels: int | None = None
-    valid_pct: float = 0.1
-    bptt: int = 70
-    lm_bs: int = 64
-    lm_epochs: int = 1
-    lm_lr: float = 1e-2
-    lm_ft_epochs: int = 1
-    lm_ft_lr: float = 2e-3
-    lm_drop_mult: float = 0.5
-    clas_bs: int = 32
-    clas_lr: float = 2e-2
-    clas_epochs: int = 1
-    clas_final_lr: float | None = None
-    clas_drop_mult: float = 0.5
-    max_len: int = 1400
-    max_tokens: int | None = None
-    unfreeze: tuple[int, ...] = (1, 2, 3)
-    lr_decay: float = 2.6
-    wd: float = 0.1
-    clip: float = 0.25
-    clas_min_steps: int = 200
-    clas_lr_full_at: int = 500
-    self_train: int = 0
-    self_train_pool: int = 10000
-    self_train_rounds: int = 1
-    precision: str = "auto"
-    monitor: str = "last"
-    seed: int = 0
-    backwards: bool = False
+    preset: str = _field(
+        "quick", "hyper-parameter preset; every other field overrides it"
+    )
+    model: str = _field(
+        "small",
+        "AWD-LSTM size preset: small (emb 200, hidden 400, 2 layers) or paper (400/1152/3)",
+    )
+    emb_sz: int | None = _field(None, "embedding size (overrides --model)")
+    n_hid: int | None = _field(None, "LSTM hidden size (overrides --model)")
+    n_layers: int | None = _field(None, "number of LSTM layers (overrides --model)")
+    max_vocab: int = _field(60000, "keep at most this many tokens in the vocabulary")
+    min_freq: int = _field(3, "drop tokens seen fewer times than this")
+    adaptive_softmax: bool = _field(
+        False, "adaptive softmax output layer for the LM (faster on CPU)"
+    )
+    lm_docs: int | None = _field(
+        None, "texts used for the language-model stages ('all' for every one)"
+    )
+    clas_docs: int | None = _field(
+        None, "labeled texts used by the classifier ('all' for every one)"
+    )
+    max_labels: int | None = _field(
+        None,
+        "the classifier sees only N labeled reviews, balanced and seeded (semi-supervised setting; the LM stages still use all texts)",
+    )
+    valid_pct: float = _field(
+        0.1, "share of the training file held out for validation (stratified)"
+    )
+    bptt: int = _field(70, "back-propagation-through-time window (tokens)")
+    lm_bs: int = _field(64, "language-model batch size")
+    lm_epochs: int = _field(
+        1, "epochs of LM training on the target texts (when not --pretrained)"
+    )
+    lm_lr: float = _field(1e-2, "max LR of LM training")
+    lm_ft_epochs: int = _field(1, "epochs of LM fine-tuning (discriminative LRs, STLR)")
+    lm_ft_lr: float = _field(2e-3, "max LR of LM fine-tuning (last layer group)")
+    lm_drop_mult: float = _field(0.5, "multiplier of all LM dropouts")
+    clas_bs: int = _field(32, "classifier batch size")
+    clas_lr: float = _field(
+        2e-2, "classifier LR of the first gradual-unfreezing step (halved per step)"
+    )
+    clas_epochs: int = _field(1, "epochs with all groups unfrozen at the end")
+    clas_final_lr: float | None = _field(
+        None, "LR of the last group in those epochs (default clas_lr / 20)"
+    )
+    clas_drop_mult: float = _field(0.5, "multiplier of all classifier dropouts")
+    max_len: int = _field(
+        1400, "BPT3C: back-propagate through the last N tokens of each document"
+    )
+    max_tokens: int | None = _field(
+        None, "read at most N tokens of each document ('all' for whole documents)"
+    )
+    unfreeze: tuple[int, ...] = _field(
+        (1, 2, 3),
+        "gradual unfreezing steps: train the last K groups for one epoch each, e.g. 1 2 3; no value: the whole model from the start",
+    )
+    lr_decay: float = _field(
+        2.6, "discriminative LRs: each group's LR = the next group's / this"
+    )
+    wd: float = _field(0.1, "weight decay")
+    clip: float = _field(0.25, "gradient-norm clipping")
+    clas_min_steps: int = _field(
+        200,
+        "each classifier phase takes at least N steps (small labeled sets are passed over several times per epoch)",
+    )
+    clas_lr_full_at: int = _field(
+        500,
+        "a classifier learning from fewer texts than this scales its LRs by texts / N, since it passes over the same few texts many times (0: never)",
+    )
+    self_train: int = _field(
+        0,
+        "self-training: add the N texts per class the classifier is surest of among unlabeled ones, with that class, and train it again (0: off)",
+    )
+    self_train_pool: int = _field(
+        10000,
+        "how many texts without labels (training texts outside --max-labels, --unlabeled texts) the classifier scores for --self-train",
+    )
+    self_train_rounds: int = _field(
+        1,
+        "--self-train rounds: each round's classifier picks the next round's pseudo-labels",
+    )
+    precision: str = _field(
+        "auto",
+        "bf16 or fp16 autocast (fp16 with loss scaling) or fp32 for training; auto: bf16 on GPUs from compute capability 8.0 and on CPUs with AVX512-BF16, fp16 on older GPUs (T4, V100)",
+    )
+    monitor: str = _field(
+        "last",
+        "the validation score that picks the classifier's best epoch over all its phases, whose weights the run keeps: last (the last epoch, as in the paper), loss, or a metric of the task (accuracy, f1, roc_auc; micro_f1, subset_accuracy; mae, rmse)",
+    )
+    seed: int = _field(
+        0, "random seed (splits, subsets, initialisation, dropout, shuffling)"
+    )
+    backwards: bool = _field(False, "train on reversed text")
 
     def __post_init__(self) -> None:
         if self.preset not in PRESET_NAMES:
@@ -191,12 +233,11 @@ class ULMFiTConfig:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # <= 10 min on 2 CPU cores: the shipped LM fine-tuned one epoch on 10,000 texts,
-    # then the whole classifier at once (a head-only phase did not help here: 89.9%
-    # with it, 90.0% without, on the same LM), reading head + tail, 320 tokens
-    # (256: 90.0%, 320: 90.7% on the same LM). The
-    # final LR of 1e-2 with a gentle decay (1.5, not 2.6): the paper's clas_lr/20 left
-    # the classifier at 70% with a weak LM.
+    # a short CPU run: the shipped LM fine-tuned one epoch on 10,000 texts, then the
+    # whole classifier at once (a head-only phase did not help), reading head + tail,
+    # 320 tokens; a final LR of 1e-2 with a gentle decay (1.5, not 2.6), since the
+    # paper's clas_lr/20 left the classifier far behind with a weak LM. Each choice
+    # is measured in benchmarks/RESULTS.md (IMDB sentiment).
     "quick": dict(
         model="small",
         max_vocab=12000,
@@ -214,10 +255,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         clas_final_lr=1e-2,
         lr_decay=1.5,
     ),
-    # <= 60 min on 2 CPU cores: the shipped LM fine-tuned two epochs on every
-    # labeled text, 512-token reads (most reviews whole), the whole classifier for two
-    # epochs (measured 91.4% in 26.8 min alone on the second-pass LM; 90.9% on the
-    # first-pass one, as from an LM trained on IMDB alone)
+    # within an hour on a CPU: the shipped LM fine-tuned two epochs on every labeled
+    # text, 512-token reads (most reviews whole), the whole classifier for two epochs
+    # (benchmarks/RESULTS.md, IMDB sentiment)
     "cpu": dict(
         model="small",
         max_vocab=30000,
