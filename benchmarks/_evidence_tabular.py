@@ -84,6 +84,8 @@ class EpochScores(Callback):
 
     def after_epoch(self, learn) -> None:
         w, c = time.perf_counter(), time.process_time()
+        # fit sets ``model_`` only when training returns: score the network in training
+        self.est.model_ = learn.model
         scores = self.d.metric(
             self.d.y_valid, predict(self.est, self.d.X_valid, self.d)
         )
